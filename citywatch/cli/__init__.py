@@ -1,0 +1,26 @@
+"""The `citywatch` console command: one entry point for every process and tool.
+
+Each module here registers its own commands; this file only wires them together.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from citywatch.cli import processes, stack, standards
+
+app = typer.Typer(
+    name="citywatch",
+    help="Monitor a city's plan indicators: run the processes, the local stack and the standards tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+processes.register(app)
+stack.register(app)
+standards.register(app)
+
+
+def main() -> None:
+    app()

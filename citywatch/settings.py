@@ -1,0 +1,87 @@
+"""One typed settings object per process, read from `CITYWATCH_*` environment variables.
+
+Defaults work against the local stack (`make up`). Every environment name is defined here once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every citywatch process shares: where Kafka is, how topics are named, the local day."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYWATCH_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    topic_prefix: str = Field("citywatch", description="Prefix of every topic name; tests use their own")
+    timezone: str = Field("Asia/Shanghai", description="Deployment time zone: a standards 'day' is a local day")
+    log_level: str = Field("INFO", description="Python log level")
+    kafka_request_timeout_ms: int = Field(30_000, description="Kafka client request timeout")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises with the bad name when unknown
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class IngestSettings(CommonSettings):
+    """The HTTP ingest gateway (`citywatch ingest`)."""
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8000
+    max_batch_records: int = Field(1000, description="Largest batch one request may carry")
+
+
+class WorkerSettings(CommonSettings):
+    """The faust stream worker (`citywatch worker`)."""
+
+    worker_app_id: str = Field("citywatch-worker", description="faust app id = consumer group")
+    worker_web_port: int = Field(6066, description="faust web server port, serves /metrics")
+    worker_data_dir: str = Field(".run/worker", description="faust data directory (tables)")
+    worker_store: str = Field("memory://", description="faust table store URL, e.g. rocksdb://")
+    rules_dir: str = Field("rules", description="Directory of YAML rule files")
+    topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
+
+
+class AlertSettings(CommonSettings):
+    """The alert service (`citywatch alerts`)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
+    alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL; empty disables")
+    alerts_host: str = "127.0.0.1"
+    alerts_port: int = 8010
+    alerts_group_id: str = Field("citywatch-alerts", description="Kafka consumer group of the alert service")
+    resend_interval_s: float = Field(60.0, description="Re-send firing alerts to Alertmanager this often")
+
+
+class SimulatorSettings(CommonSettings):
+    """The feed simulator (`citywatch simulate`)."""
+
+    ingest_url: str = Field("http://127.0.0.1:8000", description="Ingest gateway the simulator posts to")
+    simulator_metrics_port: int = 8020
+
+
+@lru_cache
+def get_ingest_settings() -> IngestSettings:
+    return IngestSettings()
+
+
+@lru_cache
+def get_worker_settings() -> WorkerSettings:
+    return WorkerSettings()
+
+
+@lru_cache
+def get_alert_settings() -> AlertSettings:
+    return AlertSettings()
