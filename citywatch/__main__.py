@@ -1,0 +1,3 @@
+from citywatch.cli import main
+
+main()

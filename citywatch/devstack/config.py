@@ -1,0 +1,76 @@
+"""Where the local stack lives: ports, run directory, sizes. Two profiles: `local` (make up) and `test`.
+
+The test profile uses its own ports and run directory, so the test suite can run while a local stack is up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_ROOT = Path(os.environ.get("CITYWATCH_RUN_ROOT", REPO_ROOT / ".run"))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    name: str
+    run_dir: Path
+    kafka_port: int
+    controller_port: int
+    redis_port: int
+    prometheus_port: int
+    alertmanager_port: int
+    scrape_interval: str
+    kafka_heap: str = "768m"
+
+    @property
+    def kafka_libs(self) -> Path:
+        # Shared by both profiles: the jars are the same, only the data differs.
+        return RUN_ROOT / "kafka-libs"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://127.0.0.1:{self.alertmanager_port}"
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.run_dir / "prometheus" / "targets"
+
+
+LOCAL = StackConfig(
+    name="local",
+    run_dir=RUN_ROOT / "local",
+    kafka_port=9092,
+    controller_port=9095,
+    redis_port=6379,
+    prometheus_port=9090,
+    alertmanager_port=9093,
+    scrape_interval="5s",
+)
+
+TEST = StackConfig(
+    name="test",
+    run_dir=RUN_ROOT / "test",
+    kafka_port=19092,
+    controller_port=19095,
+    redis_port=16379,
+    prometheus_port=19090,
+    alertmanager_port=19093,
+    scrape_interval="1s",
+)
+
+PROFILES = {"local": LOCAL, "test": TEST}

@@ -1,0 +1,89 @@
+"""Install what the local stack needs, when it is missing: Debian packages and the Kafka jars.
+
+Nothing here is installed by hand on a new machine: `citywatch stack install` (run by `make up` and
+`make test`) is the one place, and it is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+
+from citywatch.devstack.config import REPO_ROOT, RUN_ROOT
+
+# command on PATH -> Debian package that provides it
+APT_PACKAGES: dict[str, str] = {
+    "redis-server": "redis-server",
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
+    "java": "openjdk-17-jre-headless",
+    "mvn": "maven",
+}
+
+
+class InstallError(RuntimeError):
+    pass
+
+
+def missing_packages() -> list[str]:
+    return sorted({pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None})
+
+
+def ensure_apt_packages(say: Callable[[str], None] = print) -> None:
+    packages = missing_packages()
+    if not packages:
+        return
+    if os.geteuid() != 0 and shutil.which("sudo") is None:
+        raise InstallError(f"missing {' '.join(packages)}; install them with apt-get (needs root)")
+    prefix = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    say(f"installing Debian packages: {' '.join(packages)}")
+    _run([*prefix, "apt-get", "update", "-qq"], env)
+    _run([*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env)
+    # Debian's packages start their services on install where an init system runs; the stack runs its own.
+    for service in ("redis-server", "prometheus", "prometheus-alertmanager"):
+        subprocess.run([*prefix, "service", service, "stop"], capture_output=True, check=False)
+
+
+def ensure_kafka_jars(say: Callable[[str], None] = print) -> None:
+    libs = RUN_ROOT / "kafka-libs"
+    pom = REPO_ROOT / "deploy/local/kafka/pom.xml"
+    stamp = libs / ".pom"
+    if stamp.exists() and stamp.read_text() == pom.read_text():
+        return
+    say(f"fetching the Kafka broker jars from Maven Central into {libs}")
+    if libs.exists():
+        shutil.rmtree(libs)
+    libs.mkdir(parents=True)
+    _run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ],
+        dict(os.environ),
+    )
+    stamp.write_text(pom.read_text())
+
+
+def _run(argv: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
+    if result.returncode != 0:
+        raise InstallError(
+            f"`{' '.join(argv)}` failed with exit code {result.returncode}; see the output above"
+        )
+
+
+def install_all(say: Callable[[str], None] = print) -> None:
+    ensure_apt_packages(say)
+    ensure_kafka_jars(say)
