@@ -17,13 +17,9 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYWATCH_", extra="ignore", frozen=True)
 
-    kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
-    )
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
     topic_prefix: str = Field("citywatch", description="Prefix of every topic name; tests use their own")
-    timezone: str = Field(
-        "Asia/Shanghai", description="Deployment time zone: a standards 'day' is a local day"
-    )
+    timezone: str = Field("Asia/Shanghai", description="Deployment time zone: a standards 'day' is a local day")
     log_level: str = Field("INFO", description="Python log level")
     kafka_request_timeout_ms: int = Field(30_000, description="Kafka client request timeout")
 
@@ -63,9 +59,7 @@ class AlertSettings(CommonSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
-    alertmanager_url: str = Field(
-        "http://127.0.0.1:9093", description="Alertmanager base URL; empty disables"
-    )
+    alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL; empty disables")
     alerts_host: str = "127.0.0.1"
     alerts_port: int = 8010
     alerts_group_id: str = Field("citywatch-alerts", description="Kafka consumer group of the alert service")

@@ -14,9 +14,7 @@ from citywatch.devstack.stack import Stack
 console = Console(stderr=True)
 stack_app = typer.Typer(help="Run Kafka, Redis, Prometheus and Alertmanager locally, without Docker.")
 
-ProfileOption = typer.Option(
-    "local", "--profile", help="local (make up) or test (the test suite's own ports)"
-)
+ProfileOption = typer.Option("local", "--profile", help="local (make up) or test (the test suite's own ports)")
 
 
 def _config(profile: str) -> StackConfig:
@@ -40,9 +38,7 @@ def install() -> None:
 @stack_app.command()
 def up(
     profile: str = ProfileOption,
-    services: bool = typer.Option(
-        False, "--services", help="also start the citywatch processes and simulator"
-    ),
+    services: bool = typer.Option(False, "--services", help="also start the citywatch processes and simulator"),
 ) -> None:
     """Start the servers (and with --services the citywatch processes), waiting until each is healthy."""
     from citywatch.devstack.services import print_where_to_look, start_services

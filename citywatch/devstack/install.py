@@ -79,9 +79,7 @@ def ensure_kafka_jars(say: Callable[[str], None] = print) -> None:
 def _run(argv: list[str], env: dict[str, str]) -> None:
     result = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
     if result.returncode != 0:
-        raise InstallError(
-            f"`{' '.join(argv)}` failed with exit code {result.returncode}; see the output above"
-        )
+        raise InstallError(f"`{' '.join(argv)}` failed with exit code {result.returncode}; see the output above")
 
 
 def install_all(say: Callable[[str], None] = print) -> None:

@@ -6,6 +6,7 @@ that does not come up raises `ServerStartError` naming the log file to read.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -75,20 +76,16 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not _alive(pid):
                 break
             time.sleep(0.1)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.pid_file.unlink(missing_ok=True)
 
 
@@ -176,8 +173,7 @@ class Server:
                 )
             time.sleep(0.25)
         raise ServerStartError(
-            f"{self.name} did not become healthy within {self.start_timeout_s:.0f} s; "
-            f"read {self.process.log_file}"
+            f"{self.name} did not become healthy within {self.start_timeout_s:.0f} s; read {self.process.log_file}"
         )
 
     def stop(self) -> None:

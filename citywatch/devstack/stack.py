@@ -39,9 +39,7 @@ class Stack:
             started = time.monotonic()
             say(f"starting {server.name} …")
             server.start()
-            say(
-                f"  {server.name} healthy after {time.monotonic() - started:.1f} s (log: {server.process.log_file})"
-            )
+            say(f"  {server.name} healthy after {time.monotonic() - started:.1f} s (log: {server.process.log_file})")
 
     def down(self, say: Callable[[str], None] = print) -> None:
         for server in reversed(self.servers):
@@ -85,9 +83,7 @@ class CitywatchProcess:
             if not self.process.is_running():
                 raise ServerStartError(f"{self.name} exited during start-up; read {self.log_file}")
             time.sleep(0.2)
-        raise ServerStartError(
-            f"{self.name} did not answer {self.health_url} in {wait_s:.0f} s; read {self.log_file}"
-        )
+        raise ServerStartError(f"{self.name} did not answer {self.health_url} in {wait_s:.0f} s; read {self.log_file}")
 
     def stop(self, timeout: float = 20.0) -> None:
         self.process.stop(timeout=timeout)
