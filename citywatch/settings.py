@@ -50,6 +50,7 @@ class WorkerSettings(CommonSettings):
     worker_web_port: int = Field(6066, description="faust web server port, serves /metrics")
     worker_data_dir: str = Field(".run/worker", description="faust data directory (tables)")
     worker_store: str = Field("memory://", description="faust table store URL, e.g. rocksdb://")
+    worker_session_timeout_s: float = Field(30.0, description="Kafka group session timeout of the worker")
     rules_dir: str = Field("rules", description="Directory of YAML rule files")
     topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
 

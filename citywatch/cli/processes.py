@@ -1,9 +1,120 @@
-"""Process commands: `citywatch ingest|worker|alerts|simulate`."""
+"""Process commands: `citywatch ingest|worker|alerts|simulate` and `citywatch tail`."""
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import typer
+
+from citywatch.logs import configure_logging
+from citywatch.settings import AlertSettings, CommonSettings, IngestSettings, SimulatorSettings, WorkerSettings
+from citywatch.topics import Topics
+
+
+def ingest() -> None:
+    """Run the HTTP ingest gateway (FastAPI; API docs at /docs, metrics at /metrics)."""
+    import uvicorn
+
+    from services.ingest.app import create_app
+
+    settings = IngestSettings()
+    configure_logging(settings.log_level, "ingest")
+    uvicorn.run(
+        create_app(settings), host=settings.ingest_host, port=settings.ingest_port, log_config=None, access_log=False
+    )
+
+
+def worker() -> None:
+    """Run the faust stream worker (indicators and rule evaluation; metrics at :6066/metrics)."""
+    from faust.worker import Worker
+
+    from streams.app import create_app
+
+    settings = WorkerSettings()
+    configure_logging(settings.log_level, "worker")
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level.lower(), redirect_stdouts=False).execute_from_commandline()
+
+
+def alerts() -> None:
+    """Run the alert service (lifecycle in Redis, transitions to the alerts topic and Alertmanager)."""
+    import uvicorn
+
+    from services.alerts.app import create_app
+
+    settings = AlertSettings()
+    configure_logging(settings.log_level, "alerts")
+    uvicorn.run(
+        create_app(settings), host=settings.alerts_host, port=settings.alerts_port, log_config=None, access_log=False
+    )
+
+
+def simulate(
+    seed: int = typer.Option(1, help="Same seed, same readings"),
+    days_back: float = typer.Option(3.0, help="Start the simulated clock this many days ago"),
+    speed: float = typer.Option(720.0, help="Simulated seconds per real second until the clock reaches now"),
+    hours: int | None = typer.Option(None, help="Stop after this many simulated hours (default: run forever)"),
+) -> None:
+    """Post simulated feed readings to the ingest gateway (a scripted PM2.5 episode included)."""
+    from services.simulator.run import run
+
+    settings = SimulatorSettings()
+    configure_logging(settings.log_level, "simulator")
+    done = run(settings, seed=seed, days_back=days_back, speed=speed, hours=hours)
+    logging.getLogger("citywatch.simulator").info("simulated %d hours", done)
+
+
+def tail(
+    topic: str = typer.Argument(..., help="alerts, indicators, rule-evaluations, dead-letter or feed.air"),
+    from_beginning: bool = typer.Option(True, help="Start at the oldest record"),
+    max_records: int | None = typer.Option(None, "--max", help="Stop after this many records"),
+    idle_s: float | None = typer.Option(None, help="Stop after this many seconds without a record"),
+) -> None:
+    """Print a citywatch topic as JSON lines."""
+    from kafka import KafkaConsumer
+
+    settings = CommonSettings()
+    name = f"{Topics(settings.topic_prefix).prefix}.{topic}"
+    if name not in Topics(settings.topic_prefix).all():
+        raise typer.BadParameter(f"unknown topic {topic!r}", param_hint="TOPIC")
+    consumer = KafkaConsumer(
+        name,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(idle_s * 1000) if idle_s else float("inf"),
+    )
+    count = 0
+    try:
+        for message in consumer:
+            sys.stdout.write(message.value.decode() + "\n")
+            sys.stdout.flush()
+            count += 1
+            if max_records is not None and count >= max_records:
+                break
+    finally:
+        consumer.close()
+
+
+topics_app = typer.Typer(help="Kafka topics.")
+
+
+@topics_app.command("ensure")
+def topics_ensure(partitions: int = typer.Option(4, help="Partitions of each new topic")) -> None:
+    """Create every citywatch topic that does not exist yet, with its retention."""
+    from services.topics import ensure_topics
+
+    settings = CommonSettings()
+    created = ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix), partitions)
+    typer.echo(f"created {len(created)} topics: {', '.join(created) or '(all existed)'}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the long-running process commands to the top-level app."""
+    app.command()(ingest)
+    app.command()(worker)
+    app.command()(alerts)
+    app.command()(simulate)
+    app.command()(tail)
+    app.add_typer(topics_app, name="topics")

@@ -1,0 +1,57 @@
+# citywatch: the two README commands are `make up` and `make test`.
+# Everything installs itself: Python venv, Debian packages (redis, prometheus, alertmanager), Kafka jars.
+
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+CITYWATCH := $(BIN)/citywatch
+STAMP     := $(VENV)/.installed
+
+.PHONY: up down status test check lint typecheck unit integration configcheck install venv clean
+
+## up: install what is missing, start the stack, the citywatch processes and the simulator; print where to look
+up: install
+	$(CITYWATCH) stack up --services
+
+## down: stop everything `make up` started (state stays in .run/)
+down: $(STAMP)
+	$(CITYWATCH) stack down
+
+status: $(STAMP)
+	$(CITYWATCH) stack status
+
+## test: the whole suite — linters, type checks, config checks, unit and integration tests on real servers
+test: install lint typecheck configcheck
+	$(BIN)/pytest -p no:cacheprovider --durations=15
+
+## check: the fast target for day-to-day work — linters, type checks and unit tests, no servers
+check: $(STAMP) lint typecheck
+	$(BIN)/pytest -m "not integration" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## configcheck: the shipped Prometheus and Alertmanager configs, checked by their own tools
+configcheck: install
+	$(BIN)/python -m citywatch.devstack.configcheck
+
+integration: install
+	$(BIN)/pytest -m integration
+
+install: $(STAMP)
+	$(CITYWATCH) stack install
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,1 @@
+"""Indicator computations: pure processors the stream agents wrap. No I/O."""

@@ -1,0 +1,1 @@
+"""Plan rules: the YAML model, loading with positioned errors, and pure evaluation."""

@@ -1,0 +1,1 @@
+"""Record schemas of every topic (pydantic v2). Pure: no I/O."""

@@ -1,0 +1,38 @@
+"""Kafka topic names: one home. Every name carries the deployment's prefix so tests can isolate themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "citywatch"
+
+    @property
+    def air_readings(self) -> str:
+        """Air-quality readings from the gateway or department producers (key: station id)."""
+        return f"{self.prefix}.feed.air"
+
+    @property
+    def indicators(self) -> str:
+        """Computed indicators (key: indicator id + site), read by rule evaluation and reports."""
+        return f"{self.prefix}.indicators"
+
+    @property
+    def rule_evaluations(self) -> str:
+        """One record per rule evaluated on an indicator (key: alert fingerprint)."""
+        return f"{self.prefix}.rule-evaluations"
+
+    @property
+    def alerts(self) -> str:
+        """Alert lifecycle transitions published by the alert service (key: alert fingerprint)."""
+        return f"{self.prefix}.alerts"
+
+    @property
+    def dead_letter(self) -> str:
+        """Rejected records with the reason, never dropped (key: feed)."""
+        return f"{self.prefix}.dead-letter"
+
+    def all(self) -> list[str]:
+        return [self.air_readings, self.indicators, self.rule_evaluations, self.alerts, self.dead_letter]

@@ -1,0 +1,61 @@
+"""The gateway's Kafka producer: acks=all, idempotent, and honest about what Kafka acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger("citywatch.ingest")
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not acknowledge; the client should retry after `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Publisher:
+    def __init__(self, bootstrap: str, request_timeout_ms: int) -> None:
+        self._bootstrap = bootstrap
+        self._timeout_ms = request_timeout_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    enable_idempotence=True,
+                    request_timeout_ms=self._timeout_ms,
+                    linger_ms=2,
+                )
+                try:
+                    await producer.start()
+                except (KafkaError, OSError) as exc:
+                    await producer.stop()
+                    raise BrokerUnavailable(f"Kafka at {self._bootstrap} is unreachable: {exc}") from exc
+                self._producer = producer
+            return self._producer
+
+    async def publish(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+        """Send all records and return only once Kafka acknowledged every one of them."""
+        producer = await self._ensure()
+        try:
+            futures = [await producer.send(topic, key=key, value=value) for key, value in records]
+            await asyncio.gather(*futures)
+        except (KafkaError, OSError) as exc:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

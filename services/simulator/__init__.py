@@ -1,0 +1,1 @@
+"""The feed simulator: realistic readings for demos and tests, posted through the ingest gateway."""

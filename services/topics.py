@@ -1,0 +1,42 @@
+"""Create citywatch's topics with their partitions and retention (kafka-python admin client)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from citywatch.topics import Topics
+
+# Topics kept indefinitely: the alert history and the record the plan is evaluated on.
+KEEP_FOREVER = {"retention.ms": "-1"}
+
+
+def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
+    return {
+        topics.air_readings: {"retention.ms": str(30 * 24 * 3600 * 1000)},
+        topics.indicators: KEEP_FOREVER,
+        topics.rule_evaluations: {"retention.ms": str(7 * 24 * 3600 * 1000)},
+        topics.alerts: KEEP_FOREVER,
+        topics.dead_letter: {"retention.ms": str(90 * 24 * 3600 * 1000)},
+    }
+
+
+def ensure_topics(bootstrap: str, topics: Topics, partitions: int, replication: int = 1) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-topics")
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
+            for name, configs in topic_configs(topics).items()
+            if name not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
+                admin.create_topics(wanted)
+        return [t.name for t in wanted]
+    finally:
+        admin.close()

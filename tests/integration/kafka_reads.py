@@ -1,0 +1,49 @@
+"""Reading what the system published, from the real servers, with deadlines instead of sleeps."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from kafka import KafkaConsumer
+
+
+def read_until(
+    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """Read a topic from the beginning until `done(records)` holds; fail with what was seen otherwise."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for message in consumer:
+                records.append(json.loads(message.value))
+            if done(records):
+                return records
+    finally:
+        consumer.close()
+    raise AssertionError(f"{topic}: condition not met within {timeout_s} s; saw {len(records)} records: {records[-5:]}")
+
+
+def prometheus_value(base_url: str, query: str, timeout_s: float = 30.0) -> float:
+    """The single value of an instant query, waiting until Prometheus has scraped it."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = httpx.get(f"{base_url}/api/v1/query", params={"query": query}, timeout=5).json()
+        result = last["data"]["result"]
+        if result:
+            assert len(result) == 1, f"{query} matched {len(result)} series: {result}"
+            return float(result[0]["value"][1])
+        time.sleep(0.5)
+    raise AssertionError(f"Prometheus returned nothing for {query} within {timeout_s} s; last answer {last}")
