@@ -11,7 +11,7 @@ from citywatch.devstack.install import InstallError, install_all
 from citywatch.devstack.servers import ServerStartError
 from citywatch.devstack.stack import Stack
 
-console = Console(stderr=True)
+console = Console(stderr=True, width=200, soft_wrap=True)
 stack_app = typer.Typer(help="Run Kafka, Redis, Prometheus and Alertmanager locally, without Docker.")
 
 ProfileOption = typer.Option("local", "--profile", help="local (make up) or test (the test suite's own ports)")

@@ -47,11 +47,7 @@ class ManagedProcess:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if _alive(pid) else None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -195,19 +191,25 @@ class Kafka(Server):
     def url(self) -> str:
         return f"127.0.0.1:{self.config.kafka_port}"
 
-    def prepare(self) -> None:
-        data_dir = self.home / "data"
-        props = render(
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def write_properties(self) -> Path:
+        return render(
             REPO_ROOT / "deploy/local/kafka/server.properties",
             self.home / "server.properties",
             {
                 "kafka_port": self.config.kafka_port,
                 "controller_port": self.config.controller_port,
-                "data_dir": data_dir,
+                "data_dir": self.data_dir,
             },
         )
-        if not (data_dir / "meta.properties").exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self) -> None:
+        props = self.write_properties()
+        if not (self.data_dir / "meta.properties").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             result = subprocess.run(
                 [*self._java(), "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
                 capture_output=True,

@@ -27,6 +27,12 @@ def local_processes(config: StackConfig) -> list[CitywatchProcess]:
 
 
 def start_services(config: StackConfig, say: Callable[[str], None] = print) -> None:
+    from citywatch.topics import Topics
+    from services.topics import ensure_topics
+
+    created = ensure_topics(config.kafka_bootstrap, Topics(), partitions=4)
+    if created:
+        say(f"created topics: {', '.join(created)}")
     for proc in local_processes(config):
         if proc.process.is_running():
             say(f"{proc.name} already running")
@@ -48,13 +54,13 @@ def services_status(config: StackConfig) -> dict[str, str]:
 
 
 def print_where_to_look(config: StackConfig) -> None:
-    out = Console()
+    out = Console(width=200, soft_wrap=True)
     out.print("\n[bold green]citywatch is up.[/] Where to look:")
     out.print("  ingest API docs     http://127.0.0.1:8000/docs")
     out.print(f"  Prometheus          {config.prometheus_url}/graph?g0.expr=citywatch_air_pm25_ugm3")
     out.print(f"  Alertmanager        {config.alertmanager_url}/#/alerts")
     out.print("  metrics             http://127.0.0.1:8000/metrics (ingest), :6066/metrics (worker),")
     out.print("                      :8010/metrics (alerts), :8020/metrics (simulator)")
-    out.print("  alerts topic        .venv/bin/citywatch alerts tail")
+    out.print("  alerts topic        .venv/bin/citywatch tail alerts")
     out.print(f"  logs                {config.run_dir / 'logs'}")
     out.print("  stop                make down")

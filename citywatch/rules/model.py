@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citywatch.indicators.catalogue import CATALOGUE
 
@@ -40,9 +40,11 @@ class Threshold(BaseModel):
     limit: StandardLimit | None = None
     offset: float = Field(0.0, description="Added to the resolved value, e.g. a clear level below a limit")
 
-    def model_post_init(self, __context: object) -> None:
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Threshold:
         if (self.value is None) == (self.limit is None):
             raise ValueError("give exactly one of `value` or `limit`")
+        return self
 
 
 class Scope(BaseModel):
@@ -71,9 +73,12 @@ class Rule(BaseModel):
     effective_from: date | None = None
     effective_until: date | None = None
 
-    def model_post_init(self, __context: object) -> None:
-        if self.indicator not in CATALOGUE:
-            raise ValueError(f"unknown indicator {self.indicator!r}; known: {', '.join(sorted(CATALOGUE))}")
+    @field_validator("indicator")
+    @classmethod
+    def _known_indicator(cls, value: str) -> str:
+        if value not in CATALOGUE:
+            raise ValueError(f"unknown indicator {value!r}; known: {', '.join(sorted(CATALOGUE))}")
+        return value
 
     def in_effect(self, day: date) -> bool:
         if self.effective_from and day < self.effective_from:

@@ -65,20 +65,20 @@ class AlertStore:
 
     async def apply(self, fingerprint: str, outcome: str, at: float, data: dict[str, Any]) -> str:
         """Apply one evaluation; returns the new status, 'unchanged' or 'stale'."""
-        result = await self._apply(
+        result: Any = await self._apply(
             keys=[self._alert_key(fingerprint), self._firing_key, self._outbox_key],
             args=[fingerprint, outcome, repr(at), json.dumps(data, ensure_ascii=False)],
         )
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return _text(result)
 
     async def pending_transitions(self, count: int = 100) -> list[Transition]:
-        entries = await self.redis.xrange(self._outbox_key, count=count)
+        entries: Any = await self.redis.xrange(self._outbox_key, count=count)
         out = []
-        for entry_id, fields in entries:
-            f = {k.decode(): v.decode() for k, v in fields.items()}
+        for entry_id, fields in entries or []:
+            f = {_text(k): _text(v) for k, v in fields.items()}
             out.append(
                 Transition(
-                    outbox_id=entry_id.decode(),
+                    outbox_id=_text(entry_id),
                     fingerprint=f["fingerprint"],
                     seq=int(f["seq"]),
                     status=f["status"],
@@ -93,11 +93,16 @@ class AlertStore:
             await self.redis.xdel(self._outbox_key, *[t.outbox_id for t in transitions])
 
     async def firing(self) -> list[dict[str, Any]]:
-        fingerprints = sorted(m.decode() for m in await self.redis.smembers(self._firing_key))
+        members: Any = await self.redis.smembers(self._firing_key)
+        fingerprints = sorted(_text(m) for m in members)
         alerts = []
         for fp in fingerprints:
-            raw = await self.redis.hgetall(self._alert_key(fp))
-            fields = {k.decode(): v.decode() for k, v in raw.items()}
+            raw: Any = await self.redis.hgetall(self._alert_key(fp))
+            fields = {_text(k): _text(v) for k, v in raw.items()}
             if fields.get("status") == "firing":
                 alerts.append({"fingerprint": fp, "since": float(fields["since"]), **json.loads(fields["data"])})
         return alerts
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

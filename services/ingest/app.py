@@ -118,9 +118,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     async def post_air_reading(request: Request) -> Response:
         """Publish one air-quality reading."""
-        payload = await _json(request)
-        if isinstance(payload, Response):
-            return payload
+        body = await request.body()
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return await reject_body("air", body, f"body is not valid JSON: {exc}")
         return await ingest_air([payload])
 
     @app.post(
@@ -131,29 +133,33 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     async def post_air_batch(request: Request) -> Response:
         """Publish a JSON array of air-quality readings, all or nothing."""
-        payload = await _json(request)
-        if isinstance(payload, Response):
-            return payload
+        body = await request.body()
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return await reject_body("air", body, f"body is not valid JSON: {exc}")
         if not isinstance(payload, list):
-            return _bad_body("the batch body must be a JSON array of readings")
+            return await reject_body("air", body, "the batch body must be a JSON array of readings")
         if len(payload) > settings.max_batch_records:
-            return _bad_body(f"a batch holds at most {settings.max_batch_records} records; got {len(payload)}")
+            reason = f"a batch holds at most {settings.max_batch_records} records; got {len(payload)}"
+            return await reject_body("air", body, reason)
         return await ingest_air(payload)
 
+    async def reject_body(feed: str, body: bytes, reason: str) -> Response:
+        """A request whose body is not a list of records: kept on the dead-letter topic like any record."""
+        letter = DeadLetter(
+            feed=feed,
+            stage="ingest",
+            errors=[FieldError(field="(body)", reason=reason)],
+            payload=body.decode("utf-8", errors="replace"),
+            received_at=datetime.now(UTC),
+        )
+        await publisher.publish(topics.dead_letter, [(feed.encode(), letter.model_dump_json().encode())])
+        RECORDS.labels(feed=feed, outcome="rejected").inc()
+        rejected = Rejected(detail=reason, errors=[RecordError(index=0, field="(body)", reason=reason)])
+        return JSONResponse(status_code=422, content=rejected.model_dump())
+
     return app
-
-
-async def _json(request: Request) -> Any | Response:
-    body = await request.body()
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return _bad_body(f"body is not valid JSON: {exc}")
-
-
-def _bad_body(reason: str) -> Response:
-    body = Rejected(detail=reason, errors=[RecordError(index=0, field="(body)", reason=reason)])
-    return JSONResponse(status_code=422, content=body.model_dump())
 
 
 def _letter(feed: str, payload: Any, errors: list[FieldError], now: datetime, index: int) -> DeadLetter:

@@ -1,0 +1,59 @@
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from citywatch.devstack.config import LOCAL, TEST
+from citywatch.devstack.servers import Kafka, ManagedProcess, Prometheus, Server, ServerStartError
+
+
+def test_profiles_do_not_share_ports_or_run_dirs_and_avoid_alertmanager_ports() -> None:
+    ports = lambda c: {c.kafka_port, c.controller_port, c.redis_port, c.prometheus_port, c.alertmanager_port}  # noqa: E731
+    assert not ports(LOCAL) & ports(TEST)
+    assert LOCAL.run_dir != TEST.run_dir
+    for config in (LOCAL, TEST):
+        assert config.controller_port not in (9093, 9094)
+
+
+def test_kafka_and_prometheus_configs_are_rendered_for_loopback(tmp_path: Path) -> None:
+    config = replace(TEST, run_dir=tmp_path)
+    prometheus = Prometheus(config)
+    prometheus.home.mkdir(parents=True)
+    prometheus.prepare()
+    text = (prometheus.home / "prometheus.yml").read_text()
+    assert "${" not in text and f"127.0.0.1:{config.alertmanager_port}" in text
+    kafka = Kafka(config)
+    kafka.home.mkdir(parents=True)
+    props = kafka.write_properties().read_text()
+    assert f"PLAINTEXT://127.0.0.1:{config.kafka_port}" in props
+    assert f"CONTROLLER://127.0.0.1:{config.controller_port}" in props
+    assert f"log.dirs={kafka.data_dir}" in props
+
+
+def test_managed_process_records_its_pid_and_stops(tmp_path: Path) -> None:
+    proc = ManagedProcess("sleeper", tmp_path)
+    proc.spawn([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"])
+    assert proc.is_running()
+    proc.stop(timeout=5)
+    assert not proc.is_running() and not proc.pid_file.exists()
+
+
+def test_a_server_that_dies_names_its_log(tmp_path: Path) -> None:
+    class Broken(Server):
+        name = "broken"
+
+        def command(self) -> list[str]:
+            return [sys.executable, "-c", "import sys; sys.exit('cannot bind')"]
+
+        def healthy(self) -> bool:
+            return False
+
+    server = Broken(replace(TEST, run_dir=tmp_path))
+    with pytest.raises(ServerStartError) as info:
+        server.start()
+    assert str(server.process.log_file) in str(info.value)
+    time.sleep(0.1)
+    assert "cannot bind" in server.process.log_file.read_text()
+    server.stop()
