@@ -71,6 +71,7 @@ class SimulatorSettings(CommonSettings):
     """The feed simulator (`citywatch simulate`)."""
 
     ingest_url: str = Field("http://127.0.0.1:8000", description="Ingest gateway the simulator posts to")
+    simulator_metrics_host: str = Field("127.0.0.1", description="Bind address of the simulator's /metrics")
     simulator_metrics_port: int = 8020
 
 

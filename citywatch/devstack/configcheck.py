@@ -29,6 +29,9 @@ def main() -> int:
         rules = sorted((REPO_ROOT / "deploy/prometheus/rules").glob("*.yml"))
         if rules:
             checks.append(["promtool", "check", "rules", *map(str, rules)])
+        tests = sorted((REPO_ROOT / "deploy/prometheus/tests").glob("*.yml"))
+        if tests:
+            checks.append(["promtool", "test", "rules", *map(str, tests)])
         checks.append(["amtool", "check-config", str(REPO_ROOT / "deploy/alertmanager/alertmanager.yml")])
         failed = 0
         for argv in checks:

@@ -20,7 +20,7 @@ SIM_TIME = Gauge("citywatch_simulator_clock_seconds", "The simulator's clock (ev
 
 def run(settings: SimulatorSettings, seed: int, days_back: float, speed: float, hours: int | None) -> int:
     """Post hourly readings from `days_back` days ago; return the number of hours simulated."""
-    start_http_server(settings.simulator_metrics_port, addr="127.0.0.1")
+    start_http_server(settings.simulator_metrics_port, addr=settings.simulator_metrics_host)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=days_back)
     real_start = time.monotonic()
