@@ -22,6 +22,9 @@ class CommonSettings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="Deployment time zone: a standards 'day' is a local day")
     log_level: str = Field("INFO", description="Python log level")
     kafka_request_timeout_ms: int = Field(30_000, description="Kafka client request timeout")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
+    registry_file: str = Field("registry/wujiang-sample.yaml", description="Site registry YAML")
 
     @field_validator("timezone")
     @classmethod
@@ -58,8 +61,6 @@ class WorkerSettings(CommonSettings):
 class AlertSettings(CommonSettings):
     """The alert service (`citywatch alerts`)."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
     alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL; empty disables")
     alerts_host: str = "127.0.0.1"
     alerts_port: int = 8010

@@ -13,6 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from services.redis_text import text
+
 # KEYS: alert hash, firing set, outbox stream. ARGV: fingerprint, outcome, event time (epoch s), data json.
 _APPLY = """
 local last = tonumber(redis.call('HGET', KEYS[1], 'last_at') or '-1')
@@ -69,16 +71,16 @@ class AlertStore:
             keys=[self._alert_key(fingerprint), self._firing_key, self._outbox_key],
             args=[fingerprint, outcome, repr(at), json.dumps(data, ensure_ascii=False)],
         )
-        return _text(result)
+        return text(result)
 
     async def pending_transitions(self, count: int = 100) -> list[Transition]:
         entries: Any = await self.redis.xrange(self._outbox_key, count=count)
         out = []
         for entry_id, fields in entries or []:
-            f = {_text(k): _text(v) for k, v in fields.items()}
+            f = {text(k): text(v) for k, v in fields.items()}
             out.append(
                 Transition(
-                    outbox_id=_text(entry_id),
+                    outbox_id=text(entry_id),
                     fingerprint=f["fingerprint"],
                     seq=int(f["seq"]),
                     status=f["status"],
@@ -94,15 +96,11 @@ class AlertStore:
 
     async def firing(self) -> list[dict[str, Any]]:
         members: Any = await self.redis.smembers(self._firing_key)
-        fingerprints = sorted(_text(m) for m in members)
+        fingerprints = sorted(text(m) for m in members)
         alerts = []
         for fp in fingerprints:
             raw: Any = await self.redis.hgetall(self._alert_key(fp))
-            fields = {_text(k): _text(v) for k, v in raw.items()}
+            fields = {text(k): text(v) for k, v in raw.items()}
             if fields.get("status") == "firing":
                 alerts.append({"fingerprint": fp, "since": float(fields["since"]), **json.loads(fields["data"])})
         return alerts
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
