@@ -1,34 +1,189 @@
-"""Air-quality readings as departments publish them."""
+"""Air-quality readings as departments publish them, and the pieces every feed schema shares.
+
+Field names follow FIWARE Smart Data Models `Environment/AirQualityObserved` where one fits:
+
+| here | AirQualityObserved | note |
+|---|---|---|
+| `station` | `refPointOfInterest` / entity id | a site id from the registry |
+| `observed_at` | `dateObserved` | end of the averaging period, with a UTC offset |
+| `pm25`, `pm10`, `o3`, `no2`, `so2`, `co` | same names | value in the unit of `<name>_unit` |
+| `<name>_unit` | `unitCode` metadata (GQ = µg/m³, GP = mg/m³) | checked, never converted |
+| `averaging_period` | — | "1h" (hourly value) or "24h" (daily mean) |
+| `quality_flags` | — (FIWARE has `reliability` 0–1) | HJ 212-2017 instrument data flags per pollutant |
+
+Shared by all feeds (water, bus, waste import them from here): `derive_event_id`, `SiteId`, the unit types
+(`UgM3`, `MgM3`, `MgL`, ...) that accept a few spellings of *the same* unit and refuse any other unit, and
+`unit_given_with_value`, which makes `<name>_unit` required whenever `<name>` is sent.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from typing import Literal
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
+"""2 added the averaging period, PM10/O3/NO2/SO2/CO with units and quality flags; version 1 records stay valid."""
+
+SiteId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+"""A registry id (station, section, route, plant, area, stop, vehicle): ASCII letters, digits, `_.-`."""
+
+# Spellings of one unit that mean exactly the same thing (micro sign or Greek mu, ³ or 3, the UN/CEFACT code
+# FIWARE uses). They are normalised to the canonical symbol; a different unit is refused, never converted.
+_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "µg/m³": ("µg/m³", "µg/m3", "μg/m³", "μg/m3", "ug/m³", "ug/m3", "GQ"),
+    "mg/m³": ("mg/m³", "mg/m3", "GP"),
+    "mg/L": ("mg/L", "mg/l", "M1"),
+    "µg/L": ("µg/L", "µg/l", "μg/L", "μg/l", "ug/L", "ug/l"),
+    "count/L": ("count/L", "count/l", "个/L", "个/l", "MPN/L", "CFU/L"),
+    "µS/cm": ("µS/cm", "μS/cm", "uS/cm"),
+    "NTU": ("NTU", "ntu"),
+    "°C": ("°C", "℃", "CEL"),
+    "m": ("m", "MTR"),
+}
+UNIT_SPELLINGS: Mapping[str, str] = {spelling: unit for unit, spellings in _SPELLINGS.items() for spelling in spellings}
+
+
+def _unit(expected: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if not isinstance(value, str):
+            return value  # the Literal check reports it
+        if UNIT_SPELLINGS.get(value.strip()) != expected:
+            raise PydanticCustomError(
+                "wrong_unit",
+                "unit must be {expected}; values in other units are refused, never converted",
+                {"expected": expected},
+            )
+        return expected
+
+    return BeforeValidator(check)
+
+
+UgM3 = Annotated[Literal["µg/m³"], _unit("µg/m³")]
+MgM3 = Annotated[Literal["mg/m³"], _unit("mg/m³")]
+MgL = Annotated[Literal["mg/L"], _unit("mg/L")]
+UgL = Annotated[Literal["µg/L"], _unit("µg/L")]
+CountPerL = Annotated[Literal["count/L"], _unit("count/L")]
+UsPerCm = Annotated[Literal["µS/cm"], _unit("µS/cm")]
+Ntu = Annotated[Literal["NTU"], _unit("NTU")]
+Celsius = Annotated[Literal["°C"], _unit("°C")]
+Metre = Annotated[Literal["m"], _unit("m")]
+
+
+def unit_given_with_value(units: Mapping[str, str]) -> Callable[[str | None, ValidationInfo], str | None]:
+    """A field validator for `<quantity>_unit` fields: required when `<quantity>` is given (never assumed).
+
+    Use with `Field(None, validate_default=True)` on the unit field, declared after its quantity.
+    """
+
+    def check(value: str | None, info: ValidationInfo) -> str | None:
+        name = info.field_name or ""
+        quantity = name.removesuffix("_unit")
+        if value is None and info.data.get(quantity) is not None:
+            raise PydanticCustomError(
+                "missing",
+                "required when {quantity} is given ({expected}); units are checked, never assumed",
+                {"quantity": quantity, "expected": units[quantity]},
+            )
+        return value
+
+    return check
+
+
+Pollutant = Literal["pm25", "pm10", "o3", "no2", "so2", "co"]
+
+QualityFlag = Literal["N", "F", "M", "S", "D", "C", "T", "B"]
+"""HJ 212-2017 data flags: N normal, F stopped, M maintenance, S manual input, D fault, C calibration,
+T over the instrument's range, B communication failure."""
+
+VALID_FLAGS: frozenset[str] = frozenset({"N"})
+"""Flags whose value counts as a valid hour for the GB 3095 data-validity rules."""
+
+AIR_UNITS: Mapping[str, str] = {
+    "pm25": "µg/m³",
+    "pm10": "µg/m³",
+    "o3": "µg/m³",
+    "no2": "µg/m³",
+    "so2": "µg/m³",
+    "co": "mg/m³",
+}
+"""The unit of each pollutant (GB 3095 / HJ 633): µg/m³, except CO in mg/m³."""
+
+# Upper bounds sit above the top of HJ 633's IAQI-500 breakpoints: a larger value is far more likely a unit
+# slip (CO sent in µg/m³, say) than a measurement, and it is refused with the field named.
 
 
 class AirReading(BaseModel):
-    """One PM2.5 observation from one station (FIWARE AirQualityObserved names where they fit)."""
+    """One observation from one station: PM2.5 and, when measured, PM10, O3, NO2, SO2 and CO.
+
+    `pm25_unit` defaults to µg/m³ (version 1 had only that field); every other pollutant needs its unit.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION, description="Schema version; 1 is still accepted")
     station: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Station id")
-    observed_at: AwareDatetime = Field(description="End of the observation hour, ISO 8601 with a UTC offset")
+    observed_at: AwareDatetime = Field(
+        description="End of the averaging period (hour or day), ISO 8601 with a UTC offset"
+    )
+    averaging_period: Literal["1h", "24h"] = Field(
+        "1h", description="What the values are: hourly values (1h) or daily means (24h) ending at observed_at"
+    )
     pm25: float = Field(ge=0, le=5000, allow_inf_nan=False, description="PM2.5 concentration")
-    pm25_unit: Literal["µg/m³"] = Field("µg/m³", description="Unit of pm25; only µg/m³ is accepted")
+    pm25_unit: UgM3 = Field("µg/m³", description="Unit of pm25; only µg/m³ is accepted")
+    pm10: float | None = Field(None, ge=0, le=5000, allow_inf_nan=False, description="PM10 concentration")
+    pm10_unit: UgM3 | None = Field(None, validate_default=True, description="Unit of pm10: µg/m³")
+    o3: float | None = Field(None, ge=0, le=2000, allow_inf_nan=False, description="O3 concentration")
+    o3_unit: UgM3 | None = Field(None, validate_default=True, description="Unit of o3: µg/m³")
+    no2: float | None = Field(None, ge=0, le=4000, allow_inf_nan=False, description="NO2 concentration")
+    no2_unit: UgM3 | None = Field(None, validate_default=True, description="Unit of no2: µg/m³")
+    so2: float | None = Field(None, ge=0, le=10000, allow_inf_nan=False, description="SO2 concentration")
+    so2_unit: UgM3 | None = Field(None, validate_default=True, description="Unit of so2: µg/m³")
+    co: float | None = Field(None, ge=0, le=200, allow_inf_nan=False, description="CO concentration")
+    co_unit: MgM3 | None = Field(None, validate_default=True, description="Unit of co: mg/m³ (not µg/m³)")
+    quality_flags: dict[Pollutant, QualityFlag] = Field(
+        default_factory=dict,
+        description="HJ 212-2017 instrument data flag per pollutant (N normal, F stopped, M maintenance, "
+        "S manual input, D fault, C calibration, T over range, B communication failure); absent means N",
+    )
     event_id: str = Field("", max_length=128, description="Publisher's id; derived from station and time if empty")
     revision: int = Field(0, ge=0, description="A correction re-sends the same reading with a higher revision")
+
+    _units_given = field_validator("pm10_unit", "o3_unit", "no2_unit", "so2_unit", "co_unit")(
+        unit_given_with_value(AIR_UNITS)
+    )
 
     @model_validator(mode="after")
     def _derive_event_id(self) -> AirReading:
         if not self.event_id:
-            object.__setattr__(self, "event_id", derive_event_id(self.station, self.observed_at, "pm25"))
+            quantity = "pm25" if self.averaging_period == "1h" else f"pm25@{self.averaging_period}"
+            object.__setattr__(self, "event_id", derive_event_id(self.station, self.observed_at, quantity))
         return self
+
+    @property
+    def site_id(self) -> str:
+        return self.station
+
+    def event_time(self, zone: tzinfo | None = None) -> datetime:
+        """The instant the reading refers to (`zone` is unused: the time carries its offset)."""
+        return self.observed_at
+
+    def flag(self, pollutant: Pollutant) -> QualityFlag:
+        """The instrument's data flag for a pollutant; N (normal) when none was sent."""
+        return self.quality_flags.get(pollutant, "N")
 
 
 def derive_event_id(site: str, observed_at: datetime, quantity: str) -> str:

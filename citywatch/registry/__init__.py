@@ -1,0 +1,34 @@
+"""The site registry (YAML): departments, their sites and feeds, the bus fleet, a holiday calendar. Pure."""
+
+from citywatch.registry.loader import RegistryError, RegistryProblem, load_registry, registry_from_data
+from citywatch.registry.model import (
+    AirStation,
+    AnySite,
+    Area,
+    BusRoute,
+    CalendarGapError,
+    Department,
+    Registry,
+    UnknownSiteError,
+    Vehicle,
+    WastePlant,
+    WaterSection,
+)
+
+__all__ = [
+    "AirStation",
+    "AnySite",
+    "Area",
+    "BusRoute",
+    "CalendarGapError",
+    "Department",
+    "Registry",
+    "RegistryError",
+    "RegistryProblem",
+    "UnknownSiteError",
+    "Vehicle",
+    "WastePlant",
+    "WaterSection",
+    "load_registry",
+    "registry_from_data",
+]

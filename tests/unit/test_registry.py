@@ -1,0 +1,206 @@
+"""The site registry: the shipped sample loads; every problem in a bad file is reported with file, line and path."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from citywatch.devstack.config import REPO_ROOT
+from citywatch.registry import (
+    CalendarGapError,
+    Registry,
+    RegistryError,
+    UnknownSiteError,
+    WaterSection,
+    load_registry,
+)
+from citywatch.schemas.bus import CLEAN_ENERGY
+
+SAMPLE = REPO_ROOT / "registry" / "wujiang-sample.yaml"
+SIMULATOR_STATIONS = {"wj-songling", "wj-shengze", "wj-lili", "wj-pingwang"}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry(SAMPLE)
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return copy.deepcopy(data)
+
+
+def write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "bad-registry.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    return [str(p) for p in info.value.problems]
+
+
+# --- the shipped sample ------------------------------------------------------------------------------------------
+
+
+def test_the_sample_loads_and_says_it_is_sample_data(registry: Registry) -> None:
+    assert registry.sample_data is True
+    assert SAMPLE.read_text(encoding="utf-8").lstrip("# =\n").startswith("SAMPLE DATA")
+    assert {s.id for s in registry.stations} >= SIMULATOR_STATIONS
+    assert len(registry.sections) == 11  # Wujiang's national/provincial assessment sections
+    assert {s.kind for s in registry.sections} == {"river", "lake"}
+    assert len(registry.routes) >= 5 and registry.fleet and len(registry.plants) >= 2
+
+
+def test_every_site_has_names_coordinates_inside_wujiang_and_an_owner(registry: Registry) -> None:
+    departments = {d.id for d in registry.departments}
+    for site in registry.all_sites():
+        assert site.name_zh and site.name_en
+        assert 120.35 <= site.lon <= 120.95 and 30.75 <= site.lat <= 31.25, site.id
+        assert site.department in departments
+        assert site.feed in registry.department(site.department).feeds
+
+
+def test_lookups(registry: Registry) -> None:
+    section = registry.site("wj-ws-taipu-pingwang")
+    assert isinstance(section, WaterSection) and section.target_class == "II" and section.river == "太浦河"
+    assert registry.owner_of("wj-songling") == "environment"
+    assert registry.owner_of("wj-bus-701") == "transport"
+    assert {s.id for s in registry.sites_of("urban-management")} == {"wj-wte-phase2", "wj-food-waste"}
+    assert {s.id for s in registry.sites_for_feed("mode_share")} == {"wj-district"}
+    assert len(registry.sites_for_feed("water")) == 11
+    assert registry.has_site("wj-lili") and not registry.has_site("nowhere")
+    with pytest.raises(UnknownSiteError, match="nowhere"):
+        registry.site("nowhere")
+    assert registry.vehicle("wj-v-701-01").energy_type in CLEAN_ENERGY
+    with pytest.raises(KeyError, match="unknown department 'police'"):
+        registry.department("police")
+
+
+@pytest.mark.parametrize(
+    ("department", "feed", "site", "allowed"),
+    [
+        ("environment", "air", "wj-songling", True),
+        ("environment", "water", "wj-ws-fenhu", True),
+        ("environment", "waste", "wj-hazwaste", True),
+        ("environment", "waste", "wj-wte-phase2", False),  # urban management's plant
+        ("transport", "air", "wj-songling", False),  # not its feed
+        ("environment", "water", "wj-songling", False),  # its site, but an air station
+        ("transport", "mode_share", "wj-district", True),
+        ("transport", "bus", "nowhere", False),
+        ("police", "air", "wj-songling", False),
+    ],
+)
+def test_may_publish(registry: Registry, department: str, feed: str, site: str, allowed: bool) -> None:
+    assert registry.may_publish(department, feed, site) is allowed
+
+
+@pytest.mark.parametrize(
+    ("day", "kind"),
+    [
+        (date(2025, 10, 8), "holiday"),  # National Day and Mid-Autumn
+        (date(2025, 9, 28), "workday"),  # a Sunday worked (调休)
+        (date(2025, 10, 11), "workday"),  # a Saturday worked
+        (date(2025, 10, 12), "weekend"),
+        (date(2025, 10, 13), "workday"),
+        (date(2025, 1, 29), "holiday"),  # Spring Festival
+        (date(2026, 2, 17), "holiday"),
+        (date(2026, 1, 4), "workday"),
+    ],
+)
+def test_holiday_calendar(registry: Registry, day: date, kind: str) -> None:
+    assert registry.day_type(day) == kind
+    assert registry.is_holiday(day) is (kind == "holiday")
+
+
+def test_holiday_names_and_uncovered_years(registry: Registry) -> None:
+    assert registry.holiday_name(date(2025, 5, 1)) == "Labour Day"
+    assert registry.holiday_name(date(2025, 5, 6)) is None
+    assert not registry.covers(date(2027, 1, 1))
+    with pytest.raises(CalendarGapError, match="no year 2027"):
+        registry.is_holiday(date(2027, 1, 1))
+
+
+# --- every problem reported, with file, line and path -------------------------------------------------------------
+
+
+def test_every_problem_is_reported_with_file_and_path(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["stations"].append(dict(raw["stations"][0]))  # duplicate id wj-songling
+    raw["stations"][1]["department"] = "police"  # unknown department
+    raw["sections"][2]["target_class"] = "VI"  # no such GB 3838 class
+    raw["sections"][3]["lon"] = 121.47  # Shanghai, outside the bounds
+    raw["plants"][0]["lat"] = 95  # not a latitude at all
+    raw["routes"][0]["department"] = "environment"  # does not publish the bus feed
+    raw["fleet"][0]["route"] = "wj-bus-999"  # unknown route
+    raw["calendar"][0]["workdays"].append(date(2025, 10, 13))  # a Monday cannot be a make-up workday
+    path = write(tmp_path, raw)
+
+    problems = problems_of(path)
+    text = "\n".join(problems)
+    assert all(p.startswith(f"{path}:") for p in problems)
+    assert "stations[5].id: duplicate site id 'wj-songling' (first at stations[0].id)" in text
+    assert "stations[1].department: unknown department 'police'" in text
+    assert "sections[2].target_class: Input should be 'I', 'II', 'III', 'IV' or 'V'" in text
+    assert "sections[3].lon: longitude 121.47 is outside the registry's bounds" in text
+    assert "plants[0].lat: Input should be less than or equal to 90" in text
+    assert "routes[0].department: department 'environment' does not publish the bus feed" in text
+    assert "fleet[0].route: unknown route 'wj-bus-999'" in text
+    assert "calendar[0].workdays[5]: 2025-10-13 is a Monday" in text
+    assert len(problems) == 8
+
+
+def test_problems_carry_the_line_of_the_bad_value(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["sections"][4]["target_class"] = "VI"
+    path = write(tmp_path, raw)
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    (problem,) = info.value.problems
+    assert problem.path == "sections[4].target_class" and problem.line is not None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "target_class: VI" in lines[problem.line - 1]
+
+
+def test_missing_fields_and_unknown_keys(tmp_path: Path, raw: dict[str, Any]) -> None:
+    del raw["sections"][0]["kind"]
+    raw["plants"][1]["capacity"] = 10  # misspelt key
+    raw["plants"][1]["capacity_t_per_day"] = 0
+    problems = "\n".join(problems_of(write(tmp_path, raw)))
+    assert "sections[0].kind: Field required" in problems
+    assert "plants[1].capacity: Extra inputs are not permitted" in problems
+    assert "plants[1].capacity_t_per_day: Input should be greater than 0" in problems
+
+
+def test_duplicate_departments_vehicles_and_overlapping_holidays(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["departments"].append(dict(raw["departments"][0]))
+    raw["fleet"].append(dict(raw["fleet"][0]))
+    raw["calendar"][0]["holidays"].append(
+        {"name_zh": "重复", "name_en": "Again", "first": date(2025, 10, 8), "last": date(2025, 10, 9)}
+    )
+    raw["calendar"][1]["workdays"].append(date(2026, 2, 15))  # a Sunday inside the Spring Festival
+    problems = "\n".join(problems_of(write(tmp_path, raw)))
+    assert "departments[3].id: duplicate id 'environment'" in problems
+    assert "fleet[12].id: duplicate vehicle id 'wj-v-701-01'" in problems
+    assert "calendar[0].holidays[6]: 2025-10-08 is already a holiday" in problems
+    assert "calendar[1].workdays[6]: 2026-02-15 is also a holiday" in problems
+
+
+def test_yaml_syntax_errors_are_reported_with_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("sample_data: true\nstations: [\n  {id: a\n", encoding="utf-8")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:") and "YAML syntax" in problem
+
+
+def test_an_empty_file_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing\n", encoding="utf-8")
+    assert problems_of(path)
