@@ -43,6 +43,11 @@ class IngestSettings(CommonSettings):
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
     max_batch_records: int = Field(1000, description="Largest batch one request may carry")
+    max_body_bytes: int = Field(2_000_000, description="Largest request body accepted (413 above)")
+    rate_limit_records: int = Field(60_000, description="Records one API key may publish per window (429 above)")
+    rate_limit_window_s: int = Field(60, description="Rate-limit window")
+    dedup_ttl_s: int = Field(30 * 24 * 3600, description="How long the gateway remembers published event ids")
+    rejections_kept: int = Field(1000, description="Recent rejections kept per department for the API")
 
 
 class WorkerSettings(CommonSettings):
@@ -72,6 +77,9 @@ class SimulatorSettings(CommonSettings):
     """The feed simulator (`citywatch simulate`)."""
 
     ingest_url: str = Field("http://127.0.0.1:8000", description="Ingest gateway the simulator posts to")
+    simulator_keys_file: str = Field(
+        ".run/local/simulator-keys.json", description="JSON object: department id -> API key the simulator uses"
+    )
     simulator_metrics_host: str = Field("127.0.0.1", description="Bind address of the simulator's /metrics")
     simulator_metrics_port: int = 8020
 

@@ -13,18 +13,9 @@ class Topics:
         """Readings of one feed published by one department: Kafka ACLs let only that department write it."""
         return f"{self.prefix}.feed.{feed}.{department}"
 
-    def feed_pattern(self, feed: str) -> str:
-        """Regex matching every department's topic of a feed (what the worker subscribes to)."""
-        return rf"^{_escape(self.prefix)}\.feed\.{_escape(feed)}\.[a-z0-9_-]+$"
-
     def department_of(self, topic: str) -> str:
         """The publishing department encoded in a feed topic's name."""
         return topic.rsplit(".", 1)[-1]
-
-    @property
-    def air_readings(self) -> str:
-        """Air-quality readings from the gateway or department producers (key: station id)."""
-        return f"{self.prefix}.feed.air"
 
     @property
     def indicators(self) -> str:
@@ -47,10 +38,5 @@ class Topics:
         return f"{self.prefix}.dead-letter"
 
     def all(self) -> list[str]:
-        return [self.air_readings, self.indicators, self.rule_evaluations, self.alerts, self.dead_letter]
-
-
-def _escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
+        """The topics every deployment has; feed topics depend on the registry's departments."""
+        return [self.indicators, self.rule_evaluations, self.alerts, self.dead_letter]

@@ -8,15 +8,26 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from citywatch.registry import Registry
 from citywatch.topics import Topics
 
 # Topics kept indefinitely: the alert history and the record the plan is evaluated on.
 KEEP_FOREVER = {"retention.ms": "-1"}
 
 
-def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
+FEED_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
+
+
+def grants(registry: Registry) -> dict[str, set[str]]:
+    """Which feeds each department publishes (and so which feed topics it may write)."""
+    return {d.id: set(d.feeds) for d in registry.departments}
+
+
+def topic_configs(topics: Topics, grants: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+    """Every topic with its configuration; `grants` maps each department to the feeds it publishes."""
+    feeds = {topics.feed(feed, dept): FEED_RETENTION for dept, dept_feeds in grants.items() for feed in dept_feeds}
     return {
-        topics.air_readings: {"retention.ms": str(30 * 24 * 3600 * 1000)},
+        **feeds,
         topics.indicators: KEEP_FOREVER,
         topics.rule_evaluations: {"retention.ms": str(7 * 24 * 3600 * 1000)},
         topics.alerts: KEEP_FOREVER,
@@ -24,14 +35,16 @@ def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
     }
 
 
-def ensure_topics(bootstrap: str, topics: Topics, partitions: int, replication: int = 1) -> list[str]:
+def ensure_topics(
+    bootstrap: str, topics: Topics, partitions: int, grants: dict[str, set[str]], replication: int = 1
+) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-topics")
     try:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
-            for name, configs in topic_configs(topics).items()
+            for name, configs in topic_configs(topics, grants).items()
             if name not in existing
         ]
         if wanted:

@@ -16,6 +16,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from pydantic import ValidationError
 
 from citywatch.indicators.air import process_air_reading
+from citywatch.registry import load_registry
 from citywatch.rules.evaluation import evaluate
 from citywatch.rules.loader import load_rules
 from citywatch.schemas.air import AirReading
@@ -23,6 +24,7 @@ from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.settings import WorkerSettings
 from citywatch.topics import Topics
+from services.topics import grants
 from streams import metrics
 
 log = logging.getLogger("citywatch.worker")
@@ -32,7 +34,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
     topics = Topics(settings.topic_prefix)
     zone = settings.zone
     rules = load_rules(Path(settings.rules_dir))
-    log.info("loaded %d rules from %s", len(rules), settings.rules_dir)
+    registry = load_registry(Path(settings.registry_file))
+    log.info("loaded %d rules from %s and the site registry %s", len(rules), settings.rules_dir, settings.registry_file)
 
     app = faust.App(
         settings.worker_app_id,
@@ -56,7 +59,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
     def topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    air_topic = topic(topics.air_readings)
+    # Every department publishes to its own topic per feed; the worker reads those the registry lists.
+    # (faust's pattern subscriptions did not subscribe at all in our tests, so the names are explicit.)
+    air_topic = app.topic(
+        *[topics.feed("air", d) for d, feeds in sorted(grants(registry).items()) if "air" in feeds],
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
     indicators_topic = topic(topics.indicators)
     evaluations_topic = topic(topics.rule_evaluations)
     dead_letter_topic = topic(topics.dead_letter)
@@ -87,6 +98,18 @@ def create_app(settings: WorkerSettings) -> faust.App:
             if event.key is not None and event.key != reading.station.encode():
                 # The table is partitioned by the message key; a mismatched key would split a station's state.
                 await reject("air", raw, [FieldError(field="key", reason="message key must equal the station id")])
+                continue
+            department = topics.department_of(event.message.topic)
+            if not registry.may_publish(department, "air", reading.station):
+                reason = (
+                    f"station {reading.station!r} is not an air station of department {department!r}, "
+                    "whose topic carried it (see the site registry)"
+                )
+                await reject("air", raw, [FieldError(field="station", reason=reason)])
+                continue
+            if reading.averaging_period != "1h":
+                # The rolling state is built from hourly values; a published daily mean is not one of them.
+                metrics.READINGS.labels(feed="air", outcome="not-hourly").inc()
                 continue
             result = process_air_reading(air_state.get(reading.station), reading, zone)
             metrics.READINGS.labels(feed="air", outcome=result.update.reason).inc()

@@ -5,6 +5,7 @@ Tests under tests/integration/ are marked `integration` automatically; `make che
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.devstack.config import TEST, StackConfig
+from citywatch.devstack.config import REPO_ROOT, TEST, StackConfig
 from citywatch.devstack.stack import CitywatchProcess, Stack
+from citywatch.topics import Topics
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -65,6 +67,31 @@ class Isolation:
             "CITYWATCH_WORKER_SESSION_TIMEOUT_S": "10",
             "CITYWATCH_TOPIC_PARTITIONS": "2",
         }
+
+    def api_key(self, department: str, role: str = "publisher") -> str:
+        """A real API key for this test's gateway (stored in the test's Redis prefix)."""
+        from redis.asyncio import Redis
+
+        from services.auth.keys import KeyStore
+
+        async def create() -> str:
+            redis = Redis.from_url(self.stack.redis_url)
+            try:
+                return (await KeyStore(redis, self.id).create(department, role))[0]  # type: ignore[arg-type]
+            finally:
+                await redis.aclose()
+
+        return asyncio.run(create())
+
+    def ensure_topics(self, partitions: int = 2) -> Topics:
+        """This test's topics, feed topics of every registry department included."""
+        from citywatch.registry import load_registry
+        from services.topics import ensure_topics, grants
+
+        topics = Topics(self.id)
+        registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+        ensure_topics(self.stack.kafka_bootstrap, topics, partitions, grants(registry))
+        return topics
 
     def start(self, command: str, port_env: str, health_path: str = "/metrics", **extra: str) -> CitywatchProcess:
         port = free_port()

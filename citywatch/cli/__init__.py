@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from citywatch.cli import keys, processes, stack, standards
+from citywatch.cli import kafka_access, keys, processes, stack, standards
 
 app = typer.Typer(
     name="citywatch",
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+kafka_access.register(app)
 keys.register(app)
 processes.register(app)
 stack.register(app)

@@ -50,7 +50,7 @@ def create(
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     try:
-        key, record = _with_store(lambda store: store.create(department, role))  # type: ignore[arg-type]
+        key, record = _with_store(lambda store: store.create(department, role))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--role") from exc
     Console(stderr=True).print(

@@ -66,7 +66,9 @@ def simulate(
 
 
 def tail(
-    topic: str = typer.Argument(..., help="alerts, indicators, rule-evaluations, dead-letter or feed.air"),
+    topic: str = typer.Argument(
+        ..., help="alerts, indicators, rule-evaluations, dead-letter or feed.<feed>.<department>"
+    ),
     from_beginning: bool = typer.Option(True, help="Start at the oldest record"),
     max_records: int | None = typer.Option(None, "--max", help="Stop after this many records"),
     idle_s: float | None = typer.Option(None, help="Stop after this many seconds without a record"),
@@ -75,8 +77,9 @@ def tail(
     from kafka import KafkaConsumer
 
     settings = CommonSettings()
-    name = f"{Topics(settings.topic_prefix).prefix}.{topic}"
-    if name not in Topics(settings.topic_prefix).all():
+    topics = Topics(settings.topic_prefix)
+    name = f"{topics.prefix}.{topic}"
+    if name not in topics.all() and not topic.startswith("feed."):
         raise typer.BadParameter(f"unknown topic {topic!r}", param_hint="TOPIC")
     consumer = KafkaConsumer(
         name,
@@ -101,13 +104,30 @@ topics_app = typer.Typer(help="Kafka topics.")
 
 
 @topics_app.command("ensure")
-def topics_ensure(partitions: int = typer.Option(4, help="Partitions of each new topic")) -> None:
-    """Create every citywatch topic that does not exist yet, with its retention."""
-    from services.topics import ensure_topics
+def topics_ensure(
+    partitions: int = typer.Option(4, help="Partitions of each new topic"),
+    profile: str = typer.Option("local", help="Stack profile whose run directory keeps department passwords"),
+) -> None:
+    """Create every citywatch topic that does not exist yet, with its retention, and the departments' Kafka
+    users and ACLs from the site registry (each may write only its own feed topics)."""
+    from pathlib import Path
+
+    from citywatch.registry import load_registry
+    from services.topics import ensure_topics, grants
 
     settings = CommonSettings()
-    created = ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix), partitions)
+    registry = load_registry(Path(settings.registry_file))
+    from citywatch.devstack.config import PROFILES
+    from services.kafka_security import department_credentials, ensure_department_access
+
+    topics = Topics(settings.topic_prefix)
+    departments = grants(registry)
+    created = ensure_topics(settings.kafka_bootstrap, topics, partitions, departments)
     typer.echo(f"created {len(created)} topics: {', '.join(created) or '(all existed)'}")
+    credentials = department_credentials(PROFILES[profile].run_dir, departments)
+    ensure_department_access(settings.kafka_bootstrap, topics, departments, credentials, partitions=partitions)
+    for department, feeds in sorted(departments.items()):
+        typer.echo(f"{department} may write: {', '.join(topics.feed(f, department) for f in sorted(feeds))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,8 @@ class StackConfig:
     run_dir: Path
     kafka_port: int
     controller_port: int
+    # Kafka's DEPARTMENTS listener: SASL/SCRAM, where departments' own producers connect (docs/kafka-security.md).
+    departments_port: int
     redis_port: int
     prometheus_port: int
     alertmanager_port: int
@@ -33,6 +35,11 @@ class StackConfig:
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def departments_bootstrap(self) -> str:
+        """Bootstrap of the SASL/SCRAM listener departments publish through."""
+        return f"127.0.0.1:{self.departments_port}"
 
     @property
     def redis_url(self) -> str:
@@ -56,6 +63,7 @@ LOCAL = StackConfig(
     run_dir=RUN_ROOT / "local",
     kafka_port=9092,
     controller_port=9095,
+    departments_port=9096,
     redis_port=6379,
     prometheus_port=9090,
     alertmanager_port=9093,
@@ -67,6 +75,7 @@ TEST = StackConfig(
     run_dir=RUN_ROOT / "test",
     kafka_port=19092,
     controller_port=19095,
+    departments_port=19096,
     redis_port=16379,
     prometheus_port=19090,
     alertmanager_port=19093,

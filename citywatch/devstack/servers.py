@@ -202,6 +202,7 @@ class Kafka(Server):
             {
                 "kafka_port": self.config.kafka_port,
                 "controller_port": self.config.controller_port,
+                "departments_port": self.config.departments_port,
                 "data_dir": self.data_dir,
             },
         )
@@ -239,7 +240,8 @@ class Kafka(Server):
         return [*self._java(), "kafka.Kafka", str(self.home / "server.properties")]
 
     def healthy(self) -> bool:
-        if not port_open(self.config.kafka_port):
+        # The DEPARTMENTS (SASL) listener too: a broker still running an older config without it is restarted.
+        if not (port_open(self.config.kafka_port) and port_open(self.config.departments_port)):
             return False
         return _broker_answers(self.url)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 
-from citywatch.devstack.config import StackConfig
+from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.devstack.stack import CitywatchProcess
+from citywatch.settings import CommonSettings
 
 
 def local_processes(config: StackConfig) -> list[CitywatchProcess]:
@@ -16,6 +20,7 @@ def local_processes(config: StackConfig) -> list[CitywatchProcess]:
         "CITYWATCH_REDIS_URL": config.redis_url,
         "CITYWATCH_ALERTMANAGER_URL": config.alertmanager_url,
         "CITYWATCH_WORKER_DATA_DIR": str(config.run_dir / "worker"),
+        "CITYWATCH_SIMULATOR_KEYS_FILE": str(config.run_dir / "simulator-keys.json"),
     }
     run = config.run_dir
     return [
@@ -26,13 +31,47 @@ def local_processes(config: StackConfig) -> list[CitywatchProcess]:
     ]
 
 
-def start_services(config: StackConfig, say: Callable[[str], None] = print) -> None:
-    from citywatch.topics import Topics
-    from services.topics import ensure_topics
+def simulator_keys(config: StackConfig, departments: list[str]) -> Path:
+    """One publisher key per department for the simulator, created once and kept (0600) in the run dir."""
+    path = config.run_dir / "simulator-keys.json"
+    if path.exists():
+        return path
 
-    created = ensure_topics(config.kafka_bootstrap, Topics(), partitions=4)
+    async def create() -> dict[str, str]:
+        from redis.asyncio import Redis
+
+        from services.auth.keys import KeyStore
+
+        redis = Redis.from_url(config.redis_url)
+        try:
+            store = KeyStore(redis, CommonSettings().redis_prefix)
+            return {dept: (await store.create(dept))[0] for dept in departments}
+        finally:
+            await redis.aclose()
+
+    keys = asyncio.run(create())
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(keys, indent=2))
+    return path
+
+
+def start_services(config: StackConfig, say: Callable[[str], None] = print) -> None:
+    from citywatch.registry import load_registry
+    from citywatch.topics import Topics
+    from services.topics import ensure_topics, grants
+
+    registry = load_registry(REPO_ROOT / CommonSettings().registry_file)
+    created = ensure_topics(config.kafka_bootstrap, Topics(), 4, grants(registry))
     if created:
         say(f"created topics: {', '.join(created)}")
+    simulator_keys(config, [d.id for d in registry.departments])
+    # Departments' own producers: a SCRAM user each, allowed to write only its feed topics.
+    from services.kafka_security import department_credentials, ensure_department_access
+
+    departments = grants(registry)
+    ensure_department_access(
+        config.kafka_bootstrap, Topics(), departments, department_credentials(config.run_dir, departments)
+    )
     for proc in local_processes(config):
         if proc.process.is_running():
             say(f"{proc.name} already running")

@@ -61,7 +61,8 @@ class KeyStore:
         record = ApiKey(key_id=key_id, department=department, role=role, created_at=time.time())
         digest = _digest(key)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._by_id(key_id), mapping={**_fields(record), "digest": digest})
+            fields: Any = {**_fields(record), "digest": digest}  # redis-py's mapping type is invariant
+            pipe.hset(self._by_id(key_id), mapping=fields)
             pipe.set(self._by_digest(digest), key_id)
             pipe.sadd(self._index, key_id)
             await pipe.execute()

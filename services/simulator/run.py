@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from prometheus_client import Counter, Gauge, start_http_server
@@ -23,9 +25,11 @@ def run(settings: SimulatorSettings, seed: int, days_back: float, speed: float, 
     start_http_server(settings.simulator_metrics_port, addr=settings.simulator_metrics_host)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(days=days_back)
+    keys = json.loads(Path(settings.simulator_keys_file).read_text())
     real_start = time.monotonic()
     hour = 0
-    with httpx.Client(base_url=settings.ingest_url, timeout=10) as client:
+    headers = {"Authorization": f"Bearer {keys['environment']}"}
+    with httpx.Client(base_url=settings.ingest_url, timeout=10, headers=headers) as client:
         while hours is None or hour < hours:
             sim_end = start + timedelta(hours=hour + 1)
             # Accelerated until the simulated clock reaches the wall clock; never ahead of it.
@@ -44,7 +48,7 @@ def post_until_accepted(client: httpx.Client, batch: list[dict[str, object]]) ->
     delay = 1.0
     while True:
         try:
-            response = client.post("/v1/air/readings/batch", json=batch)
+            response = client.post("/v1/feeds/air/readings/batch", json=batch)
         except httpx.HTTPError as exc:
             log.warning("gateway unreachable (%s); retrying in %.0f s", exc, delay)
         else:

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 import httpx
 from kafka import KafkaProducer
 
-from citywatch.topics import Topics
-from services.topics import ensure_topics
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import prometheus_value, read_until
 
@@ -32,36 +30,34 @@ def firing_sites(records: list[dict[str, object]]) -> set[object]:
 
 def test_posted_readings_raise_an_alert_and_export_the_gauge(isolation: Isolation) -> None:
     stack = isolation.stack
-    topics = Topics(isolation.id)
-    ensure_topics(stack.kafka_bootstrap, topics, partitions=2)
+    topics = isolation.ensure_topics()
     worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT")
     ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
     isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
     gateway = f"http://127.0.0.1:{ingest.metrics_port}"
+    auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
 
     # Under GB 3095-2012 (2025) the Grade II 24 h limit is 75; under the 2026 transition values it is 60.
-    polluted_2025 = hourly("st-high-2025", datetime(2025, 6, 1, 1, tzinfo=SHANGHAI), [100.0] * 24)
-    mid_2025 = hourly("st-mid-2025", datetime(2025, 6, 1, 1, tzinfo=SHANGHAI), [65.0] * 24)
-    mid_2026 = hourly("st-mid-2026", datetime(2026, 6, 1, 1, tzinfo=SHANGHAI), [65.0] * 24)
+    polluted_2025 = hourly("wj-songling", datetime(2025, 6, 1, 1, tzinfo=SHANGHAI), [100.0] * 24)
+    mid_2025 = hourly("wj-shengze", datetime(2025, 6, 1, 1, tzinfo=SHANGHAI), [65.0] * 24)
+    mid_2026 = hourly("wj-lili", datetime(2026, 6, 1, 1, tzinfo=SHANGHAI), [65.0] * 24)
     for batch in (polluted_2025, mid_2025, mid_2026):
-        response = httpx.post(f"{gateway}/v1/air/readings/batch", json=batch, timeout=30)
+        response = httpx.post(f"{gateway}/v1/feeds/air/readings/batch", json=batch, headers=auth, timeout=30)
         assert response.status_code == 202, response.text
         assert response.json()["accepted"] == 24
 
-    alerts = read_until(
-        stack.kafka_bootstrap, topics.alerts, lambda rs: {"st-high-2025", "st-mid-2026"} <= firing_sites(rs)
-    )
+    alerts = read_until(stack.kafka_bootstrap, topics.alerts, lambda rs: {"wj-songling", "wj-lili"} <= firing_sites(rs))
     by_site = {r["site"]: r for r in alerts if r["status"] == "firing"}
-    assert "st-mid-2025" not in by_site, "65 µg/m³ is within the 2012 limit of 75"
-    assert by_site["st-high-2025"]["threshold"] == 75
-    assert by_site["st-mid-2026"]["threshold"] == 60
-    assert "GB 3095" in by_site["st-high-2025"]["source"]
-    assert [r["transition_id"] for r in alerts].count(by_site["st-high-2025"]["transition_id"]) == 1
+    assert "wj-shengze" not in by_site, "65 µg/m³ is within the 2012 limit of 75"
+    assert by_site["wj-songling"]["threshold"] == 75
+    assert by_site["wj-lili"]["threshold"] == 60
+    assert "GB 3095" in by_site["wj-songling"]["source"]
+    assert [r["transition_id"] for r in alerts].count(by_site["wj-songling"]["transition_id"]) == 1
 
     # The alert reached Alertmanager's API with its site and severity labels.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        am = httpx.get(f"{stack.alertmanager_url}/api/v2/alerts", params={"filter": "site=st-high-2025"}).json()
+        am = httpx.get(f"{stack.alertmanager_url}/api/v2/alerts", params={"filter": "site=wj-songling"}).json()
         if am:
             break
         time.sleep(0.5)
@@ -69,22 +65,25 @@ def test_posted_readings_raise_an_alert_and_export_the_gauge(isolation: Isolatio
     assert am[0]["labels"]["severity"] == "warning"
 
     # The gauge, read through the real Prometheus after it scraped the worker.
-    query = f'citywatch_air_pm25_ugm3{{site="st-high-2025",window="24h",test="{isolation.id}"}}'
+    query = f'citywatch_air_pm25_ugm3{{site="wj-songling",window="24h",test="{isolation.id}"}}'
     assert prometheus_value(stack.prometheus_url, query) == 100.0
     assert worker.metrics_port is not None
 
 
 def test_kafka_python_producer_reaches_the_worker_and_bad_records_are_dead_lettered(isolation: Isolation) -> None:
     stack = isolation.stack
-    topics = Topics(isolation.id)
-    ensure_topics(stack.kafka_bootstrap, topics, partitions=2)
+    topics = isolation.ensure_topics()
     isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT")
 
     producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    good = {"station": "st-direct", "observed_at": "2025-03-01T08:00:00+08:00", "pm25": 42.5}
-    bad = {"station": "st-direct", "observed_at": "2025-03-01T09:00:00", "pm25": -3}
-    producer.send(topics.air_readings, key=b"st-direct", value=json.dumps(good).encode())
-    producer.send(topics.air_readings, key=b"st-direct", value=json.dumps(bad).encode())
+    air = topics.feed("air", "environment")
+    good = {"station": "wj-tongli", "observed_at": "2025-03-01T08:00:00+08:00", "pm25": 42.5}
+    bad = {"station": "wj-tongli", "observed_at": "2025-03-01T09:00:00", "pm25": -3}
+    # The worker still checks the site against the registry: a water section is no air station of anyone's.
+    foreign = {"station": "wj-ws-yuandang", "observed_at": "2025-03-01T10:00:00+08:00", "pm25": 10}
+    producer.send(air, key=b"wj-tongli", value=json.dumps(good).encode())
+    producer.send(air, key=b"wj-tongli", value=json.dumps(bad).encode())
+    producer.send(air, key=b"wj-ws-yuandang", value=json.dumps(foreign).encode())
     producer.flush(timeout=30)
     producer.close()
 
@@ -92,9 +91,10 @@ def test_kafka_python_producer_reaches_the_worker_and_bad_records_are_dead_lette
         stack.kafka_bootstrap, topics.indicators, lambda rs: any(r["indicator"] == "air.pm25.mean_24h" for r in rs)
     )
     mean = next(r for r in indicators if r["indicator"] == "air.pm25.mean_24h")
-    assert (mean["site"], mean["value"], mean["samples"]) == ("st-direct", 42.5, 1)
+    assert (mean["site"], mean["value"], mean["samples"]) == ("wj-tongli", 42.5, 1)
 
-    letters = read_until(stack.kafka_bootstrap, topics.dead_letter, lambda rs: len(rs) >= 1)
-    fields = {e["field"] for e in letters[0]["errors"]}
-    assert {"observed_at", "pm25"} <= fields, letters[0]
-    assert letters[0]["stage"] == "worker"
+    letters = read_until(stack.kafka_bootstrap, topics.dead_letter, lambda rs: len(rs) >= 2)
+    by_field = {e["field"]: e["reason"] for letter in letters for e in letter["errors"]}
+    assert {"observed_at", "pm25", "station"} <= set(by_field), letters
+    assert "'wj-ws-yuandang' is not an air station of department 'environment'" in by_field["station"]
+    assert all(letter["stage"] == "worker" for letter in letters)

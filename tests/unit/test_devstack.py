@@ -10,11 +10,20 @@ from citywatch.devstack.servers import Kafka, ManagedProcess, Prometheus, Server
 
 
 def test_profiles_do_not_share_ports_or_run_dirs_and_avoid_alertmanager_ports() -> None:
-    ports = lambda c: {c.kafka_port, c.controller_port, c.redis_port, c.prometheus_port, c.alertmanager_port}  # noqa: E731
+    ports = lambda c: {  # noqa: E731
+        c.kafka_port,
+        c.controller_port,
+        c.departments_port,
+        c.redis_port,
+        c.prometheus_port,
+        c.alertmanager_port,
+    }
     assert not ports(LOCAL) & ports(TEST)
     assert LOCAL.run_dir != TEST.run_dir
     for config in (LOCAL, TEST):
+        assert len(ports(config)) == 6
         assert config.controller_port not in (9093, 9094)
+        assert config.departments_port not in (9093, 9094)
 
 
 def test_kafka_and_prometheus_configs_are_rendered_for_loopback(tmp_path: Path) -> None:
@@ -29,6 +38,7 @@ def test_kafka_and_prometheus_configs_are_rendered_for_loopback(tmp_path: Path) 
     props = kafka.write_properties().read_text()
     assert f"PLAINTEXT://127.0.0.1:{config.kafka_port}" in props
     assert f"CONTROLLER://127.0.0.1:{config.controller_port}" in props
+    assert f"DEPARTMENTS://127.0.0.1:{config.departments_port}" in props
     assert f"log.dirs={kafka.data_dir}" in props
 
 
