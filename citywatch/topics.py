@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The worker's faust tables; each has a compacted changelog topic named by faust from the app id.
+AIR_PM25_TABLE = "air-pm25-rolling"
+WORKER_TABLES = (AIR_PM25_TABLE,)
+
+
+def changelog(app_id: str, table: str) -> str:
+    """faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
+
 
 @dataclass(frozen=True)
 class Topics:

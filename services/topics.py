@@ -9,10 +9,11 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from citywatch.registry import Registry
-from citywatch.topics import Topics
+from citywatch.topics import WORKER_TABLES, Topics, changelog
 
 # Topics kept indefinitely: the alert history and the record the plan is evaluated on.
 KEEP_FOREVER = {"retention.ms": "-1"}
+COMPACTED = {"cleanup.policy": "compact"}
 
 
 FEED_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
@@ -23,11 +24,15 @@ def grants(registry: Registry) -> dict[str, set[str]]:
     return {d.id: set(d.feeds) for d in registry.departments}
 
 
-def topic_configs(topics: Topics, grants: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+def topic_configs(
+    topics: Topics, grants: dict[str, set[str]], worker_app_id: str | None = None
+) -> dict[str, dict[str, str]]:
     """Every topic with its configuration; `grants` maps each department to the feeds it publishes."""
     feeds = {topics.feed(feed, dept): FEED_RETENTION for dept, dept_feeds in grants.items() for feed in dept_feeds}
+    changelogs = {changelog(worker_app_id, t): COMPACTED for t in WORKER_TABLES} if worker_app_id else {}
     return {
         **feeds,
+        **changelogs,
         topics.indicators: KEEP_FOREVER,
         topics.rule_evaluations: {"retention.ms": str(7 * 24 * 3600 * 1000)},
         topics.alerts: KEEP_FOREVER,
@@ -36,15 +41,25 @@ def topic_configs(topics: Topics, grants: dict[str, set[str]]) -> dict[str, dict
 
 
 def ensure_topics(
-    bootstrap: str, topics: Topics, partitions: int, grants: dict[str, set[str]], replication: int = 1
+    bootstrap: str,
+    topics: Topics,
+    partitions: int,
+    grants: dict[str, set[str]],
+    worker_app_id: str | None = None,
+    replication: int = 1,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+    """Create the topics that do not exist yet; return the names created.
+
+    With `worker_app_id`, the worker's table changelogs are created too (compacted, co-partitioned): a worker
+    that creates them itself can join its group before the broker's metadata lists them, and then fails with
+    a partitions mismatch (seen on Kafka 4.1 in about one start in four).
+    """
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-topics")
     try:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(name, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
-            for name, configs in topic_configs(topics, grants).items()
+            for name, configs in topic_configs(topics, grants, worker_app_id).items()
             if name not in existing
         ]
         if wanted:

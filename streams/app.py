@@ -23,7 +23,7 @@ from citywatch.schemas.air import AirReading
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.settings import WorkerSettings
-from citywatch.topics import Topics
+from citywatch.topics import AIR_PM25_TABLE, Topics
 from services.topics import grants
 from streams import metrics
 
@@ -73,7 +73,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     dead_letter_topic = topic(topics.dead_letter)
 
     # Per-station event-time state (JSON dicts), restored from its changelog after a crash.
-    air_state = app.Table("air-pm25-rolling", default=None, partitions=settings.topic_partitions)
+    air_state = app.Table(AIR_PM25_TABLE, default=None, partitions=settings.topic_partitions)
 
     async def reject(feed: str, payload: bytes, errors: list[FieldError]) -> None:
         letter = DeadLetter(

@@ -49,6 +49,7 @@ class Isolation:
         self.id = f"t{uuid.uuid4().hex[:10]}"
         self.tmp_path = tmp_path
         self.processes: list[CitywatchProcess] = []
+        self.partitions = 2
 
     @property
     def env(self) -> dict[str, str]:
@@ -65,7 +66,7 @@ class Isolation:
             "CITYWATCH_KAFKA_REQUEST_TIMEOUT_MS": "10000",
             "CITYWATCH_RESEND_INTERVAL_S": "5",
             "CITYWATCH_WORKER_SESSION_TIMEOUT_S": "10",
-            "CITYWATCH_TOPIC_PARTITIONS": "2",
+            "CITYWATCH_TOPIC_PARTITIONS": str(self.partitions),
         }
 
     def api_key(self, department: str, role: str = "publisher") -> str:
@@ -88,9 +89,12 @@ class Isolation:
         from citywatch.registry import load_registry
         from services.topics import ensure_topics, grants
 
+        self.partitions = partitions
         topics = Topics(self.id)
         registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
-        ensure_topics(self.stack.kafka_bootstrap, topics, partitions, grants(registry))
+        ensure_topics(
+            self.stack.kafka_bootstrap, topics, partitions, grants(registry), self.env["CITYWATCH_WORKER_APP_ID"]
+        )
         return topics
 
     def start(self, command: str, port_env: str, health_path: str = "/metrics", **extra: str) -> CitywatchProcess:

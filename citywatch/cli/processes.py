@@ -105,7 +105,7 @@ topics_app = typer.Typer(help="Kafka topics.")
 
 @topics_app.command("ensure")
 def topics_ensure(
-    partitions: int = typer.Option(4, help="Partitions of each new topic"),
+    partitions: int | None = typer.Option(None, help="Partitions of each new topic [default: the worker's setting]"),
     profile: str = typer.Option("local", help="Stack profile whose run directory keeps department passwords"),
 ) -> None:
     """Create every citywatch topic that does not exist yet, with its retention, and the departments' Kafka
@@ -122,7 +122,10 @@ def topics_ensure(
 
     topics = Topics(settings.topic_prefix)
     departments = grants(registry)
-    created = ensure_topics(settings.kafka_bootstrap, topics, partitions, departments)
+    worker = WorkerSettings()
+    app_id = worker.worker_app_id
+    partitions = partitions or worker.topic_partitions
+    created = ensure_topics(settings.kafka_bootstrap, topics, partitions, departments, app_id)
     typer.echo(f"created {len(created)} topics: {', '.join(created) or '(all existed)'}")
     credentials = department_credentials(PROFILES[profile].run_dir, departments)
     ensure_department_access(settings.kafka_bootstrap, topics, departments, credentials, partitions=partitions)

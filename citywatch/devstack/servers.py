@@ -6,6 +6,7 @@ that does not come up raises `ServerStartError` naming the log file to read.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -350,10 +351,14 @@ class Alertmanager(Server):
 
 
 def _cluster_id() -> str:
-    # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
-    import base64
+    """16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    Like Kafka's own generator, draw again when the id starts with '-': the storage tool would read it as an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _broker_answers(bootstrap: str) -> bool:

@@ -61,7 +61,12 @@ def start_services(config: StackConfig, say: Callable[[str], None] = print) -> N
     from services.topics import ensure_topics, grants
 
     registry = load_registry(REPO_ROOT / CommonSettings().registry_file)
-    created = ensure_topics(config.kafka_bootstrap, Topics(), 4, grants(registry))
+    from citywatch.settings import WorkerSettings
+
+    worker = WorkerSettings()
+    created = ensure_topics(
+        config.kafka_bootstrap, Topics(), worker.topic_partitions, grants(registry), worker.worker_app_id
+    )
     if created:
         say(f"created topics: {', '.join(created)}")
     simulator_keys(config, [d.id for d in registry.departments])
