@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
 
 from citywatch.logs import configure_logging
-from citywatch.settings import AlertSettings, CommonSettings, IngestSettings, SimulatorSettings, WorkerSettings
+from citywatch.settings import AlertSettings, CommonSettings, IngestSettings, WorkerSettings
 from citywatch.topics import Topics
 
 
@@ -48,21 +47,6 @@ def alerts() -> None:
     uvicorn.run(
         create_app(settings), host=settings.alerts_host, port=settings.alerts_port, log_config=None, access_log=False
     )
-
-
-def simulate(
-    seed: int = typer.Option(1, help="Same seed, same readings"),
-    days_back: float = typer.Option(3.0, help="Start the simulated clock this many days ago"),
-    speed: float = typer.Option(720.0, help="Simulated seconds per real second until the clock reaches now"),
-    hours: int | None = typer.Option(None, help="Stop after this many simulated hours (default: run forever)"),
-) -> None:
-    """Post simulated feed readings to the ingest gateway (a scripted PM2.5 episode included)."""
-    from services.simulator.run import run
-
-    settings = SimulatorSettings()
-    configure_logging(settings.log_level, "simulator")
-    done = run(settings, seed=seed, days_back=days_back, speed=speed, hours=hours)
-    logging.getLogger("citywatch.simulator").info("simulated %d hours", done)
 
 
 def tail(
@@ -138,6 +122,5 @@ def register(app: typer.Typer) -> None:
     app.command()(ingest)
     app.command()(worker)
     app.command()(alerts)
-    app.command()(simulate)
     app.command()(tail)
     app.add_typer(topics_app, name="topics")
