@@ -64,6 +64,7 @@ class Isolation:
             "CITYWATCH_ALERTMANAGER_URL": self.stack.alertmanager_url,
             "CITYWATCH_WORKER_DATA_DIR": str(self.tmp_path / "worker"),
             "CITYWATCH_KAFKA_REQUEST_TIMEOUT_MS": "10000",
+            "CITYWATCH_KAFKA_ACK_TIMEOUT_S": "5",
             "CITYWATCH_RESEND_INTERVAL_S": "5",
             "CITYWATCH_WORKER_SESSION_TIMEOUT_S": "10",
             "CITYWATCH_TOPIC_PARTITIONS": str(self.partitions),

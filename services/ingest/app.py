@@ -78,7 +78,9 @@ class Gateway:
         self.settings = settings
         self.registry = registry
         self.topics = Topics(settings.topic_prefix)
-        self.publisher = Publisher(settings.kafka_bootstrap, settings.kafka_request_timeout_ms)
+        self.publisher = Publisher(
+            settings.kafka_bootstrap, settings.kafka_request_timeout_ms, settings.kafka_ack_timeout_s
+        )
         self.keys = KeyStore(redis, settings.redis_prefix)
         self.rate = RateLimiter(redis, settings.redis_prefix, settings.rate_limit_records, settings.rate_limit_window_s)
         self.seen = SeenEvents(redis, settings.redis_prefix, settings.dedup_ttl_s)

@@ -20,9 +20,10 @@ class BrokerUnavailable(RuntimeError):
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, request_timeout_ms: int) -> None:
+    def __init__(self, bootstrap: str, request_timeout_ms: int, ack_timeout_s: float) -> None:
         self._bootstrap = bootstrap
         self._timeout_ms = request_timeout_ms
+        self._ack_timeout_s = ack_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -47,11 +48,19 @@ class Publisher:
             return self._producer
 
     async def publish(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-        """Send all records and return only once Kafka acknowledged every one of them."""
+        """Send all records and return only once Kafka acknowledged every one of them.
+
+        aiokafka keeps unsent batches while the broker is away, so the wait is bounded here: past it the caller
+        is told nothing was accepted. A batch may still reach Kafka later; the retry that follows is then a
+        duplicate that the worker drops by event id and revision (at-least-once, never lost).
+        """
         producer = await self._ensure()
         try:
-            futures = [await producer.send(topic, key=key, value=value) for key, value in records]
-            await asyncio.gather(*futures)
+            async with asyncio.timeout(self._ack_timeout_s):
+                futures = [await producer.send(topic, key=key, value=value) for key, value in records]
+                await asyncio.gather(*futures)
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"Kafka did not acknowledge within {self._ack_timeout_s:g} s") from exc
         except (KafkaError, OSError) as exc:
             raise BrokerUnavailable(f"Kafka did not acknowledge: {exc}") from exc
 
