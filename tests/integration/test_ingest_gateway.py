@@ -116,3 +116,28 @@ def test_schemas_are_served(gateway: str) -> None:
     schema = httpx.get(f"{gateway}/v1/feeds/air/schema").json()
     assert "station" in schema["required"] and "observed_at" in schema["required"]
     assert httpx.get(f"{gateway}/v1/feeds/nope/schema").status_code == 404
+
+
+def test_auth_matrix_over_every_department_and_feed(isolation: Isolation, gateway: str) -> None:
+    """Every department × feed: 202 for its own site of a feed it publishes, 403 for anyone else's."""
+    from citywatch.registry import load_registry
+    from citywatch.schemas.feeds import FEEDS, SITE_FIELDS
+    from tests.feed_examples import VALID
+
+    registry = load_registry("registry/wujiang-sample.yaml")
+    outcomes = {}
+    for department in registry.departments:
+        key = bearer(isolation.api_key(department.id))
+        for feed in FEEDS:
+            sites = registry.sites_for_feed(feed)
+            own = [s for s in sites if s.department == department.id]
+            site = (own or sites)[0]
+            record = {**VALID[feed], SITE_FIELDS[feed]: site.id}
+            if feed == "waste" and "hazardous" in getattr(site, "accepts", []):
+                record["waste_kind"] = "hazardous"
+            response = httpx.post(f"{gateway}/v1/feeds/{feed}/readings", json=record, headers=key)
+            expected = 202 if feed in department.feeds and own else 403
+            outcomes[(department.id, feed)] = (response.status_code, expected, response.text[:200])
+    wrong = {k: v for k, v in outcomes.items() if v[0] != v[1]}
+    assert not wrong, wrong
+    assert sum(1 for v in outcomes.values() if v[1] == 202) >= 5
