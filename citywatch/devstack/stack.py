@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -87,6 +88,10 @@ class CitywatchProcess:
 
     def stop(self, timeout: float = 20.0) -> None:
         self.process.stop(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a restart must survive."""
+        self.process.stop(timeout=5, sig=signal.SIGKILL)
 
     def register_target(self, targets_dir: Path, labels: dict[str, str] | None = None) -> Path:
         """Tell Prometheus (file_sd) to scrape this process."""
