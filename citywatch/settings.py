@@ -44,6 +44,7 @@ class IngestSettings(CommonSettings):
     ingest_port: int = 8000
     max_batch_records: int = Field(1000, description="Largest batch one request may carry")
     kafka_ack_timeout_s: float = Field(10.0, description="Longest wait for Kafka's acknowledgement before a 503")
+    max_json_depth: int = Field(32, description="Deepest JSON nesting accepted in a body (422 above)")
     max_body_bytes: int = Field(2_000_000, description="Largest request body accepted (413 above)")
     rate_limit_records: int = Field(60_000, description="Records one API key may publish per window (429 above)")
     rate_limit_window_s: int = Field(60, description="Rate-limit window")

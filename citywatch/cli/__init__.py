@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from citywatch.cli import kafka_access, keys, processes, simulation, stack, standards
+from citywatch.cli import kafka_access, keys, processes, publish, simulation, stack, standards
 
 app = typer.Typer(
     name="citywatch",
@@ -20,6 +20,7 @@ app = typer.Typer(
 kafka_access.register(app)
 keys.register(app)
 processes.register(app)
+publish.register(app)
 simulation.register(app)
 stack.register(app)
 standards.register(app)

@@ -98,7 +98,6 @@ class Gateway:
         errors: list[RecordError] = []
         letters: list[DeadLetter] = []
         forbidden = 0
-        now = datetime.now(UTC)
         for index, payload in enumerate(payloads):
             try:
                 record = cast(FeedRecord, FEEDS[feed].model_validate(payload))
@@ -111,7 +110,7 @@ class Gateway:
                     records.append(record)
                     continue
             errors.extend(RecordError(index=index, field=p.field, reason=p.reason) for p in problems)
-            letters.append(_letter(feed, key.department, payload, problems, now, index))
+            letters.append(_letter(feed, key.department, payload, problems, index))
         if letters:
             await self.reject(key.department, letters)
             RECORDS.labels(feed=feed, outcome="forbidden" if forbidden == len(letters) else "rejected").inc(
@@ -224,46 +223,34 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
             return JSONResponse(
                 status_code=404, content={"detail": f"unknown feed {feed!r}; known: {', '.join(FEEDS)}"}
             )
-        if feed not in grants(registry).get(key.department, set()):
-            detail = f"department {key.department!r} does not publish the {feed} feed"
-            RECORDS.labels(feed=feed, outcome="forbidden").inc()
-            return JSONResponse(status_code=403, content={"detail": detail, "errors": []})
-        length = int(request.headers.get("content-length") or 0)
-        if length > settings.max_body_bytes:
-            reason = f"body of {length} bytes is over the limit of {settings.max_body_bytes}; send smaller batches"
-            await gateway.reject(
-                key.department,
-                [
-                    _letter(
-                        feed,
-                        key.department,
-                        f"({length} bytes, not kept)",
-                        [FieldError(field="(body)", reason=reason)],
-                        datetime.now(UTC),
-                        None,
-                    )
-                ],
-            )
+        body = await _read_limited(request, settings.max_body_bytes)
+        if body is None:
+            reason = f"body is over the limit of {settings.max_body_bytes} bytes; send smaller batches"
+            letter = _letter(feed, key.department, "(body not kept)", [FieldError(field="(body)", reason=reason)])
+            await gateway.reject(key.department, [letter])
             return JSONResponse(status_code=413, content={"detail": reason})
-        body = await request.body()
+        if feed not in grants(registry).get(key.department, set()):
+            reason = f"department {key.department!r} does not publish the {feed} feed (see the site registry)"
+            return await reject_body(feed, key, body, reason, field="(feed)", status=403)
         try:
-            return orjson.loads(body)
+            payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return await reject_body(feed, key, body, f"body is not valid JSON: {exc}")
+        if _nesting_exceeds(payload, settings.max_json_depth):
+            return await reject_body(feed, key, body, f"JSON nested deeper than {settings.max_json_depth} levels")
+        return payload
 
-    async def reject_body(feed: str, key: ApiKey, body: bytes, reason: str) -> Response:
-        letter = _letter(
-            feed,
-            key.department,
-            body.decode("utf-8", errors="replace"),
-            [FieldError(field="(body)", reason=reason)],
-            datetime.now(UTC),
-            None,
+    async def reject_body(
+        feed: str, key: ApiKey, body: bytes, reason: str, field: str = "(body)", status: int = 422
+    ) -> Response:
+        """A request refused whole: its body is kept as received (bounded) on the dead-letter topic."""
+        text = body.decode("utf-8", errors="replace")
+        await gateway.reject(
+            key.department, [_letter(feed, key.department, text, [FieldError(field=field, reason=reason)])]
         )
-        await gateway.reject(key.department, [letter])
-        RECORDS.labels(feed=feed, outcome="rejected").inc()
-        rejected = Rejected(detail=reason, errors=[RecordError(index=0, field="(body)", reason=reason)])
-        return JSONResponse(status_code=422, content=rejected.model_dump())
+        RECORDS.labels(feed=feed, outcome="forbidden" if status == 403 else "rejected").inc()
+        rejected = Rejected(detail=reason, errors=[RecordError(index=0, field=field, reason=reason)])
+        return JSONResponse(status_code=status, content=rejected.model_dump())
 
     @app.post("/v1/feeds/{feed}/readings", status_code=202, response_model=Accepted, responses=responses)
     async def post_reading(feed: str, request: Request, key: ApiKey = publisher_key) -> Response:
@@ -300,10 +287,42 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
     return app
 
 
-def _letter(
-    feed: str, department: str, payload: Any, errors: list[FieldError], now: datetime, index: int | None
-) -> DeadLetter:
+def _letter(feed: str, department: str, payload: Any, errors: list[FieldError], index: int | None = None) -> DeadLetter:
     text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
     return DeadLetter(
-        feed=feed, stage="ingest", errors=errors, payload=text, received_at=now, index=index, department=department
+        feed=feed,
+        stage="ingest",
+        errors=errors,
+        payload=text,
+        received_at=datetime.now(UTC),
+        index=index,
+        department=department,
     )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes — also for chunked bodies that send no Content-Length."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """True when JSON containers nest deeper than `limit` (checked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False

@@ -1,62 +1,118 @@
-"""Deterministic PM2.5 readings: a diurnal cycle per station, noise from the seed, scripted episodes.
+"""Hourly air-quality readings: PM2.5 with a diurnal and a seasonal cycle and day-to-day weather, plus PM10, O3,
+NO2, SO2 and CO. Pure: the same seed, station and hour always give the same values.
 
-Pure: the same seed, station and hour always give the same value.
+The shapes follow what Yangtze-delta stations show: PM2.5 is highest in winter and lowest in summer, with a
+morning traffic peak, a midday low (the mixing layer is deepest) and an evening/night high; O3 is the opposite,
+photochemical, peaking mid-afternoon in summer. Levels are SAMPLE values near Wujiang's recent annual means.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
-# SAMPLE DATA: illustrative station ids and typical levels for Wujiang, not an official station list.
-SAMPLE_STATIONS: dict[str, float] = {
-    "wj-songling": 32.0,
-    "wj-shengze": 36.0,
-    "wj-lili": 28.0,
-    "wj-pingwang": 30.0,
+# SAMPLE DATA: typical annual-mean PM2.5 (µg/m³) of the sample registry's stations; others get one from their id.
+SAMPLE_LEVELS: dict[str, float] = {
+    "wj-songling": 30.0,
+    "wj-shengze": 33.0,
+    "wj-lili": 27.0,
+    "wj-pingwang": 29.0,
+    "wj-tongli": 28.0,
 }
 
 
-@dataclass(frozen=True)
-class Episode:
-    """A scripted pollution episode: the station's level is raised to `level` for the period."""
-
-    station: str
-    start_hour: int  # hours after the simulation start
-    hours: int
-    level: float
+def rng(seed: int, *parts: object) -> random.Random:
+    """A generator seeded by the seed and the parts (string seeding hashes with SHA-512: stable across runs)."""
+    return random.Random("|".join(str(p) for p in (seed, *parts)))
 
 
-DEFAULT_EPISODES = (Episode("wj-songling", start_hour=24, hours=30, level=130.0),)
+def station_level(station: str) -> float:
+    """The station's annual-mean PM2.5 (µg/m³)."""
+    if station in SAMPLE_LEVELS:
+        return SAMPLE_LEVELS[station]
+    digest = int(hashlib.sha256(station.encode()).hexdigest()[:8], 16)
+    return 24.0 + (digest % 100) / 10  # 24–34
 
 
-def pm25(seed: int, station: str, hour_index: int, local_hour: int, episodes: tuple[Episode, ...]) -> float:
-    base = SAMPLE_STATIONS[station]
-    # Morning and evening traffic peaks, a midday low (mixing layer), as urban PM2.5 shows.
-    diurnal = (
-        1.0 + 0.25 * math.cos((local_hour - 8) / 24 * 2 * math.pi) + 0.15 * math.cos((local_hour - 20) / 12 * math.pi)
+def seasonal(day: date) -> float:
+    """PM2.5 relative to the annual mean: ×1.3 in mid-January, ×0.7 in mid-July."""
+    return 1.0 + 0.3 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 10) / 365.25)
+
+
+def diurnal(local_hour: float) -> float:
+    """PM2.5 relative to the daily mean by local hour: morning peak ~8 h, midday low ~14 h, evening high ~20 h."""
+    return (
+        1.0
+        + 0.15 * math.cos(2 * math.pi * (local_hour - 21) / 24)
+        + 0.14 * math.cos(2 * math.pi * (local_hour - 8.5) / 12)
     )
-    rng = random.Random(f"{seed}|{station}|{hour_index}")
-    value = base * diurnal * rng.lognormvariate(0.0, 0.15)
-    for ep in episodes:
-        if ep.station == station and ep.start_hour <= hour_index < ep.start_hour + ep.hours:
-            value = ep.level * rng.lognormvariate(0.0, 0.05)
+
+
+def _weather_of_day(seed: int, day: date) -> float:
+    r = rng(seed, "weather", day.isoformat())
+    return min(1.4, max(0.7, r.lognormvariate(0.0, 0.18)))
+
+
+def weather(seed: int, local: datetime) -> float:
+    """Regional day-to-day variation (shared by every station), interpolated between local noons."""
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    other = noon + timedelta(days=1 if local >= noon else -1)
+    fraction = abs((local - noon).total_seconds()) / 86400
+    return (1 - fraction) * _weather_of_day(seed, noon.date()) + fraction * _weather_of_day(seed, other.date())
+
+
+def pm25(seed: int, station: str, observed_at: datetime, zone: tzinfo, episode_level: float | None = None) -> float:
+    """The hourly PM2.5 (µg/m³) ending at `observed_at`; an episode replaces it by about `episode_level`."""
+    local = observed_at.astimezone(zone)
+    r = rng(seed, station, int(observed_at.timestamp()))
+    if episode_level is not None:
+        return round(episode_level * r.lognormvariate(0.0, 0.05), 1)
+    value = station_level(station) * seasonal(local.date()) * weather(seed, local)
+    value *= diurnal(local.hour - 0.5) * r.lognormvariate(0.0, 0.15)
     return round(value, 1)
 
 
-def hourly_readings(
-    seed: int, start: datetime, hour_index: int, zone: tzinfo, episodes: tuple[Episode, ...] = DEFAULT_EPISODES
-) -> list[dict[str, object]]:
-    """All stations' readings for the hour ending `hour_index + 1` hours after `start`."""
-    observed = start + timedelta(hours=hour_index + 1)
-    local_hour = observed.astimezone(zone).hour
-    return [
-        {
-            "station": station,
-            "observed_at": observed.isoformat(),
-            "pm25": pm25(seed, station, hour_index, local_hour, episodes),
-        }
-        for station in SAMPLE_STATIONS
-    ]
+def reading(
+    seed: int,
+    station: str,
+    observed_at: datetime,
+    zone: tzinfo,
+    *,
+    episode_level: float | None = None,
+    spike: float = 1.0,
+) -> dict[str, Any]:
+    """One station's hourly reading (JSON-ready). `spike` multiplies the PM2.5 (an instrument spike)."""
+    local = observed_at.astimezone(zone)
+    hour = local.hour - 0.5
+    value = pm25(seed, station, observed_at, zone, episode_level)
+    r = rng(seed, station, int(observed_at.timestamp()), "others")
+    summer = 1.0 - (seasonal(local.date()) - 1.0) / 0.3  # 0 in January … 2 in July
+    traffic = 1.0 + 0.35 * math.exp(-(((hour - 8) / 1.5) ** 2)) + 0.45 * math.exp(-(((hour - 19) / 2.0) ** 2))
+    sun = max(0.0, math.sin(math.pi * (hour - 7) / 12)) ** 1.5 if 7 <= hour <= 19 else 0.0
+    return {
+        "station": station,
+        "observed_at": local.isoformat(),
+        "averaging_period": "1h",
+        "pm25": round(value * spike, 1),
+        "pm25_unit": "µg/m³",
+        "pm10": round(value * r.uniform(1.45, 1.8), 1),
+        "pm10_unit": "µg/m³",
+        "o3": round((25 + (45 + 50 * summer) * sun) * r.lognormvariate(0.0, 0.12), 1),
+        "o3_unit": "µg/m³",
+        "no2": round(24 * (1.35 - 0.175 * summer) * traffic * r.lognormvariate(0.0, 0.15), 1),
+        "no2_unit": "µg/m³",
+        "so2": round(6.5 * r.lognormvariate(0.0, 0.2), 1),
+        "so2_unit": "µg/m³",
+        "co": round(0.45 + value / 120 * r.lognormvariate(0.0, 0.1), 2),
+        "co_unit": "mg/m³",
+    }
+
+
+def with_unit_slip(record: dict[str, Any]) -> dict[str, Any]:
+    """The same reading with CO sent in µg/m³ (a unit slip the gateway must refuse, not convert)."""
+    co = record["co"]
+    assert isinstance(co, float)
+    return {**record, "co": round(co * 1000, 1), "co_unit": "µg/m³"}
