@@ -1,10 +1,34 @@
-"""Indicator records on the indicators topic."""
+"""Indicator records on the indicators topic: the JSON schema of `<prefix>.indicators`.
+
+One record is one computed value of one catalogued indicator (`citywatch.indicators.catalogue`) for one site (a
+station, section, route, plant, area, or a district for second-stage indicators) and one event-time bucket.
+
+| field | type | meaning |
+|---|---|---|
+| `indicator` | str | catalogue id, e.g. "air.pm25.daily_mean" |
+| `site` | str | registry site id, or the district id for district indicators |
+| `value` | float | the value, in `unit` (a class is 1–6 = I … 劣V; a ratio is 0–1; AQI an integer) |
+| `unit` | str | "µg/m³", "mg/m³", "AQI", "class", "ratio", "count", "t", "t/day" … (from the catalogue) |
+| `window` | str | "1h", "8h", "24h", "day", "month", "quarter", "ytd", "interval" … |
+| `observed_at` | ISO 8601 with offset | the event time the value refers to: end of its window or period |
+| `local_date` | YYYY-MM-DD | hourly values: the local day of `observed_at`; period values: the period's last day with data — standards pick their table by it |
+| `samples` | int | how many inputs the value is built from (hours, days, samples, records) |
+| `revision` | int | grows whenever the value of this bucket is revised (late data, corrections); the highest wins |
+| `period` | str or null | the bucket: "2025-03-14T08" (hour starting), "2025-03-14", "2025-03", "2025Q1", "2025" |
+| `status` | str or null | "valid" / "insufficient-data" (GB 3095 validity), "provisional" (year to date), "on-track" / "at-risk" / "off-track" (attainment), "met" / "not-met" (target compliance) |
+| `standard` | str or null | the standard version in force for the bucket, e.g. "GB 3095-2012", "HJ 633-2026", "GB 3838-2002", or a plan target id |
+| `labels` | object of str | extra facts: category, primary pollutants, main pollutants, class label, target, baseline … |
+| `unverified` | bool | the value rests on a table entry the standards core marks unverified |
+
+Keys on the topic are `indicator|site` (`key`); a bucket is identified by `bucket_key`. Fields after `revision`
+were added for issue 5; older records (without them) still validate.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class IndicatorRecord(BaseModel):
@@ -18,13 +42,23 @@ class IndicatorRecord(BaseModel):
     unit: str
     window: str  # "1h", "24h", ...
     observed_at: AwareDatetime  # event time the value refers to (end of window)
-    local_date: date  # the deployment-local day of observed_at: standards pick their table by it
+    local_date: date  # the deployment-local day the value is for: standards pick their table by it
     samples: int
     revision: int = 0
+    period: str | None = Field(None, description="The event-time bucket: hour, day, month, quarter or year")
+    status: str | None = Field(None, description="valid, insufficient-data, provisional, on-track, met, ...")
+    standard: str | None = Field(None, description="Standard version (or plan target id) the value is judged by")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra facts about the value")
+    unverified: bool = Field(False, description="Rests on a value the standards core marks unverified")
 
     @property
     def key(self) -> str:
         return f"{self.indicator}|{self.site}"
+
+    @property
+    def bucket_key(self) -> str:
+        """Identifies the bucket: the latest revision of each bucket key is the indicator's current value."""
+        return f"{self.indicator}|{self.site}|{self.period or self.observed_at.isoformat()}"
 
 
 def local_date_of(instant: datetime, zone: tzinfo) -> date:

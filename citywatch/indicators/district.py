@@ -1,0 +1,393 @@
+"""The second stage, keyed by district: indicators that need every site of a district. Pure.
+
+Site processors emit `Contribution`s (a site's current figures for one bucket, with a revision that grows with
+every change); the lead routes them to a topic keyed by district, and `process_district` folds them in: the
+highest revision per (stage, bucket, site) wins, an equal one is a duplicate, a lower one stale. Every district
+value is recomputed from the bucket's current contributions, so several workers splitting the sites give exactly
+the single worker's result, in any arrival order.
+
+Stages: "air.city" (city daily AQI from station-averaged daily values, good-day share), "water.district"
+(优Ⅲ share per month and quarter), "bus.fleet" (clean-energy share of vehicles seen per day), "waste"
+(district tonnes per day, hazardous tonnes and sorted-waste treatment rate year to date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TypedDict
+
+from citywatch.indicators import catalogue as cat
+from citywatch.indicators.eventtime import Accepted, Dropped, Outcome, frac
+from citywatch.indicators.records import Contribution, ContributionValue, Result, day_end, record
+from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.standards import CityAqi, WaterClass, city_daily_aqi, good_day_share, good_iii_share, plan_target
+
+STATE_VERSION = 1
+
+
+class SiteEntry(TypedDict):
+    r: int
+    v: dict[str, ContributionValue]
+
+
+class DistrictState(TypedDict):
+    v: int
+    stages: dict[str, dict[str, dict[str, SiteEntry]]]  # stage -> bucket -> site -> latest contribution
+    agg: dict[str, dict[str, int]]  # stage -> bucket -> cached aggregate (city daily AQI)
+
+
+@dataclass(frozen=True)
+class DistrictContext:
+    zone: dt.tzinfo
+
+
+def new_district_state() -> DistrictState:
+    return {"v": STATE_VERSION, "stages": {}, "agg": {}}
+
+
+def apply_contribution(state: DistrictState | None, c: Contribution) -> tuple[DistrictState, Outcome]:
+    current = state or new_district_state()
+    buckets = current["stages"].get(c.stage, {})
+    sites = buckets.get(c.bucket, {})
+    previous = sites.get(c.site)
+    if previous is not None and c.revision <= previous["r"]:
+        what = f"{c.stage} {c.site} {c.bucket} revision {c.revision}"
+        if c.revision == previous["r"]:
+            return current, Dropped("duplicate", f"duplicate: {what}")
+        return current, Dropped("stale-revision", f"stale: {what} < {previous['r']}")
+    new_buckets = {**buckets, c.bucket: {**sites, c.site: SiteEntry(r=c.revision, v=dict(c.values))}}
+    newest_year = max(int(b[:4]) for b in new_buckets)
+    new_buckets = {b: s for b, s in new_buckets.items() if int(b[:4]) >= newest_year - 1}
+    agg = {**current["agg"]}
+    if c.stage == "air.city":
+        stage_agg = {b: a for b, a in agg.get(c.stage, {}).items() if b in new_buckets}
+        city = _city_aqi(new_buckets[c.bucket], dt.date.fromisoformat(c.bucket))
+        if city is None:
+            stage_agg.pop(c.bucket, None)
+        else:
+            stage_agg[c.bucket] = city.result.aqi
+        agg[c.stage] = stage_agg
+    new: DistrictState = {"v": STATE_VERSION, "stages": {**current["stages"], c.stage: new_buckets}, "agg": agg}
+    return new, Accepted("new" if previous is None else "correction", None if previous is None else previous["r"])
+
+
+def process_district(state: DistrictState | None, c: Contribution, ctx: DistrictContext) -> Result[DistrictState]:
+    """One contribution in; the district's records for its bucket (and year to date) out."""
+    new, outcome = apply_contribution(state, c)
+    if not outcome.accepted:
+        return Result(new, outcome)
+    return Result(new, outcome, tuple(emit_district(new, c.stage, c.district, [c.bucket], ctx)))
+
+
+def process_district_batch(
+    state: DistrictState | None, contributions: Iterable[Contribution], ctx: DistrictContext
+) -> tuple[DistrictState, list[Outcome], list[IndicatorRecord]]:
+    """Many contributions of one district: apply all, emit each touched bucket once."""
+    current = state or new_district_state()
+    outcomes: list[Outcome] = []
+    touched: dict[tuple[str, str], set[str]] = {}
+    for c in contributions:
+        current, outcome = apply_contribution(current, c)
+        outcomes.append(outcome)
+        if outcome.accepted:
+            touched.setdefault((c.stage, c.district), set()).add(c.bucket)
+    records: list[IndicatorRecord] = []
+    for (stage, district), buckets in sorted(touched.items()):
+        records.extend(emit_district(current, stage, district, sorted(buckets), ctx))
+    return current, outcomes, records
+
+
+def emit_district(
+    state: DistrictState, stage: str, district: str, buckets: Iterable[str], ctx: DistrictContext
+) -> list[IndicatorRecord]:
+    emitter = _EMITTERS.get(stage)
+    if emitter is None:
+        raise KeyError(f"unknown district stage {stage!r}; known: {', '.join(_EMITTERS)}")
+    all_buckets = state["stages"].get(stage, {})
+    out: list[IndicatorRecord] = []
+    for bucket in sorted(set(buckets)):
+        if bucket in all_buckets:
+            out.extend(emitter(state, all_buckets, bucket, district, ctx))
+    return out
+
+
+def _rev(sites: Mapping[str, SiteEntry]) -> int:
+    return sum(e["r"] for e in sites.values())
+
+
+def _fraction(value: ContributionValue) -> Fraction | None:
+    if value is None:
+        return None
+    return Fraction(value) if isinstance(value, int) else frac(value)
+
+
+def _year_buckets(buckets: Mapping[str, dict[str, SiteEntry]], year: str) -> dict[str, dict[str, SiteEntry]]:
+    return {b: s for b, s in buckets.items() if b.startswith(year)}
+
+
+# --- air: city daily AQI ---------------------------------------------------------------------------------------------
+
+
+def _city_aqi(sites: Mapping[str, SiteEntry], day: dt.date) -> CityAqi | None:
+    stations = [
+        {name: v for name, raw in sorted(e["v"].items()) if (v := _fraction(raw)) is not None}
+        for _, e in sorted(sites.items())
+    ]
+    stations = [s for s in stations if s]
+    if not stations:
+        return None
+    return city_daily_aqi(stations, day)
+
+
+def _emit_city(
+    state: DistrictState,
+    buckets: Mapping[str, dict[str, SiteEntry]],
+    bucket: str,
+    district: str,
+    ctx: DistrictContext,
+) -> list[IndicatorRecord]:
+    day = dt.date.fromisoformat(bucket)
+    sites = buckets[bucket]
+    city = _city_aqi(sites, day)
+    out: list[IndicatorRecord] = []
+    end = day_end(day, ctx.zone)
+    rev = _rev(sites)
+    if city is not None:
+        result = city.result
+        out.append(
+            record(
+                cat.CITY_AQI_DAILY,
+                site=district,
+                value=float(result.aqi),
+                observed_at=end,
+                local_date=day,
+                samples=max(city.stations.values()),
+                revision=rev,
+                period=bucket,
+                standard=result.standard,
+                labels={
+                    "category": result.category,
+                    "primary_pollutants": ",".join(result.primary_pollutants),
+                    "stations": str(len(sites)),
+                },
+                unverified=bool(result.unverified),
+            )
+        )
+        if "pm25_24h" in city.concentrations:
+            out.append(
+                record(
+                    cat.CITY_PM25_DAILY_MEAN,
+                    site=district,
+                    value=float(city.concentrations["pm25_24h"]),
+                    observed_at=end,
+                    local_date=day,
+                    samples=city.stations["pm25_24h"],
+                    revision=rev,
+                    period=bucket,
+                )
+            )
+    year = bucket[:4]
+    in_year = _year_buckets(buckets, year)
+    daily = {dt.date.fromisoformat(b): a for b, a in state["agg"].get("air.city", {}).items() if b.startswith(year)}
+    share = good_day_share(dict(daily))
+    if share.fraction is not None:
+        last = max(daily)
+        out.append(
+            record(
+                cat.CITY_GOOD_DAY_SHARE_YTD,
+                site=district,
+                value=float(share.fraction),
+                observed_at=day_end(last, ctx.zone),
+                local_date=last,
+                samples=share.denominator,
+                revision=sum(_rev(s) for s in in_year.values()),
+                period=year,
+                status="provisional",
+                labels={"good_days": str(share.numerator), "valid_days": str(share.denominator)},
+            )
+        )
+    return out
+
+
+# --- water: 优Ⅲ share ------------------------------------------------------------------------------------------------
+
+
+def _emit_water(
+    state: DistrictState,
+    buckets: Mapping[str, dict[str, SiteEntry]],
+    bucket: str,
+    district: str,
+    ctx: DistrictContext,
+) -> list[IndicatorRecord]:
+    sites = buckets[bucket]
+    classes = [WaterClass(c) for e in sites.values() if isinstance(c := e["v"].get("class"), int)]
+    share = good_iii_share(classes)
+    if share.fraction is None:
+        return []
+    quarter = "Q" in bucket
+    _, last = period_days(bucket)
+    return [
+        record(
+            cat.WATER_GOOD_III_SHARE_QUARTER if quarter else cat.WATER_GOOD_III_SHARE_MONTH,
+            site=district,
+            value=float(share.fraction),
+            observed_at=day_end(last, ctx.zone),
+            local_date=last,
+            samples=share.denominator,
+            revision=_rev(sites),
+            period=bucket,
+            standard="GB 3838-2002",
+            labels={"good_iii": str(share.numerator), "sections": str(share.denominator)},
+        )
+    ]
+
+
+def period_days(bucket: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a month "YYYY-MM" or quarter "YYYYQn"."""
+    year = int(bucket[:4])
+    if "Q" in bucket:
+        q = int(bucket[-1])
+        first = dt.date(year, 3 * q - 2, 1)
+        months = 3
+    else:
+        first = dt.date(year, int(bucket[5:7]), 1)
+        months = 1
+    m = first.month - 1 + months
+    nxt = dt.date(year + m // 12, m % 12 + 1, 1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+# --- bus: clean-energy share of vehicles seen --------------------------------------------------------------------------
+
+
+def _emit_fleet(
+    state: DistrictState,
+    buckets: Mapping[str, dict[str, SiteEntry]],
+    bucket: str,
+    district: str,
+    ctx: DistrictContext,
+) -> list[IndicatorRecord]:
+    sites = buckets[bucket]
+    vehicles: dict[str, bool] = {}
+    for e in sites.values():
+        for vehicle, clean in e["v"].items():
+            vehicles[vehicle] = vehicles.get(vehicle, False) or clean == 1
+    if not vehicles:
+        return []
+    day = dt.date.fromisoformat(bucket)
+    clean = sum(vehicles.values())
+    target = plan_target("clean_energy_bus_share")
+    return [
+        record(
+            cat.BUS_CLEAN_ENERGY_SHARE_DAY,
+            site=district,
+            value=clean / len(vehicles),
+            observed_at=day_end(day, ctx.zone),
+            local_date=day,
+            samples=len(vehicles),
+            revision=_rev(sites),
+            period=bucket,
+            standard=target.id,
+            labels={"clean_vehicles": str(clean), "vehicles": str(len(vehicles)), "target": f"{target.value}%"},
+        )
+    ]
+
+
+# --- waste: district tonnes, hazardous year to date, sorted-waste treatment rate ------------------------------------
+
+
+def _sum(sites: Iterable[SiteEntry], name: str) -> tuple[Fraction, int]:
+    total, n = Fraction(0), 0
+    for e in sites:
+        v = _fraction(e["v"].get(name))
+        if v is not None:
+            total += v
+            n += 1
+    return total, n
+
+
+def _emit_waste(
+    state: DistrictState,
+    buckets: Mapping[str, dict[str, SiteEntry]],
+    bucket: str,
+    district: str,
+    ctx: DistrictContext,
+) -> list[IndicatorRecord]:
+    day = dt.date.fromisoformat(bucket)
+    sites = buckets[bucket]
+    out: list[IndicatorRecord] = []
+    household, n = _sum(sites.values(), "household_incinerated")
+    if n:
+        target = plan_target("incineration_capacity")
+        out.append(
+            record(
+                cat.DISTRICT_TONNES_DAY,
+                site=district,
+                value=float(household),
+                observed_at=day_end(day, ctx.zone),
+                local_date=day,
+                samples=n,
+                revision=_rev(sites),
+                period=bucket,
+                standard=target.id,
+                labels={"target": f"{target.value} {target.unit}"},
+            )
+        )
+    year = bucket[:4]
+    in_year = _year_buckets(buckets, year)
+    entries = [e for s in in_year.values() for e in s.values()]
+    last = max(dt.date.fromisoformat(b) for b in in_year)
+    rev = sum(_rev(s) for s in in_year.values())
+    hazardous, n_h = _sum(entries, "hazardous")
+    if n_h:
+        target = plan_target("hazardous_incineration_capacity")
+        out.append(
+            record(
+                cat.DISTRICT_HAZARDOUS_YTD,
+                site=district,
+                value=float(hazardous),
+                observed_at=day_end(last, ctx.zone),
+                local_date=last,
+                samples=n_h,
+                revision=rev,
+                period=year,
+                status="provisional",
+                standard=target.id,
+                labels={"target": f"{target.value} {target.unit}"},
+            )
+        )
+    collected, n_c = _sum(entries, "sorted_collected")
+    treated, _ = _sum(entries, "sorted_treated")
+    if n_c and collected > 0:
+        target = plan_target("sorted_waste_treatment_rate")
+        out.append(
+            record(
+                cat.DISTRICT_SORTED_TREATMENT_YTD,
+                site=district,
+                value=float(treated / collected),
+                observed_at=day_end(last, ctx.zone),
+                local_date=last,
+                samples=n_c,
+                revision=rev,
+                period=year,
+                status="provisional",
+                standard=target.id,
+                labels={"target": f"> {target.value}%"},
+            )
+        )
+    return out
+
+
+Emitter = Callable[
+    [DistrictState, Mapping[str, dict[str, SiteEntry]], str, str, DistrictContext], list[IndicatorRecord]
+]
+_EMITTERS: dict[str, Emitter] = {
+    "air.city": _emit_city,
+    "water.district": _emit_water,
+    "bus.fleet": _emit_fleet,
+    "waste": _emit_waste,
+}
+STAGES: tuple[str, ...] = tuple(_EMITTERS)
