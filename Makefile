@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 CITYWATCH := $(BIN)/citywatch
 STAMP     := $(VENV)/.installed
 
-.PHONY: up down status test check lint typecheck unit integration configcheck install venv clean
+.PHONY: up down status test check bench lint typecheck unit integration configcheck install venv clean
 
 ## up: install what is missing, start the stack, the citywatch processes and the simulator; print where to look
 up: install
@@ -27,6 +27,10 @@ test: install lint typecheck configcheck
 ## check: the fast target for day-to-day work — linters, type checks and unit tests, no servers
 check: $(STAMP) lint typecheck
 	$(BIN)/pytest -m "not integration" -q
+
+## bench: worker throughput beside an empty faust agent and a bare aiokafka loop (real Kafka; prints a table, writes JSON)
+bench: install
+	$(CITYWATCH) bench worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

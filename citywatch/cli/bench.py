@@ -1,0 +1,71 @@
+"""`citywatch bench ...`: benchmarks against the real local stack (progress, a table, JSON in bench-results/)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks on the real broker: each figure beside its baseline from the same run.")
+
+
+@bench_app.command("worker")
+def worker(
+    readings: int = typer.Option(200_000, min=1, help="Air readings pre-loaded and consumed by each consumer"),
+    stations: int | None = typer.Option(
+        None,
+        min=1,
+        help="Stations the readings are spread over [default: the registry's air stations]; more than the "
+        "registry lists are added to a temporary copy of it, which the worker reads",
+    ),
+    partitions: int = typer.Option(4, min=1, help="Partitions of the run's topics"),
+    profile: str = typer.Option("test", help="Stack profile whose Kafka to use (started if down, stopped after)"),
+    bootstrap: str | None = typer.Option(None, help="Another Kafka to use instead (not started or stopped)"),
+    consumers: str = typer.Option("bare,empty_agent,worker", help="Which consumers to measure, comma-separated"),
+    out: Annotated[Path, typer.Option(help="JSON results file (directory created)")] = Path(
+        "bench-results/worker.json"
+    ),
+    timeout_s: float = typer.Option(600.0, help="Longest wait for one consumer to read every reading"),
+    poll_s: float = typer.Option(0.5, help="How often the worker's /metrics is read"),
+    worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the worker, e.g. rocksdb://"),
+    cprofile: Annotated[
+        Path | None, typer.Option(help="Run the worker under cProfile and write its stats here")
+    ] = None,
+    keep: bool = typer.Option(False, help="Keep the run's topics, logs and data directories"),
+) -> None:
+    """Worker readings/s beside an empty faust agent and a bare aiokafka consume-and-decode loop (same topic)."""
+    from citywatch.bench.worker import WorkerBenchOptions, run_worker_bench
+    from citywatch.devstack.config import PROFILES
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}", param_hint="--profile")
+    chosen = tuple(c.strip() for c in consumers.split(",") if c.strip())
+    options = WorkerBenchOptions(
+        readings=readings,
+        stations=stations,
+        partitions=partitions,
+        profile=profile,
+        bootstrap=bootstrap,
+        out=out,
+        consumers=chosen,
+        timeout_s=timeout_s,
+        poll_s=poll_s,
+        worker_store=worker_store,
+        cprofile=cprofile,
+        keep=keep,
+        command=shlex.join(["citywatch", *sys.argv[1:]]),
+    )
+    try:
+        result = run_worker_bench(options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if any(not c.complete for c in result.consumers):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `citywatch bench` to the top-level app."""
+    app.add_typer(bench_app, name="bench")
