@@ -35,41 +35,9 @@ from citywatch.indicators.eventtime import (
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
 from citywatch.schemas.indicator import IndicatorRecord
-from citywatch.schemas.water import WaterSample
+from citywatch.schemas.water import STANDARD_NAMES, WaterSample
 from citywatch.standards import SectionClass, WaterClass, classify_section, meets_target
 from citywatch.standards.tables.gb3838 import MIN_SAMPLES
-
-FIELD_TO_STANDARD: dict[str, str] = {
-    "pH": "ph",
-    "O2": "do",
-    "CODMn": "codmn",
-    "COD": "cod",
-    "BOD5": "bod5",
-    "NH3N": "nh3n",
-    "TP": "tp",
-    "TN": "tn",
-    "Cu": "cu",
-    "Zn": "zn",
-    "fluoride": "f",
-    "Se": "se",
-    "As": "as",
-    "Hg": "hg",
-    "Cd": "cd",
-    "Cr6": "cr6",
-    "Pb": "pb",
-    "cyanide": "cn",
-    "volatile_phenol": "phenol",
-    "petroleum": "petroleum",
-    "LAS": "las",
-    "sulfide": "sulfide",
-    "fecal_coliform": "fecal_coliform",
-    "temperature": "temperature",
-    "conductivity": "conductivity",
-    "turbidity": "turbidity",
-    "Chla": "chla",
-    "transparency": "sd",
-}
-"""Feed field (`WaterSample`) -> `citywatch.standards.classify_section` input name."""
 
 STATE_VERSION = 1
 
@@ -113,7 +81,7 @@ def new_section_state() -> WaterSectionState:
 
 
 def standard_values(sample: WaterSample) -> dict[str, float]:
-    return {FIELD_TO_STANDARD[name]: value for name, value in sample.indicators().items()}
+    return {STANDARD_NAMES[name]: value for name, value in sample.indicators().items()}
 
 
 def _month(t: float, zone: dt.tzinfo) -> str:

@@ -180,3 +180,36 @@ class WaterSample(BaseModel):
     def event_time(self, zone: tzinfo | None = None) -> datetime:
         """The sampling instant (`zone` is unused: the time carries its offset)."""
         return self.sampled_at
+
+
+STANDARD_NAMES: dict[str, str] = {
+    "pH": "ph",
+    "O2": "do",
+    "CODMn": "codmn",
+    "COD": "cod",
+    "BOD5": "bod5",
+    "NH3N": "nh3n",
+    "TP": "tp",
+    "TN": "tn",
+    "Cu": "cu",
+    "Zn": "zn",
+    "fluoride": "f",
+    "Se": "se",
+    "As": "as",
+    "Hg": "hg",
+    "Cd": "cd",
+    "Cr6": "cr6",
+    "Pb": "pb",
+    "cyanide": "cn",
+    "volatile_phenol": "phenol",
+    "petroleum": "petroleum",
+    "LAS": "las",
+    "sulfide": "sulfide",
+    "fecal_coliform": "fecal_coliform",
+    "temperature": "temperature",
+    "conductivity": "conductivity",
+    "turbidity": "turbidity",
+    "Chla": "chla",
+    "transparency": "sd",
+}
+"""Feed field (`WaterSample`) -> `citywatch.standards.classify_section` input name."""

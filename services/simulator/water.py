@@ -18,42 +18,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from citywatch.schemas.water import STANDARD_NAMES
 from citywatch.standards.tables.gb3838 import INDICATORS
 from services.simulator.air import rng
 
 CLASSES = ("I", "II", "III", "IV", "V")
 
-TABLE_ID: dict[str, str] = {
-    "pH": "ph",
-    "O2": "do",
-    "CODMn": "codmn",
-    "COD": "cod",
-    "BOD5": "bod5",
-    "NH3N": "nh3n",
-    "TP": "tp",
-    "TN": "tn",
-    "Cu": "cu",
-    "Zn": "zn",
-    "fluoride": "f",
-    "Se": "se",
-    "As": "as",
-    "Hg": "hg",
-    "Cd": "cd",
-    "Cr6": "cr6",
-    "Pb": "pb",
-    "cyanide": "cn",
-    "volatile_phenol": "phenol",
-    "petroleum": "petroleum",
-    "LAS": "las",
-    "sulfide": "sulfide",
-    "fecal_coliform": "fecal_coliform",
-    "temperature": "temperature",
-    "conductivity": "conductivity",
-    "turbidity": "turbidity",
-    "Chla": "chla",
-    "transparency": "sd",
-}
-"""Feed field name → `citywatch.standards.classify_section` input name."""
 
 AUTOMATIC_INDICATORS = ("temperature", "pH", "O2", "conductivity", "turbidity", "CODMn", "NH3N", "TP", "TN")
 """The 9 basic indicators of an automatic station."""
@@ -91,7 +61,7 @@ class Section:
 
 def limit(field: str, water_class: int, kind: str) -> float:
     """The GB 3838 limit of an indicator for a class (1–5); for DO the minimum, for pH the (shared) maximum."""
-    spec = INDICATORS[TABLE_ID[field]]
+    spec = INDICATORS[STANDARD_NAMES[field]]
     limits = spec.limits_for(kind)
     return float(limits[min(water_class, len(limits)) - 1])
 
@@ -222,7 +192,7 @@ def months_before(day: date, count: int) -> list[tuple[int, int]]:
 def section_class_values(record: dict[str, Any]) -> dict[str, float]:
     """A sample's indicators under the names `classify_section` takes (for checks and tests)."""
     out: dict[str, float] = {}
-    for name, table_id in TABLE_ID.items():
+    for name, table_id in STANDARD_NAMES.items():
         value = record.get(name)
         if isinstance(value, int | float):
             out[table_id] = float(value)
