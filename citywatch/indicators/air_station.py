@@ -584,39 +584,15 @@ def _ytd_records(days: Mapping[str, AirDay], year: int, station: str, ctx: AirCo
                     unverified=bool(att.unverified),
                 )
             )
-        count, valid, unverified = _exceedances("pm25", "24h", pm25_days, ctx.grade)
         out.append(
-            record(
-                cat.PM25_EXCEEDANCE_DAYS_YTD,
-                site=station,
-                value=float(count),
-                observed_at=end,
-                local_date=last,
-                samples=valid,
-                revision=rev,
-                period=period,
-                status="provisional",
-                standard=_gb3095_label(last),
-                unverified=unverified,
+            _exceedance_record(
+                cat.PM25_EXCEEDANCE_DAYS_YTD, "pm25", "24h", pm25_days, ctx.grade, station, end, last, rev, period
             )
         )
     o3 = {d: (None if v["o3_8h"] is None else frac(v["o3_8h"])) for d, v in in_year.items() if v["o3_8h_partial"]}
     if o3:
-        count, valid, unverified = _exceedances("o3", "8h", o3, ctx.grade)
         out.append(
-            record(
-                cat.O3_EXCEEDANCE_DAYS_YTD,
-                site=station,
-                value=float(count),
-                observed_at=end,
-                local_date=last,
-                samples=valid,
-                revision=rev,
-                period=period,
-                status="provisional",
-                standard=_gb3095_label(last),
-                unverified=unverified,
-            )
+            _exceedance_record(cat.O3_EXCEEDANCE_DAYS_YTD, "o3", "8h", o3, ctx.grade, station, end, last, rev, period)
         )
     share = sum((_good_day(d, v["aqi"]) for d, v in in_year.items()), Share(0, 0))
     if share.fraction is not None:
@@ -642,6 +618,35 @@ def _exceeds_on(pollutant: str, period: str, day: dt.date, value: Fraction, grad
     """One day through `exceedance_days` (memoised: a year's days are re-read on every emit)."""
     result = exceedance_days(pollutant, period, {day: value}, grade=grade)
     return result.count == 1, bool(result.unverified)
+
+
+def _exceedance_record(
+    indicator: cat.Indicator,
+    pollutant: str,
+    averaging: str,
+    daily: Mapping[dt.date, Fraction | None],
+    grade: str,
+    station: str,
+    end: dt.datetime,
+    last: dt.date,
+    rev: int,
+    period: str,
+) -> IndicatorRecord:
+    """Year-to-date exceedance days of one pollutant, provisional until the year's data are in."""
+    count, valid, unverified = _exceedances(pollutant, averaging, daily, grade)
+    return record(
+        indicator,
+        site=station,
+        value=float(count),
+        observed_at=end,
+        local_date=last,
+        samples=valid,
+        revision=rev,
+        period=period,
+        status="provisional",
+        standard=_gb3095_label(last),
+        unverified=unverified,
+    )
 
 
 def _exceedances(

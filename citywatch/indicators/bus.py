@@ -22,6 +22,7 @@ from typing import TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.eventtime import (
+    DAY_S,
     DEFAULT_LATENESS,
     Accepted,
     Lateness,
@@ -40,7 +41,6 @@ from citywatch.standards import plan_target
 
 STATE_VERSION = 1
 BASELINE_WEEKS = 4
-DAY_S = 86400.0
 
 DayTypeFn = Callable[[dt.date], str]
 

@@ -25,6 +25,7 @@ from typing import ClassVar, Literal, TypedDict
 from citywatch.standards.exact import to_fraction
 
 PRUNE_STEP_S = 3600.0
+DAY_S = 86400.0
 """Cutoffs for forgetting state move in whole hours: fewer prunes, same final state whatever the order."""
 
 

@@ -19,6 +19,7 @@ from typing import TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.eventtime import (
+    DAY_S,
     DEFAULT_LATENESS,
     Accepted,
     Lateness,
@@ -39,7 +40,6 @@ from citywatch.schemas.waste import WasteRecord
 from citywatch.standards import plan_target
 
 STATE_VERSION = 1
-DAY_S = 86400.0
 FIELDS = {
     "received_tonnes": "rc",
     "incinerated_tonnes": "in",
