@@ -61,8 +61,35 @@ class WorkerSettings(CommonSettings):
     worker_data_dir: str = Field(".run/worker", description="faust data directory (tables)")
     worker_store: str = Field("memory://", description="faust table store URL, e.g. rocksdb://")
     worker_session_timeout_s: float = Field(30.0, description="Kafka group session timeout of the worker")
+    worker_instance_id: str = Field(
+        "",
+        description="Static group membership id (e.g. the pod name): a restarted worker gets its partitions back "
+        "without a rebalance. Empty: dynamic membership. Must differ between workers of one app.",
+    )
+    worker_standby_replicas: int = Field(0, description="faust standby replicas of each table partition")
+    worker_batch_size: int = Field(1000, description="Kafka records taken per batch by the worker's agents")
+    worker_batch_within_s: float = Field(0.2, description="Longest wait to fill a batch (adds to latency)")
+    worker_lag_interval_s: float = Field(5.0, description="How often the consumer-lag gauge is refreshed")
+    worker_rocksdb_block_cache_mb: int = Field(
+        32, description="RocksDB block cache per table partition (faust's default is 2 GiB)"
+    )
+    worker_rocksdb_write_buffer_mb: int = Field(
+        8, description="RocksDB memtable size per table partition (faust's default is 64 MiB, 3 of them)"
+    )
+    district: str = Field("wujiang", description="District id: the key of the district-level indicators")
     rules_dir: str = Field("rules", description="Directory of YAML rule files")
     topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
+
+    def rocksdb_options(self) -> dict[str, int]:
+        """faust's RocksDB options for the worker's table; see docs/architecture.md for memory per worker."""
+        mb = 1024 * 1024
+        return {
+            "block_cache_size": self.worker_rocksdb_block_cache_mb * mb,
+            "write_buffer_size": self.worker_rocksdb_write_buffer_mb * mb,
+            "max_write_buffer_number": 2,
+            "target_file_size_base": 16 * mb,
+            "max_open_files": 256,
+        }
 
 
 class AlertSettings(CommonSettings):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The worker's faust tables; each has a compacted changelog topic named by faust from the app id.
-AIR_PM25_TABLE = "air-pm25-rolling"
-WORKER_TABLES = (AIR_PM25_TABLE,)
+# The worker's faust table: every site's state (site ids are unique across feeds) and each district's, keyed
+# "district:<id>"; its compacted changelog topic is named by faust from the app id.
+STATE_TABLE = "state"
+WORKER_TABLES = (STATE_TABLE,)
 
 
 def changelog(app_id: str, table: str) -> str:
@@ -32,6 +33,12 @@ class Topics:
         return f"{self.prefix}.indicators"
 
     @property
+    def contributions(self) -> str:
+        """Per-site figures for the district stage (key: district id), so district indicators stay right when
+        several workers split the sites."""
+        return f"{self.prefix}.contributions"
+
+    @property
     def rule_evaluations(self) -> str:
         """One record per rule evaluated on an indicator (key: alert fingerprint)."""
         return f"{self.prefix}.rule-evaluations"
@@ -48,4 +55,4 @@ class Topics:
 
     def all(self) -> list[str]:
         """The topics every deployment has; feed topics depend on the registry's departments."""
-        return [self.indicators, self.rule_evaluations, self.alerts, self.dead_letter]
+        return [self.indicators, self.contributions, self.rule_evaluations, self.alerts, self.dead_letter]

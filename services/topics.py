@@ -34,6 +34,7 @@ def topic_configs(
         **feeds,
         **changelogs,
         topics.indicators: KEEP_FOREVER,
+        topics.contributions: FEED_RETENTION,  # replayed to rebuild district state within a feed's lateness
         topics.rule_evaluations: {"retention.ms": str(7 * 24 * 3600 * 1000)},
         topics.alerts: KEEP_FOREVER,
         topics.dead_letter: {"retention.ms": str(90 * 24 * 3600 * 1000)},

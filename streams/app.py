@@ -1,38 +1,77 @@
 """The faust worker app: topics, tables and agents wired from settings.
 
-Agents are thin loops: decode, call a pure processor from `citywatch.indicators` / `citywatch.rules`,
-publish what it returns. Outputs are idempotent (indicator keys, alert fingerprints), so at-least-once
-delivery is safe; faust's exactly-once mode is not used (see shared faust notes).
+Two agents, each a thin loop over batches of Kafka records (`stream.take_events`):
+
+- `feed_readings` reads every department's topic of every feed, groups the batch by site, and per site calls the
+  feed's pure processor (`streams/processors.py` → `citywatch.indicators`) once for all its readings;
+- `district_stage` reads the per-site contributions and computes the district indicators that need every site.
+
+Per site: publish the changed indicators (and their rule evaluations) and contributions, then store the new state.
+Publishing before storing means a crash in between replays the readings instead of losing their outputs; the
+replay is then dropped by the state's dedup ledger only if the state was stored, otherwise recomputed to the same
+records. Outputs are idempotent (keyed indicator buckets with revisions, alert fingerprints), so at-least-once
+delivery is safe; faust's exactly-once mode is not used (see the faust notes in docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
+from aiohttp.web import Response as HttpResponse
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.streams import _current_event
+from faust.types import EventT as FaustEvent
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
-from citywatch.indicators.air import process_air_reading
+from citywatch.indicators.eventtime import Outcome
+from citywatch.indicators.records import Contribution
 from citywatch.registry import load_registry
 from citywatch.rules.evaluation import evaluate
 from citywatch.rules.loader import load_rules
-from citywatch.schemas.air import AirReading
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
+from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.settings import WorkerSettings
-from citywatch.topics import AIR_PM25_TABLE, Topics
+from citywatch.topics import STATE_TABLE, Topics
 from services.topics import grants
 from streams import metrics
+from streams.processors import district_processor, feed_processors
 
 log = logging.getLogger("citywatch.worker")
+
+Event = FaustEvent[bytes]
+
+
+@contextmanager
+def current_event(event: Event) -> Iterator[None]:
+    """Make `event` the one faust's tables see as current.
+
+    A table read or write goes to the store partition (and changelog partition) of the *current* event; inside a
+    batch that is the batch's last event, not the one whose site we are updating. Each site's state must live in
+    its own partition or another worker would restore it after a rebalance, so every site is handled as if its own
+    last event were current.
+    """
+    import weakref
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
     topics = Topics(settings.topic_prefix)
-    zone = settings.zone
     rules = load_rules(Path(settings.rules_dir))
     registry = load_registry(Path(settings.registry_file))
     log.info("loaded %d rules from %s and the site registry %s", len(rules), settings.rules_dir, settings.registry_file)
@@ -48,34 +87,26 @@ def create_app(settings: WorkerSettings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.worker_instance_id or None,
         broker_request_timeout=max(settings.kafka_request_timeout_ms / 1000, settings.worker_session_timeout_s),
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=settings.worker_session_timeout_s / 10,
         producer_acks=-1,
         table_cleanup_interval=3600.0,
+        table_standby_replicas=settings.worker_standby_replicas,
     )
-    setup_prometheus_sensors(app, name_prefix="citywatch_worker_faust")
+    _serve_metrics(app)
 
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    def topic(*names: str) -> faust.TopicT:
+        return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    # Every department publishes to its own topic per feed; the worker reads those the registry lists.
-    # (faust's pattern subscriptions did not subscribe at all in our tests, so the names are explicit.)
-    air_topic = app.topic(
-        *[topics.feed("air", d) for d, feeds in sorted(grants(registry).items()) if "air" in feeds],
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
     indicators_topic = topic(topics.indicators)
     evaluations_topic = topic(topics.rule_evaluations)
     dead_letter_topic = topic(topics.dead_letter)
+    contributions_topic = topic(topics.contributions)
+    publishers = grants(registry)
 
-    # Per-station event-time state (JSON dicts), restored from its changelog after a crash.
-    air_state = app.Table(AIR_PM25_TABLE, default=None, partitions=settings.topic_partitions)
-
-    async def reject(feed: str, payload: bytes, errors: list[FieldError]) -> None:
+    async def reject(feed: str, payload: bytes, errors: list[FieldError], outcome: str = "invalid") -> None:
         letter = DeadLetter(
             feed=feed,
             stage="worker",
@@ -83,50 +114,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
             payload=payload.decode("utf-8", errors="replace"),
             received_at=datetime.now(UTC),
         )
-        metrics.READINGS.labels(feed=feed, outcome="invalid").inc()
+        metrics.READINGS.labels(feed=feed, outcome=outcome).inc()
         await dead_letter_topic.send(key=feed.encode(), value=letter.model_dump_json().encode())
 
-    @app.agent(air_topic)
-    async def air_readings(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            raw: bytes = event.value
-            try:
-                reading = AirReading.model_validate_json(raw)
-            except ValidationError as exc:
-                await reject("air", raw, field_errors(exc))
-                continue
-            if event.key is not None and event.key != reading.station.encode():
-                # The table is partitioned by the message key; a mismatched key would split a station's state.
-                await reject("air", raw, [FieldError(field="key", reason="message key must equal the station id")])
-                continue
-            department = topics.department_of(event.message.topic)
-            if not registry.may_publish(department, "air", reading.station):
-                reason = (
-                    f"station {reading.station!r} is not an air station of department {department!r}, "
-                    "whose topic carried it (see the site registry)"
-                )
-                await reject("air", raw, [FieldError(field="station", reason=reason)])
-                continue
-            if reading.averaging_period != "1h":
-                # The rolling state is built from hourly values; a published daily mean is not one of them.
-                metrics.READINGS.labels(feed="air", outcome="not-hourly").inc()
-                continue
-            result = process_air_reading(air_state.get(reading.station), reading, zone)
-            metrics.READINGS.labels(feed="air", outcome=result.update.reason).inc()
-            if not result.update.accepted:
-                continue
-            air_state[reading.station] = result.state
-            for record in result.indicators:
-                metrics.observe_indicator(record)
-                await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode())
-            metrics.LATENCY.labels(feed="air").observe(
-                max(0.0, datetime.now(UTC).timestamp() - event.message.timestamp / 1000)
-            )
-
-    @app.agent(indicators_topic)
-    async def rule_evaluation(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            record = IndicatorRecord.model_validate_json(raw)
+    async def publish(records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()) -> None:
+        for record in records:
+            metrics.observe_indicator(record)
+            await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode())
             for rule in rules:
                 result = evaluate(rule, record)
                 if result is not None:
@@ -134,5 +128,116 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     await evaluations_topic.send(
                         key=result.fingerprint.encode(), value=result.model_dump_json().encode()
                     )
+        for contribution in contributions:
+            await contributions_topic.send(
+                key=contribution.district.encode(), value=contribution.model_dump_json().encode()
+            )
+
+    # One table for every keyed state (site ids are unique across feeds; districts are prefixed), with RocksDB
+    # memory sized by settings: faust's defaults reserve 2.5 GB of block cache per table partition.
+    state = app.Table(
+        STATE_TABLE, default=None, partitions=settings.topic_partitions, options=settings.rocksdb_options()
+    )
+    processors = feed_processors(registry, settings)
+    # One agent over every department's topic of every feed, dispatching by the topic's feed: a faust worker
+    # with one agent per feed sometimes consumed nothing after a restart (see the note on issue 5).
+    feed_topics = {topics.feed(feed, d): feed for d, feeds in sorted(publishers.items()) for feed in sorted(feeds)}
+
+    async def check(event: Event) -> tuple[str, FeedRecord] | None:
+        """The event's feed and parsed record, or None after dead-lettering it with the reason."""
+        raw: bytes = event.value
+        feed = feed_topics[event.message.topic]
+        try:
+            record = parse_record(feed, raw)
+        except ValidationError as exc:
+            await reject(feed, raw, field_errors(exc))
+            return None
+        site = record.site_id
+        if event.key is not None and event.key != site.encode():
+            # Tables are partitioned by the message key; a mismatched key would split a site's state.
+            await reject(feed, raw, [FieldError(field="key", reason="message key must equal the site id")])
+            return None
+        department = topics.department_of(event.message.topic)
+        if not registry.may_publish(department, feed, site):
+            reason = (
+                f"{site!r} is not among department {department!r}'s {feed} sites, "
+                "yet its topic carried it (see the site registry)"
+            )
+            await reject(feed, raw, [FieldError(field=SITE_FIELDS[feed], reason=reason)])
+            return None
+        return feed, record
+
+    async def process_site(feed: str, site: str, events: list[Event], records: list[FeedRecord]) -> None:
+        with current_event(events[-1]):
+            result = processors[feed].process_batch(state.get(site), records)
+            for event, outcome in zip(events, result.outcomes, strict=True):
+                await count(feed, event, outcome)
+            await publish(result.records, result.contributions)
+            state[site] = result.state
+        now = time.time()
+        for event in events:
+            metrics.LATENCY.labels(feed=feed).observe(max(0.0, now - event.message.timestamp / 1000))
+
+    async def count(feed: str, event: Event, outcome: Outcome) -> None:
+        if outcome.dead_letter:
+            await reject(feed, event.value, [FieldError(field=TIME_FIELDS[feed], reason=outcome.reason)], "too-late")
+        else:
+            metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
+
+    @app.agent(topic(*feed_topics))
+    async def feed_readings(stream: faust.StreamT[bytes]) -> None:
+        async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
+            by_site: dict[tuple[str, str], tuple[list[Event], list[FeedRecord]]] = {}
+            for event in batch:
+                checked = await check(event)
+                if checked is None:
+                    continue
+                feed, record = checked
+                events, records = by_site.setdefault((feed, record.site_id), ([], []))
+                events.append(event)
+                records.append(record)
+            for (feed, site), (events, records) in by_site.items():
+                await process_site(feed, site, events, records)
+
+    process_district = district_processor(settings)
+
+    @app.agent(contributions_topic)
+    async def district_stage(stream: faust.StreamT[bytes]) -> None:
+        """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
+        async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
+            by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}
+            for event in batch:
+                contribution = Contribution.model_validate_json(event.value)
+                events, contributions = by_district.setdefault(contribution.district, ([], []))
+                events.append(event)
+                contributions.append(contribution)
+            for district, (events, contributions) in by_district.items():
+                key = f"district:{district}"
+                with current_event(events[-1]):
+                    result = process_district(state.get(key), contributions)
+                    await publish(result.records)
+                    state[key] = result.state
+
+    @app.timer(settings.worker_lag_interval_s)  # type: ignore[untyped-decorator]
+    async def consumer_lag() -> None:
+        metrics.observe_lag(app.consumer)
 
     return app
+
+
+def batches(stream: faust.StreamT[bytes], size: int, within: float) -> AsyncIterator[list[Event]]:
+    """`stream.take_events` (missing from faust's type stubs)."""
+    take_events: Any = stream.take_events  # type: ignore[attr-defined]
+    return cast(AsyncIterator[list[Event]], take_events(size, within=within))
+
+
+def _serve_metrics(app: faust.App) -> None:
+    """faust's Prometheus sensors, served from a thread: rendering many series must not stall the event loop."""
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "citywatch_worker_faust"))
+
+    @app.page("/metrics")
+    async def metrics_page(self: View, request: Request) -> Response:
+        body = await asyncio.to_thread(generate_latest, REGISTRY)
+        return cast(Response, HttpResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}))
+
+    del metrics_page  # registered by the decorator

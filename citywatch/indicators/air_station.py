@@ -131,7 +131,8 @@ def apply_reading(
 ) -> tuple[AirStationState, Outcome, set[int]]:
     """Fold one reading into the station's state: the new state, the outcome and the hour slots it changed.
 
-    With `pending` (batches), the day summaries are recomputed later by `summarise_pending`, once per day."""
+    With `pending` (batches), the day summaries are recomputed later by `summarise_pending`, once per day, and
+    old hours are pruned by the caller after emitting (a batch may span more than the hours kept)."""
     current = state or new_station_state()
     if reading.averaging_period != "1h":
         return current, Dropped("ignored", "only hourly values (averaging_period 1h) build the station's state"), set()
@@ -166,10 +167,7 @@ def apply_reading(
         new = summarise_pending(new, touched_days, ctx)
     else:
         pending |= touched_days
-    if prune_due(old_wm, wm, ctx.lateness.allowed_s):
-        if pending:  # summarise before the hours go
-            new = summarise_pending(new, pending, ctx)
-            pending.clear()
+    if pending is None and prune_due(old_wm, wm, ctx.lateness.allowed_s):
         new = _prune(new, ctx)
     return new, outcome, touched
 
@@ -294,6 +292,7 @@ def process_station_batch(
 ) -> tuple[AirStationState, list[Outcome], list[IndicatorRecord], list[Contribution]]:
     """Many readings of one station: apply all, then emit each touched bucket once (its final value)."""
     current = state or new_station_state()
+    first_wm = current["wm"]
     outcomes: list[Outcome] = []
     touched: set[int] = set()
     station = ""
@@ -304,9 +303,12 @@ def process_station_batch(
         outcomes.append(outcome)
         touched |= changed
     current = summarise_pending(current, pending, ctx)
-    if not touched:
-        return current, outcomes, [], []
-    records, contributions = emit(current, station, touched, ctx)
+    records: list[IndicatorRecord] = []
+    contributions: list[Contribution] = []
+    if touched:
+        records, contributions = emit(current, station, touched, ctx)
+    if current["wm"] is not None and prune_due(first_wm, current["wm"], ctx.lateness.allowed_s):
+        current = _prune(current, ctx)
     return current, outcomes, records, contributions
 
 

@@ -48,6 +48,15 @@ SITE_FIELDS: dict[str, str] = {
 }
 """The field that names each feed's site (the Kafka key)."""
 
+TIME_FIELDS: dict[str, str] = {
+    "air": "observed_at",
+    "water": "sampled_at",
+    "bus": "interval_start",
+    "mode_share": "date",
+    "waste": "delivered_at | date",
+}
+"""The field that carries each feed's event time (named in errors about lateness)."""
+
 
 class UnknownFeedError(KeyError):
     def __init__(self, feed: str) -> None:

@@ -96,5 +96,5 @@ def test_kafka_python_producer_reaches_the_worker_and_bad_records_are_dead_lette
     letters = read_until(stack.kafka_bootstrap, topics.dead_letter, lambda rs: len(rs) >= 2)
     by_field = {e["field"]: e["reason"] for letter in letters for e in letter["errors"]}
     assert {"observed_at", "pm25", "station"} <= set(by_field), letters
-    assert "'wj-ws-yuandang' is not an air station of department 'environment'" in by_field["station"]
+    assert "'wj-ws-yuandang' is not among department 'environment''s air sites" in by_field["station"]
     assert all(letter["stage"] == "worker" for letter in letters)

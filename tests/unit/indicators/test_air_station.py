@@ -121,6 +121,20 @@ def test_batch_gives_the_same_state_and_final_records() -> None:
     assert final(batch_records) == final(records)
 
 
+def test_a_batch_longer_than_the_kept_hours_still_gives_every_bucket_its_final_value() -> None:
+    # 80 h in one batch: the state keeps only lateness + 26 h of hours, so pruning before emitting would lose the
+    # first buckets' records.
+    readings = [reading(h, float(h % 23)) for h in range(80)]
+    state, records, _, _ = run(readings)
+    batch_state, _, batch_records, _ = process_station_batch(None, readings, CTX)
+    assert canonical(batch_state) == canonical(state)
+    assert final(batch_records) == final(records)
+    split_state, _, first_half, _ = process_station_batch(None, readings[:40], CTX)
+    split_state, _, second_half, _ = process_station_batch(split_state, readings[40:], CTX)
+    assert canonical(split_state) == canonical(state)
+    assert final(first_half + second_half) == final(records)
+
+
 def test_legacy_api_still_answers() -> None:
     result = process_air_reading(None, reading(0, 12.0), ZONE)
     assert result.update.accepted and result.update.reason == "new"
