@@ -59,7 +59,10 @@ class WorkerSettings(CommonSettings):
     worker_web_host: str = Field("127.0.0.1", description="faust web server bind address")
     worker_web_port: int = Field(6066, description="faust web server port, serves /metrics")
     worker_data_dir: str = Field(".run/worker", description="faust data directory (tables)")
-    worker_store: str = Field("memory://", description="faust table store URL, e.g. rocksdb://")
+    worker_store: str = Field(
+        "rocksdb://",
+        description="faust table store URL: rocksdb:// (durable, local cache of the changelog) or memory://",
+    )
     worker_session_timeout_s: float = Field(30.0, description="Kafka group session timeout of the worker")
     worker_instance_id: str = Field(
         "",

@@ -33,6 +33,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
+from citywatch.indicators.bus import fleet_clean_energy_share
 from citywatch.indicators.eventtime import Outcome
 from citywatch.indicators.records import Contribution
 from citywatch.registry import load_registry
@@ -217,6 +218,17 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     result = process_district(state.get(key), contributions)
                     await publish(result.records)
                     state[key] = result.state
+
+    async def publish_fleet_share() -> None:
+        """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly."""
+        today = datetime.now(settings.zone).date()
+        drives = [str(v.energy_type) for v in registry.fleet]
+        record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=settings.zone)
+        if record is not None:
+            await publish([record])
+
+    app.task(publish_fleet_share, on_leader=True)
+    app.timer(3600.0, on_leader=True)(publish_fleet_share)
 
     @app.timer(settings.worker_lag_interval_s)  # type: ignore[untyped-decorator]
     async def consumer_lag() -> None:

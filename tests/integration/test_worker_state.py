@@ -1,0 +1,165 @@
+"""The worker's results do not depend on how it ran: a SIGKILL with a backlog, shuffled and duplicated input
+within the allowed lateness, or two workers splitting the partitions all leave exactly the indicators and table
+state of one uninterrupted worker over the ordered input. Every feed of the simulator, ten simulated days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from citywatch.devstack.config import StackConfig
+from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.topics import Topics
+from tests.conftest import Isolation
+from tests.integration.worker_runs import (
+    Input,
+    committed_share,
+    final_indicators,
+    final_table,
+    produce,
+    scenario_inputs,
+    shuffled_with_duplicates,
+    source_topics,
+    wait_for,
+    wait_until_consumed,
+)
+
+HOURS = 240
+PARTITIONS = 4
+# Compared with the same weekday of the four weeks before (tests/unit/indicators/test_bus.py covers it).
+NEEDS_MORE_HISTORY = {"bus.boardings.vs_baseline"}
+
+
+@dataclass
+class Run:
+    indicators: dict[str, dict[str, Any]]
+    table: dict[str, Any]
+
+
+def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, Topics]:
+    topics = iso.ensure_topics(PARTITIONS)
+    produce(iso.stack.kafka_bootstrap, topics, inputs)
+    for n in range(workers):
+        iso.start(
+            "worker",
+            "CITYWATCH_WORKER_WEB_PORT",
+            CITYWATCH_WORKER_DATA_DIR=str(iso.tmp_path / f"worker-{n}"),
+            CITYWATCH_WORKER_INSTANCE_ID=f"{iso.id}-worker-{n}",
+        )
+    return _results(iso, topics, inputs), topics
+
+
+def _results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
+    app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
+    wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs))
+    return Run(final_indicators(iso.stack.kafka_bootstrap, topics), final_table(iso.stack.kafka_bootstrap, app_id))
+
+
+@pytest.fixture(scope="module")
+def ordered_inputs() -> list[Input]:
+    return scenario_inputs(HOURS)
+
+
+@pytest.fixture(scope="module")
+def reference(
+    stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, ordered_inputs: list[Input]
+) -> Iterator[Run]:
+    """One worker, ordered input, never interrupted."""
+    iso = Isolation(stack, tmp_path_factory.mktemp("reference"))
+    try:
+        run, _ = _run(iso, ordered_inputs)
+        yield run
+    finally:
+        iso.close()
+
+
+def _assert_same(run: Run, reference: Run) -> None:
+    assert len(reference.indicators) > 500, "the reference run produced too little to compare"
+    missing = sorted(set(reference.indicators) - set(run.indicators))[:10]
+    extra = sorted(set(run.indicators) - set(reference.indicators))[:10]
+    assert not missing and not extra, f"missing buckets {missing}; extra buckets {extra}"
+    differing = [k for k in reference.indicators if run.indicators[k] != reference.indicators[k]]
+    assert not differing, [(k, run.indicators[k], reference.indicators[k]) for k in differing[:3]]
+    assert run.table.keys() == reference.table.keys()
+    differing = [k for k in reference.table if run.table[k] != reference.table[k]]
+    assert not differing, f"table keys with another state: {differing[:10]}"
+
+
+def test_every_feed_yields_its_indicators(reference: Run) -> None:
+    produced = {record["indicator"] for record in reference.indicators.values()}
+    assert sorted(set(CATALOGUE) - produced - NEEDS_MORE_HISTORY) == []
+
+
+def test_sigkill_with_a_backlog_then_restart_equals_the_uninterrupted_run(
+    isolation: Isolation, ordered_inputs: list[Input], reference: Run
+) -> None:
+    topics = isolation.ensure_topics(PARTITIONS)
+    produce(isolation.stack.kafka_bootstrap, topics, ordered_inputs)
+    app_id = isolation.env["CITYWATCH_WORKER_APP_ID"]
+    names = source_topics(topics, ordered_inputs)
+    worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_WORKER_STORE="rocksdb://")
+    wait_for(
+        lambda: committed_share(isolation.stack.kafka_bootstrap, app_id, names) > 0.05,
+        90,
+        "the worker to commit part of the backlog",
+    )
+    share = committed_share(isolation.stack.kafka_bootstrap, app_id, names)
+    assert share < 0.9, f"the worker finished ({share:.0%}) before it could be killed with a backlog"
+    worker.kill()
+    worker.start(wait_s=90)
+    run = _results(isolation, topics, ordered_inputs)
+    _assert_same(run, reference)
+
+
+def test_shuffled_and_duplicated_input_equals_the_ordered_run(
+    isolation: Isolation, ordered_inputs: list[Input], reference: Run
+) -> None:
+    shuffled = shuffled_with_duplicates(ordered_inputs)
+    assert len(shuffled) > len(ordered_inputs)
+    run, _ = _run(isolation, shuffled)
+    _assert_same(run, reference)
+
+
+def test_two_workers_split_the_partitions_and_together_equal_one(
+    isolation: Isolation, ordered_inputs: list[Input], reference: Run
+) -> None:
+    run, _ = _run(isolation, ordered_inputs, workers=2)
+    _assert_same(run, reference)
+    for worker in isolation.processes:
+        text = worker_metrics(worker.metrics_port)
+        processed = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("citywatch_worker_readings_total{")
+        )
+        assert processed > 0, f"{worker.name} processed no reading: both workers must get partitions"
+
+
+def test_a_correction_changes_the_outputs(isolation: Isolation, ordered_inputs: list[Input], reference: Run) -> None:
+    target = next(i for i in ordered_inputs if i.feed == "air" and i.at.hour == 10)
+    corrected = Input(
+        target.feed,
+        target.department,
+        target.site,
+        {**target.record, "pm25": float(target.record["pm25"]) + 100.0, "revision": 1},
+        target.at,
+    )
+    at = ordered_inputs.index(target) + 20  # soon after, within the allowed lateness
+    run, _ = _run(isolation, [*ordered_inputs[:at], corrected, *ordered_inputs[at:]])
+    hour = [k for k, r in run.indicators.items() if r["indicator"] == "air.pm25.1h" and r["site"] == target.site]
+    changed = [k for k in hour if run.indicators[k]["value"] != reference.indicators[k]["value"]]
+    assert len(changed) == 1, changed
+    hour_record = run.indicators[changed[0]]
+    assert hour_record["value"] == pytest.approx(float(corrected.record["pm25"]))
+    day = f"air.pm25.daily_mean|{target.site}|{hour_record['local_date']}"
+    assert run.indicators[day]["value"] > reference.indicators[day]["value"]
+    assert run.indicators[day]["revision"] > reference.indicators[day]["revision"]
+
+
+def worker_metrics(port: int | None) -> str:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text

@@ -1,0 +1,183 @@
+"""Running the worker over a fixed input on the real broker, and reading back what it left: the final record of
+every indicator bucket and the final value of every table key."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from citywatch.registry import load_registry
+from citywatch.schemas.feeds import SITE_FIELDS
+from citywatch.topics import STATE_TABLE, Topics, changelog
+from services.simulator.scenario import Scenario
+from tests.conftest import REPO_ROOT
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = datetime(2025, 3, 3, 0, tzinfo=SHANGHAI)  # a Monday
+
+
+@dataclass(frozen=True)
+class Input:
+    """One record as a department publishes it: feed, department, site (the key) and the JSON record."""
+
+    feed: str
+    department: str
+    site: str
+    record: dict[str, Any]
+    at: datetime  # when the simulator emits it (simulated time)
+
+
+def scenario_inputs(hours: int, seed: int = 11) -> list[Input]:
+    """Every feed of the sample registry for `hours` simulated hours, in emission order, no incidents."""
+    registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+    scenario = Scenario(registry, seed, START, SHANGHAI, incidents=())
+    out: list[Input] = []
+    for step in range(hours):
+        for batch in scenario.emissions(step):
+            for record in batch.records:
+                site = str(record[SITE_FIELDS[batch.feed]])
+                out.append(Input(batch.feed, batch.department, site, record, batch.at))
+    return out
+
+
+def shuffled_with_duplicates(inputs: list[Input], seed: int = 3, bin_hours: int = 3) -> list[Input]:
+    """The same records, shuffled within bins of `bin_hours` of emission time (inside every feed's allowed
+    lateness) and with about one in ten sent twice."""
+    rng = random.Random(seed)
+    bins: dict[int, list[Input]] = {}
+    for item in inputs:
+        bins.setdefault(int((item.at - START) / timedelta(hours=bin_hours)), []).append(item)
+    out: list[Input] = []
+    for key in sorted(bins):
+        chunk = list(bins[key])
+        chunk += [i for i in chunk if rng.random() < 0.1]
+        rng.shuffle(chunk)
+        out.extend(chunk)
+    return out
+
+
+def produce(bootstrap: str, topics: Topics, inputs: Iterable[Input]) -> int:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    n = 0
+    try:
+        for item in inputs:
+            producer.send(
+                topics.feed(item.feed, item.department),
+                key=item.site.encode(),
+                value=json.dumps(item.record).encode(),
+            )
+            n += 1
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+    return n
+
+
+def _end_offsets(bootstrap: str, topic_names: list[str]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topic_names for p in sorted(consumer.partitions_for_topic(t) or set())
+        ]
+        return dict(consumer.end_offsets(partitions))
+    finally:
+        consumer.close()
+
+
+def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
+        return {tp: meta.offset for tp, meta in offsets.items()}
+    finally:
+        admin.close()
+
+
+def source_topics(topics: Topics, inputs: Iterable[Input]) -> list[str]:
+    return [*sorted({topics.feed(i.feed, i.department) for i in inputs}), topics.contributions]
+
+
+def committed_share(bootstrap: str, group: str, topic_names: list[str]) -> float:
+    """How much of the feed topics' records the group has committed (0–1)."""
+    ends = {tp: n for tp, n in _end_offsets(bootstrap, topic_names).items() if tp.topic != topic_names[-1]}
+    done = committed(bootstrap, group)
+    total = sum(ends.values())
+    return sum(min(done.get(tp, 0), n) for tp, n in ends.items()) / total if total else 1.0
+
+
+def wait_until_consumed(bootstrap: str, group: str, topic_names: list[str], timeout_s: float = 180.0) -> None:
+    """Until the group has committed every partition of `topic_names` to its end, stable over two polls (the
+    district stage's input grows while the feeds are processed)."""
+    deadline = time.monotonic() + timeout_s
+    stable = 0
+    last: dict[TopicPartition, int] = {}
+    while time.monotonic() < deadline:
+        ends = _end_offsets(bootstrap, topic_names)
+        done = committed(bootstrap, group)
+        behind = {tp: n - done.get(tp, 0) for tp, n in ends.items() if n > done.get(tp, 0)}
+        stable = stable + 1 if not behind and ends == last else 0
+        if stable >= 2:
+            return
+        last = ends
+        time.sleep(1.0)
+    raise AssertionError(f"group {group} did not consume {topic_names} within {timeout_s} s; behind: {behind}")
+
+
+def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of a topic, from the beginning to its current end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        out: list[tuple[bytes | None, bytes | None]] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end within 60 s")
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend((r.key, r.value) for r in records)
+        return out
+    finally:
+        consumer.close()
+
+
+def final_indicators(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
+    """The last record of every indicator bucket (what a compacted indicators topic keeps)."""
+    out: dict[str, dict[str, Any]] = {}
+    for _, value in read_all(bootstrap, topics.indicators):
+        assert value is not None
+        record = json.loads(value)
+        out[f"{record['indicator']}|{record['site']}|{record['period']}"] = record
+    return out
+
+
+def final_table(bootstrap: str, app_id: str) -> dict[str, Any]:
+    """The last value of every key of the worker's state table, from its changelog topic."""
+    out: dict[str, Any] = {}
+    for key, value in read_all(bootstrap, changelog(app_id, STATE_TABLE)):
+        assert key is not None
+        name = json.loads(key)
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = json.loads(value)
+    return out
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
