@@ -243,13 +243,17 @@ def batches(stream: faust.StreamT[bytes], size: int, within: float) -> AsyncIter
     return cast(AsyncIterator[list[Event]], take_events(size, within=within))
 
 
+def _exposition() -> bytes:
+    return generate_latest(REGISTRY) + metrics.INDICATORS.render().encode()
+
+
 def _serve_metrics(app: faust.App) -> None:
     """faust's Prometheus sensors, served from a thread: rendering many series must not stall the event loop."""
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "citywatch_worker_faust"))
 
     @app.page("/metrics")
     async def metrics_page(self: View, request: Request) -> Response:
-        body = await asyncio.to_thread(generate_latest, REGISTRY)
+        body = await asyncio.to_thread(_exposition)
         return cast(Response, HttpResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}))
 
     del metrics_page  # registered by the decorator

@@ -1,5 +1,5 @@
 """The worker's Prometheus metrics. Names follow docs/architecture.md: citywatch_<feed>_<quantity>_<unit>,
-one gauge per catalogue metric with labels `site`, `window` and `standard`."""
+one gauge per catalogue metric with labels `site`, `window` and `standard` (rendered by `IndicatorExposition`)."""
 
 from __future__ import annotations
 
@@ -49,20 +49,61 @@ def observe_lag(consumer: Any) -> None:
         CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
 
 
-def _gauges() -> dict[str, Gauge]:
-    gauges: dict[str, Gauge] = {}
-    for indicator in sorted(CATALOGUE.values(), key=lambda i: i.id):
-        if indicator.metric not in gauges:
-            help_text = f"Latest {indicator.metric.split('_', 2)[-1]} per site and window ({indicator.unit}); e.g. {indicator.description}"
-            gauges[indicator.metric] = Gauge(indicator.metric, help_text, ["site", "window", "standard"])
-    return gauges
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-INDICATOR_GAUGES = _gauges()
+class IndicatorExposition:
+    """The newest value (by event time) of every catalogue indicator per site and window, kept as ready-rendered
+    Prometheus text lines.
+
+    prometheus_client renders each sample at scrape time (about 10 µs each): 10k sites × ~20 indicators would take
+    seconds per scrape. Here a record costs one line format when it is observed and a scrape only joins strings.
+    One series per (metric, site, window): the `standard` label moves with the value instead of leaving a stale
+    series behind when a new standard takes effect.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[str, dict[tuple[str, str], tuple[float, str]]] = {}
+        self._headers: dict[str, str] = {}
+        for indicator in sorted(CATALOGUE.values(), key=lambda i: i.id):
+            if indicator.metric not in self._headers:
+                quantity = indicator.metric.split("_", 2)[-1]
+                help_text = f"Latest {quantity} per site and window ({indicator.unit}); e.g. {indicator.description}"
+                self._headers[indicator.metric] = (
+                    f"# HELP {indicator.metric} {_escape(help_text)}\n# TYPE {indicator.metric} gauge\n"
+                )
+                self._series[indicator.metric] = {}
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self._headers)
+
+    def observe(self, record: IndicatorRecord) -> None:
+        metric = CATALOGUE[record.indicator].metric
+        series = self._series[metric]
+        key = (record.site, record.window)
+        at = record.observed_at.timestamp()
+        current = series.get(key)
+        if current is not None and current[0] > at:
+            return  # a revision of an older bucket: the gauge shows the newest
+        labels = f'site="{_escape(record.site)}",window="{_escape(record.window)}",standard="{_escape(record.standard or "")}"'
+        series[key] = (at, f"{metric}{{{labels}}} {float(record.value)!r}\n")
+
+    def render(self) -> str:
+        """Prometheus text of every indicator series. Safe to call from another thread: `list()` of a dict's
+        values is taken under the GIL in one step."""
+        parts: list[str] = []
+        for metric, header in self._headers.items():
+            lines = [line for _, line in list(self._series[metric].values())]
+            if lines:
+                parts.append(header)
+                parts.extend(lines)
+        return "".join(parts)
+
+
+INDICATORS = IndicatorExposition()
 
 
 def observe_indicator(record: IndicatorRecord) -> None:
-    indicator = CATALOGUE[record.indicator]
-    INDICATOR_GAUGES[indicator.metric].labels(
-        site=record.site, window=record.window, standard=record.standard or ""
-    ).set(record.value)
+    INDICATORS.observe(record)

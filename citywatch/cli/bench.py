@@ -66,6 +66,37 @@ def worker(
         raise typer.Exit(1)
 
 
+@bench_app.command("scrape")
+def scrape(
+    sites: str = typer.Option("1000,10000", help="Site counts to measure, comma-separated"),
+    feed: str = typer.Option("air", help="Whose site indicators each site has: air, water, bus, mode_share, waste"),
+) -> None:
+    """The worker's /metrics with many sites: citywatch's indicator exposition beside prometheus_client gauges."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from citywatch.bench.scrape import measure_client_gauges, measure_exposition, records_for
+
+    console = Console()
+    table = Table("sites", "series", "how", "observe µs/record", "scrape s", "body MB", "scrape vs baseline")
+    for count in (int(s) for s in sites.split(",") if s.strip()):
+        records = records_for(count, feed)
+        with console.status(f"{count:,} sites: {len(records):,} series"):
+            ours, baseline = measure_exposition(records), measure_client_gauges(records)
+        for figures in (baseline, ours):
+            ratio = baseline.scrape_s / figures.scrape_s if figures.scrape_s else float("inf")
+            table.add_row(
+                f"{count:,}",
+                f"{figures.series:,}",
+                figures.name,
+                f"{figures.observe_us:.2f}",
+                f"{figures.scrape_s:.3f}",
+                f"{figures.body_bytes / 1e6:.1f}",
+                f"{ratio:.1f}× faster" if figures is ours else "1.0×",
+            )
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add `citywatch bench` to the top-level app."""
     app.add_typer(bench_app, name="bench")

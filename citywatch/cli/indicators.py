@@ -36,6 +36,36 @@ def list_command(
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+@indicators_app.command("tail")
+def tail_command(
+    indicator: Annotated[
+        str | None, typer.Option(help="Only indicator ids starting with this, e.g. air.pm25 or water.class")
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="Only this site (or district) id")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record")] = True,
+    max_records: Annotated[int | None, typer.Option("--max", help="Stop after this many records")] = None,
+    idle_s: Annotated[float | None, typer.Option(help="Stop after this many seconds without a record")] = None,
+) -> None:
+    """Print the indicators topic as JSON lines (schema: docs/indicators.md)."""
+    import orjson
+
+    from citywatch.cli.processes import print_topic
+    from citywatch.settings import CommonSettings
+    from citywatch.topics import Topics
+
+    settings = CommonSettings()
+
+    def keep(value: bytes) -> bool:
+        record = orjson.loads(value)
+        return (indicator is None or str(record.get("indicator", "")).startswith(indicator)) and (
+            site is None or record.get("site") == site
+        )
+
+    print_topic(
+        settings.kafka_bootstrap, Topics(settings.topic_prefix).indicators, from_beginning, max_records, idle_s, keep
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add `citywatch indicators ...` to the top-level app (the lead adds `indicators.register(app)`)."""
     app.add_typer(indicators_app, name="indicators")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import typer
 
@@ -58,16 +59,28 @@ def tail(
     idle_s: float | None = typer.Option(None, help="Stop after this many seconds without a record"),
 ) -> None:
     """Print a citywatch topic as JSON lines."""
-    from kafka import KafkaConsumer
-
     settings = CommonSettings()
     topics = Topics(settings.topic_prefix)
     name = f"{topics.prefix}.{topic}"
     if name not in topics.all() and not topic.startswith("feed."):
         raise typer.BadParameter(f"unknown topic {topic!r}", param_hint="TOPIC")
+    print_topic(settings.kafka_bootstrap, name, from_beginning, max_records, idle_s)
+
+
+def print_topic(
+    bootstrap: str,
+    name: str,
+    from_beginning: bool,
+    max_records: int | None,
+    idle_s: float | None,
+    keep: Callable[[bytes], bool] = lambda _: True,
+) -> None:
+    """Write a topic's records (JSON text) to stdout, one per line, those `keep` accepts."""
+    from kafka import KafkaConsumer
+
     consumer = KafkaConsumer(
         name,
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=bootstrap,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         consumer_timeout_ms=int(idle_s * 1000) if idle_s else float("inf"),
@@ -75,6 +88,8 @@ def tail(
     count = 0
     try:
         for message in consumer:
+            if not keep(message.value):
+                continue
             sys.stdout.write(message.value.decode() + "\n")
             sys.stdout.flush()
             count += 1

@@ -1,7 +1,11 @@
+import datetime as dt
 from collections import Counter
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from citywatch.indicators.catalogue import CATALOGUE
-from streams.metrics import INDICATOR_GAUGES
+from citywatch.schemas.indicator import IndicatorRecord
+from streams.metrics import INDICATORS, IndicatorExposition
 
 
 def test_each_indicator_has_its_own_series_within_its_metric() -> None:
@@ -12,7 +16,7 @@ def test_each_indicator_has_its_own_series_within_its_metric() -> None:
 
 
 def test_every_catalogue_metric_has_a_gauge_and_follows_the_naming_convention() -> None:
-    assert set(INDICATOR_GAUGES) == {i.metric for i in CATALOGUE.values()}
+    assert set(INDICATORS.metrics) == {i.metric for i in CATALOGUE.values()}
     assert all(name.startswith(f"citywatch_{i.feed.split('.')[0]}_") for i in CATALOGUE.values() for name in [i.metric])
 
 
@@ -24,3 +28,37 @@ def test_every_feed_has_a_processor() -> None:
 
     processors = feed_processors(load_registry("registry/wujiang-sample.yaml"), WorkerSettings())
     assert set(processors) == set(FEEDS)
+
+
+def _record(indicator: str, site: str, value: float, hour: int, standard: str | None = None) -> IndicatorRecord:
+    at = dt.datetime(2026, 3, 1, hour, tzinfo=dt.UTC)
+    entry = CATALOGUE[indicator]
+    return IndicatorRecord(
+        indicator=indicator,
+        site=site,
+        value=value,
+        unit=entry.unit,
+        window=entry.window,
+        observed_at=at,
+        local_date=at.date(),
+        samples=1,
+        revision=0,
+        period=at.isoformat(),
+        standard=standard,
+    )
+
+
+def test_the_exposition_is_valid_prometheus_text_with_the_newest_value_per_site_and_window() -> None:
+    exposition = IndicatorExposition()
+    exposition.observe(_record("air.pm25.mean_24h", "wj-lili", 80.5, 10, "GB 3095-2012"))
+    exposition.observe(_record("air.pm25.mean_24h", "wj-lili", 61.0, 12, "GB 3095-2026"))
+    exposition.observe(_record("air.pm25.mean_24h", "wj-lili", 99.0, 11, "GB 3095-2012"))  # a late revision
+    exposition.observe(_record("air.pm25.mean_24h", 'odd"site\\', 1.0, 10))
+    families = {f.name: f for f in text_string_to_metric_families(exposition.render())}
+    metric = CATALOGUE["air.pm25.mean_24h"].metric
+    samples = {s.labels["site"]: s for s in families[metric].samples}
+    assert families[metric].type == "gauge"
+    assert samples["wj-lili"].value == 61.0
+    assert samples["wj-lili"].labels == {"site": "wj-lili", "window": "24h", "standard": "GB 3095-2026"}
+    assert samples['odd"site\\'].value == 1.0
+    assert len(families) == 1, "metrics with no series yet are left out"
