@@ -66,15 +66,6 @@ def _threshold_problems(rule: Rule, indicator: Indicator, where: Loc, threshold:
         )
     if rule.kind == "rate_of_change" and threshold.value is None:
         yield (*where, key), "a rate of change compares with a literal `value` (in the indicator's unit per `per`)"
-    if threshold.target is not None and threshold.op is not None:
-        direction = "at_most" if threshold.target == "pm25_annual_mean" else PLAN_TARGETS[threshold.target].direction
-        if where[-1] == "condition" and direction in ("at_least", "at_most"):
-            breaches_up = threshold.op in UPWARD
-            if breaches_up == (direction == "at_least"):
-                yield (
-                    (*where, "op"),
-                    (f"`{threshold.op}` fires on the target's good side: {threshold.target} is an {direction} target"),
-                )
 
 
 def _clear_problems(
