@@ -12,6 +12,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -152,7 +153,7 @@ def resolve(
         lim = threshold.limit
         found_limit = gb3095_limit(pollutant=lim.pollutant, period=lim.period, grade=lim.grade, on=on)
         label = f"{found_limit.label} Grade {lim.grade} {lim.pollutant} {lim.period}"
-        value = float(found_limit.value) * factor + threshold.offset
+        value = _scaled(found_limit.value, factor) + threshold.offset
         return ResolvedThreshold(value=value, label=label, unverified=found_limit.unverified)
     if threshold.target is not None:
         target = pm25_annual_target(on) if threshold.target == "pm25_annual_mean" else plan_target(threshold.target)
@@ -160,7 +161,7 @@ def resolve(
             return None
         label = f"{target.source.label} target {target.id} ({target.quote})"
         return ResolvedThreshold(
-            value=float(target.value) * factor + threshold.offset, label=label, unverified=target.unverified
+            value=_scaled(target.value, factor) + threshold.offset, label=label, unverified=target.unverified
         )
     if threshold.section_target:
         if section_target is None or section_target not in WATER_CLASSES:
@@ -168,6 +169,11 @@ def resolve(
         label = f"section target class {section_target} (GB 3838-2002)"
         return ResolvedThreshold(value=WATER_CLASSES[section_target] + threshold.offset, label=label)
     raise ValueError("a status condition has no numeric threshold")
+
+
+def _scaled(value: Decimal, factor: float) -> float:
+    # In decimal, so 99 % is exactly the float 0.99 a record's ratio is compared with.
+    return float(value * Decimal(str(factor)))
 
 
 # --- history for windowed and rate rules ------------------------------------------------------------------------------
