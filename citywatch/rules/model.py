@@ -87,8 +87,7 @@ class Threshold(_Strict):
         ]
         if sum(given) != 1:
             raise ValueError(
-                "give exactly one of `value` or `limit` or `target` or `section_target` or `status` "
-                "(the threshold is missing)"
+                "missing threshold: give one of `value`, `limit`, `target`, `section_target` or `status`"
                 if not any(given)
                 else "give exactly one of `value` or `limit` or `target` or `section_target` or `status`"
             )

@@ -287,7 +287,7 @@ def run_test_file(path: Path, registry: Registry | None = None) -> FileResult:
     return FileResult(name, len(spec.tests), failures)
 
 
-def tested_rules(path: Path) -> set[str]:
+def rules_expecting_alerts(path: Path) -> set[str]:
     """Rule ids a test file expects at least one alert from (for the every-rule-is-tested check)."""
     spec = RuleTestFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     return {t.rule for case in spec.tests for t in case.alert_rule_test if t.alerts}
