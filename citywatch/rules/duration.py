@@ -37,7 +37,7 @@ def format_duration(value: timedelta) -> str:
     if seconds == 0:
         return "0s"
     out = ""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, seconds = divmod(seconds, size)
         if count:
             out += f"{count}{unit}"
