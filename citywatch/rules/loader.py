@@ -106,7 +106,8 @@ def load_file(file: Path, registry: Registry | None = None) -> Loaded:
         line = where.start_mark.line + 1 if where.start_mark else 1
         column = where.start_mark.column + 1 if where.start_mark else 1
         return Loaded([], [Problem(name, line, column, "a rule file is a mapping with a `rules:` list")])
-    problems = [
+    problems = list(_duplicate_keys(name, root))
+    problems += [
         _problem(name, root, (k,), f"unknown field {k!r} (a rule file has only `rules:`)", key=True)
         for k in data
         if k != "rules"
@@ -130,6 +131,25 @@ def load_file(file: Path, registry: Registry | None = None) -> Loaded:
         problems += [_problem(name, root, ("rules", i, *loc), message) for loc, message in found]
         rules.append(rule)
     return Loaded(rules, problems)
+
+
+def _duplicate_keys(file: str, node: yaml.Node) -> Iterable[Problem]:
+    """PyYAML keeps the last of two equal keys without a word; a rule file must not say a thing twice."""
+    if isinstance(node, yaml.MappingNode):
+        first: dict[object, yaml.Node] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in first:
+                    line = first[key.value].start_mark.line + 1
+                    mark = key.start_mark
+                    yield Problem(
+                        file, mark.line + 1, mark.column + 1, f"duplicate key {key.value!r} (first at line {line})"
+                    )
+                first.setdefault(key.value, key)
+            yield from _duplicate_keys(file, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(file, item)
 
 
 def load_paths(paths: Iterable[Path], registry: Registry | None = None) -> Loaded:

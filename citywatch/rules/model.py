@@ -10,9 +10,18 @@ import difflib
 import operator
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.rules.duration import Duration
@@ -104,23 +113,30 @@ class Threshold(_Strict):
         return self.op in UPWARD
 
 
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+OneOrMany = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+"""A label value, or a list of values any of which matches."""
+
+
 class Selector(_Strict):
     """Registry label selectors: a site is in scope when every given label matches one of its values."""
 
-    department: list[str] | None = None
-    feed: list[str] | None = None
-    kind: list[str] | None = Field(None, description="Water section kind: river or lake")
-    target_class: list[str] | None = Field(None, description="Water section target class: I … V")
-    level: list[str] | None = Field(None, description="Water section level: national or provincial")
-    river: list[str] | None = None
-    basin: list[str] | None = None
-    route_type: list[str] | None = Field(None, description="Bus route type: urban, town, town_village")
-    process: list[str] | None = Field(None, description="Waste plant process: incineration, biological, recycling")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
+    department: OneOrMany | None = None
+    feed: OneOrMany | None = None
+    kind: OneOrMany | None = Field(None, description="Water section kind: river or lake")
+    target_class: OneOrMany | None = Field(None, description="Water section target class: I … V")
+    level: OneOrMany | None = Field(None, description="Water section level: national or provincial")
+    river: OneOrMany | None = None
+    basin: OneOrMany | None = None
+    route_type: OneOrMany | None = Field(None, description="Bus route type: urban, town, town_village")
+    process: OneOrMany | None = Field(None, description="Waste plant process: incineration, biological, recycling")
 
     def given(self) -> dict[str, list[str]]:
         return {k: v for k, v in self.model_dump().items() if v is not None}

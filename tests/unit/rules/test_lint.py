@@ -82,6 +82,10 @@ CASES = {
         rule(body='    condition: {op: ">", value: 0.075, unit: mg/m³}\n'),
         "f.yaml:5:46: unit mismatch: the value is in mg/m³ but air.pm25.mean_24h is in µg/m³",
     ),
+    "duplicate-key": (
+        rule(body='    condition: {op: ">", value: 75}\n    condition: {op: ">", value: 80}\n'),
+        "f.yaml:6:5: duplicate key 'condition' (first at line 5)",
+    ),
     "unknown-site": (
         rule(body='    scope:\n      sites: [wj-songling, wj-atlantis]\n    condition: {op: ">", value: 75}\n'),
         "f.yaml:6:28: unknown site 'wj-atlantis': not in the registry",

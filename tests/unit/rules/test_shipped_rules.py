@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.registry import load_registry
@@ -79,3 +81,24 @@ def test_the_schema_describes_the_rule_language() -> None:
     for field in ("id", "indicator", "scope", "condition", "clear", "for", "keep_firing_for", "severity", "source"):
         assert field in rule["properties"], field
     assert set(rule["required"]) >= {"id", "description", "indicator", "severity", "department", "source"}
+
+
+def _as_json(path: Path) -> object:
+    # YAML dates become date objects; the schema sees them as the strings they are in the file.
+    return json.loads(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")), default=str))
+
+
+@pytest.mark.parametrize("rule_file", sorted(RULES.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_rule_files_validate_against_the_committed_schema(rule_file: Path) -> None:
+    schema = json.loads((RULES / "rule.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(_as_json(rule_file), schema)
+
+
+def test_the_schema_rejects_what_the_model_rejects(tmp_path: Path) -> None:
+    schema = json.loads((RULES / "rule.schema.json").read_text(encoding="utf-8"))
+    base = {"id": "r", "description": "d", "indicator": "air.pm25.mean_24h", "severity": "warning"}
+    base |= {"department": "environment", "source": "s", "condition": {"op": ">", "value": 75}, "for": "1h"}
+    jsonschema.validate({"rules": [base]}, schema)
+    for bad in ({"colour": "red"}, {"for": "an hour"}, {"condition": {"op": "=>", "value": 75}}, {"kind": "vibes"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"rules": [base | bad]}, schema)
