@@ -65,7 +65,9 @@ def _node_at(root: yaml.Node, loc: Sequence[str | int], *, key: bool = False) ->
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
         if child is None:
-            continue  # e.g. pydantic's union member names inside a location
+            if "[" in str(part):
+                continue  # pydantic names a union member inside the location, e.g. list[str]
+            break
         node = child
     return node
 

@@ -280,6 +280,8 @@ def run_test_file(path: Path, registry: Registry | None = None) -> FileResult:
     loaded = load_paths([path.parent / f for f in spec.rule_files], registry)
     if loaded.problems:
         return FileResult(name, 0, [f"rule file problem: {p}" for p in loaded.problems])
+    if registry is None and any(r.needs_registry for r in loaded.rules):
+        return FileResult(name, 0, ["rules select sites by label: give the test file a `registry`"])
     zone = ZoneInfo(spec.timezone)
     failures = []
     for case in spec.tests:

@@ -174,3 +174,16 @@ def test_evaluations_carry_for_and_keep_firing_for_for_the_alert_service() -> No
         record("bus.clean_energy_share.day", "wujiang", 0.8, at("2025-06-01")),
     )
     assert result is not None and result.for_s == 2 * 86400 and result.keep_firing_for_s == 0
+
+
+def test_an_override_can_change_for_and_the_condition() -> None:
+    rule = Rule.model_validate(
+        {
+            **RULES["air-pm25-24h-grade2"].model_dump(by_alias=True, exclude={"overrides"}),
+            "overrides": [{"sites": ["wj-lili"], "for": "2h", "condition": {"op": ">", "value": 50}}],
+        }
+    )
+    lili = evaluate(rule, record("air.pm25.mean_24h", "wj-lili", 55, at("2025-06-01")))
+    tongli = evaluate(rule, record("air.pm25.mean_24h", "wj-tongli", 55, at("2025-06-01")))
+    assert lili is not None and (lili.outcome, lili.threshold, lili.for_s) == ("breach", 50, 7200)
+    assert tongli is not None and (tongli.outcome, tongli.for_s) == ("clear", 0)
