@@ -85,6 +85,8 @@ def _message(err: Any) -> str:
         return f"missing field {err['loc'][-1]!r}"
     if err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "op":
         return f"bad operator {err['input']!r}: expected one of >, >=, <, <="
+    if err["type"] == "literal_error" and err["loc"] and isinstance(err["loc"][-1], str):
+        return f"bad {err['loc'][-1]} {err['input']!r}: {text[:1].lower()}{text[1:]}"
     return text.removeprefix("Value error, ")
 
 

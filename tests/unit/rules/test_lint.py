@@ -183,3 +183,41 @@ def test_the_cli_prints_file_line_col_and_exits_non_zero(tmp_path: Path) -> None
     result = CliRunner().invoke(app, ["rules", "lint", str(bad), "--registry", str(REGISTRY)])
     assert result.exit_code == 1
     assert f"{bad}:4:16: unknown indicator 'air.pm99'" in result.output
+
+
+def test_bad_choices_durations_kinds_and_templates(tmp_path: Path, registry: Registry) -> None:
+    text = """\
+rules:
+  - id: k1
+    description: d
+    indicator: air.pm25.mean_24h
+    condition: {op: ">", value: 75}
+    for: an hour
+    severity: loud
+    department: environment
+    source: s
+  - id: k2
+    description: d
+    kind: staleness
+    indicator: air.pm25.1h
+    severity: info
+    department: environment
+    source: s
+  - id: k3
+    description: d
+    kind: attainment
+    indicator: air.pm25.attainment
+    condition: {status: [off-track]}
+    clear: {status: [off-track, on-track]}
+    severity: info
+    department: environment
+    source: s
+    annotations: {summary: "{value:.2f"}
+"""
+    assert lint(tmp_path, registry, f=text) == [
+        "f.yaml:6:10: expected a duration like 15m, 1h or 2d, got 'an hour'",
+        "f.yaml:7:15: bad severity 'loud': input should be 'info', 'warning' or 'critical'",
+        "f.yaml:10:5: a rule of kind staleness needs `staleness`",
+        "f.yaml:22:21: clear condition on the wrong side: status off-track both fires and clears",
+        "f.yaml:26:28: bad template: unmatched '{' in format spec",
+    ]
