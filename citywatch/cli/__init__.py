@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from citywatch.cli import bench, indicators, kafka_access, keys, processes, publish, simulation, stack, standards
+from citywatch.cli import (
+    bench,
+    indicators,
+    kafka_access,
+    keys,
+    processes,
+    publish,
+    rules,
+    simulation,
+    stack,
+    standards,
+)
 
 app = typer.Typer(
     name="citywatch",
@@ -23,6 +34,7 @@ bench.register(app)
 indicators.register(app)
 processes.register(app)
 publish.register(app)
+rules.register(app)
 simulation.register(app)
 stack.register(app)
 standards.register(app)

@@ -1,18 +1,54 @@
-"""Evaluate rules on indicator records. Pure: the caller publishes the result."""
+"""Evaluate rules on indicator records. Pure: the caller keeps the per-site history and publishes the result.
+
+`evaluate(rule, record)` is enough for instant rules; windowed and rate-of-change rules also take the site's
+recent values (`history`, kept with `remember`). Staleness is judged on the processing clock by
+`evaluate_staleness`, called from a timer.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from citywatch.indicators.catalogue import CATALOGUE, Indicator
+from citywatch.rules.duration import format_duration
 from citywatch.rules.model import OPERATORS, Rule, Threshold
 from citywatch.schemas.indicator import IndicatorRecord
-from citywatch.standards import gb3095_limit
+from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
+from citywatch.standards.tables.gb3095 import UNITS as GB3095_UNITS
+from citywatch.standards.tables.plan import PLAN_TARGETS
 
 Outcome = Literal["breach", "clear", "hold"]
+
+WATER_CLASSES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "劣V": 6}
+
+TEMPLATE_FIELDS = frozenset(
+    {
+        "rule",
+        "site",
+        "indicator",
+        "kind",
+        "value",
+        "unit",
+        "threshold",
+        "threshold_source",
+        "status",
+        "window",
+        "source",
+        "severity",
+        "department",
+        "target_class",
+        "class",
+    }
+)
+"""What an annotation template may name, e.g. "{value} {unit} at {site}"."""
 
 
 class ResolvedThreshold(BaseModel):
@@ -24,7 +60,10 @@ class ResolvedThreshold(BaseModel):
 
 
 class RuleEvaluation(BaseModel):
-    """One rule evaluated on one indicator record; the alert service turns these into alert transitions."""
+    """One rule evaluated on one indicator record; the alert service turns these into alert transitions.
+
+    Fields after `annotations` were added with the rule language (issue 6); they have defaults, so older records
+    still validate."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,77 +71,334 @@ class RuleEvaluation(BaseModel):
     fingerprint: str
     site: str
     indicator: str
-    value: float
+    value: float  # the value the condition was applied to: the record's, a window aggregate, or a rate
     unit: str
     outcome: Outcome
     threshold: float
     threshold_source: str
     unverified: bool
-    observed_at: AwareDatetime
+    observed_at: AwareDatetime  # event time (processing time for staleness)
     revision: int
     severity: str
     department: str
     source: str
     labels: dict[str, str]
     annotations: dict[str, str]
+    kind: str = "threshold"
+    for_s: float = 0.0
+    keep_firing_for_s: float = 0.0
+    entity: dict[str, str] = {}
 
 
-def fingerprint(rule_id: str, site: str) -> str:
-    """Identity of an alert: the rule and the entity it is about."""
-    return hashlib.sha256(f"{rule_id}|site={site}".encode()).hexdigest()[:16]
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One earlier value of a rule's indicator at one site (the history of windowed and rate rules)."""
+
+    at: datetime
+    value: float
 
 
-def resolve(threshold: Threshold, on: date) -> ResolvedThreshold:
+def fingerprint(rule_id: str, site: str, entity: Mapping[str, str] | None = None) -> str:
+    """Identity of an alert: the rule and the entity it is about (the site, plus any further entity labels)."""
+    extra = "".join(f"|{k}={v}" for k, v in sorted((entity or {}).items()) if k != "site")
+    return hashlib.sha256(f"{rule_id}|site={site}{extra}".encode()).hexdigest()[:16]
+
+
+# --- thresholds -------------------------------------------------------------------------------------------------------
+def unit_factor(from_unit: str, indicator: Indicator) -> float | None:
+    """The factor turning a threshold in `from_unit` into the indicator's unit; None when they cannot compare."""
+    if from_unit == indicator.unit:
+        return 1.0
+    if from_unit == "%" and indicator.unit == "ratio":
+        return 0.01
+    # A capacity per day compares with a day's tonnage, a capacity per year with the year's tonnage so far.
+    if from_unit == "t/day" and indicator.unit == "t" and indicator.window == "day":
+        return 1.0
+    if from_unit == "t/year" and indicator.unit == "t" and indicator.window in ("ytd", "year"):
+        return 1.0
+    return None
+
+
+def reference_unit(threshold: Threshold, indicator: Indicator) -> str | None:
+    """The unit a threshold is stated in (None for a status condition)."""
     if threshold.value is not None:
-        return ResolvedThreshold(value=threshold.value + threshold.offset, label="rule value")
-    assert threshold.limit is not None  # the model guarantees exactly one
-    lim = threshold.limit
-    found = gb3095_limit(pollutant=lim.pollutant, period=lim.period, grade=lim.grade, on=on)
-    label = f"{found.label} Grade {lim.grade} {lim.pollutant} {lim.period}"
-    return ResolvedThreshold(value=float(found.value) + threshold.offset, label=label, unverified=found.unverified)
+        return threshold.unit or indicator.unit
+    if threshold.limit is not None:
+        return GB3095_UNITS.get(threshold.limit.pollutant)
+    if threshold.target is not None:
+        if threshold.target == "pm25_annual_mean":
+            return GB3095_UNITS["pm25"]
+        known = PLAN_TARGETS.get(threshold.target)
+        return None if known is None else known.unit
+    if threshold.section_target:
+        return "class"
+    return None
 
 
-def evaluate(rule: Rule, record: IndicatorRecord) -> RuleEvaluation | None:
-    """The rule's outcome on this record, or None when the record is outside the rule's scope."""
-    if rule.indicator != record.indicator or not rule.scope.includes(record.site):
+def resolve(
+    threshold: Threshold, on: date, indicator: Indicator | None = None, section_target: str | None = None
+) -> ResolvedThreshold | None:
+    """The threshold's value in the indicator's unit on the local date `on`; None when it does not apply then
+    (a plan target not yet in force, a section without a target class)."""
+    factor = 1.0
+    if indicator is not None:
+        unit = reference_unit(threshold, indicator)
+        found = None if unit is None else unit_factor(unit, indicator)
+        if found is None:
+            raise ValueError(f"threshold unit {unit!r} does not compare with {indicator.id} in {indicator.unit!r}")
+        factor = found
+    if threshold.value is not None:
+        return ResolvedThreshold(value=threshold.value * factor + threshold.offset, label="rule value")
+    if threshold.limit is not None:
+        lim = threshold.limit
+        found_limit = gb3095_limit(pollutant=lim.pollutant, period=lim.period, grade=lim.grade, on=on)
+        label = f"{found_limit.label} Grade {lim.grade} {lim.pollutant} {lim.period}"
+        value = _scaled(found_limit.value, factor) + threshold.offset
+        return ResolvedThreshold(value=value, label=label, unverified=found_limit.unverified)
+    if threshold.target is not None:
+        target = pm25_annual_target(on) if threshold.target == "pm25_annual_mean" else plan_target(threshold.target)
+        if not target.source.applies_on(on):
+            return None
+        label = f"{target.source.label} target {target.id} ({target.quote})"
+        return ResolvedThreshold(
+            value=_scaled(target.value, factor) + threshold.offset, label=label, unverified=target.unverified
+        )
+    if threshold.section_target:
+        if section_target is None or section_target not in WATER_CLASSES:
+            return None
+        label = f"section target class {section_target} (GB 3838-2002)"
+        return ResolvedThreshold(value=WATER_CLASSES[section_target] + threshold.offset, label=label)
+    raise ValueError("a status condition has no numeric threshold")
+
+
+def _scaled(value: Decimal, factor: float) -> float:
+    # In decimal, so 99 % is exactly the float 0.99 a record's ratio is compared with.
+    return float(value * Decimal(str(factor)))
+
+
+# --- history for windowed and rate rules ------------------------------------------------------------------------------
+def history_span(rule: Rule) -> timedelta:
+    """How far back a rule looks at earlier values (zero for rules that need none)."""
+    if rule.window is not None:
+        return rule.window.duration
+    if rule.rate is not None:
+        return rule.rate.lookback
+    return timedelta(0)
+
+
+def remember(rule: Rule, history: Sequence[Sample], record: IndicatorRecord) -> tuple[Sample, ...]:
+    """The site's history after `record`: its value replaces any at the same event time, old values drop out."""
+    span = history_span(rule)
+    if span <= timedelta(0):
+        return ()
+    merged = {s.at: s for s in history}
+    merged[record.observed_at] = Sample(record.observed_at, record.value)
+    newest = max(merged)
+    return tuple(merged[t] for t in sorted(merged) if t > newest - span)
+
+
+def _aggregate(values: list[float], how: str) -> float:
+    if how == "mean":
+        return sum(values) / len(values)
+    if how == "max":
+        return max(values)
+    if how == "min":
+        return min(values)
+    if how == "sum":
+        return sum(values)
+    if how == "count":
+        return float(len(values))
+    return values[-1]
+
+
+def _measure(rule: Rule, record: IndicatorRecord, history: Sequence[Sample]) -> tuple[float, str] | None:
+    """The value the condition applies to, and its unit; None when the history is too short."""
+    unit = CATALOGUE[rule.indicator].unit
+    at = record.observed_at
+    earlier = [s for s in history if s.at != at]
+    if rule.window is not None:
+        start = at - rule.window.duration
+        inside = sorted([*(s for s in earlier if start < s.at <= at), Sample(at, record.value)], key=lambda s: s.at)
+        if len(inside) < rule.window.min_samples:
+            return None
+        return _aggregate([s.value for s in inside], rule.window.aggregation), unit
+    if rule.rate is not None:
+        back = [s for s in earlier if at - rule.rate.lookback <= s.at < at]
+        if not back:
+            return None
+        first = min(back, key=lambda s: s.at)
+        elapsed = (at - first.at).total_seconds()
+        rate = (record.value - first.value) / elapsed * rule.rate.per.total_seconds()
+        return rate, f"{unit}/{format_duration(rule.rate.per)}"
+    return record.value, unit
+
+
+# --- evaluation -------------------------------------------------------------------------------------------------------
+class _Template(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def template_fields(template: str) -> list[str]:
+    """The names a template refers to; ValueError when it is no valid template."""
+    return [name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def _render(annotations: Mapping[str, str], context: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for key, template in annotations.items():
+        try:
+            out[key] = template.format_map(_Template(context))
+        except (ValueError, IndexError, KeyError):
+            out[key] = template  # lint reports a broken template; evaluation never fails on one
+    return out
+
+
+def _status_outcome(rule: Rule, status: str | None) -> Outcome:
+    assert rule.condition is not None and rule.condition.status is not None
+    if status in rule.condition.status:
+        return "breach"
+    if rule.clear is None or rule.clear.status is None:
+        return "clear"
+    return "clear" if status in rule.clear.status else "hold"
+
+
+def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -> RuleEvaluation | None:
+    """The rule's outcome on this record, or None when the record is outside the rule's scope or period, or there
+    is not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
+    if rule.indicator != record.indicator or rule.kind == "staleness" or not rule.scope.includes(record.site):
         return None
     if not rule.in_effect(record.local_date):
         return None
-    fire = resolve(rule.condition, record.local_date)
-    unverified = fire.unverified
-    if OPERATORS[rule.condition.op](record.value, fire.value):
-        outcome: Outcome = "breach"
-    elif rule.clear is None:
-        outcome = "clear"
+    effective = rule.for_site(record.site)
+    if effective is None or effective.condition is None:
+        return None
+    indicator = CATALOGUE[rule.indicator]
+    measured = _measure(effective, record, history)
+    if measured is None:
+        return None
+    value, unit = measured
+    cond = effective.condition
+    section_target = record.labels.get("target_class") or rule.section_target(record.site)
+    unverified = record.unverified
+    if cond.status is not None:
+        outcome = _status_outcome(effective, record.status)
+        # A status condition has no number; 0 keeps the field valid JSON for the alert service.
+        threshold = ResolvedThreshold(value=0.0, label=f"status {' or '.join(cond.status)}")
     else:
-        clear = resolve(rule.clear, record.local_date)
-        unverified = unverified or clear.unverified
-        # Between the clear level and the threshold the alert keeps whatever state it has (hysteresis).
-        outcome = "clear" if OPERATORS[rule.clear.op](record.value, clear.value) else "hold"
+        fire = resolve(cond, record.local_date, indicator, section_target)
+        if fire is None:
+            return None
+        threshold = fire
+        unverified = unverified or fire.unverified
+        assert cond.op is not None
+        if OPERATORS[cond.op](value, fire.value):
+            outcome = "breach"
+        elif effective.clear is None:
+            outcome = "clear"
+        else:
+            clear = resolve(effective.clear, record.local_date, indicator, section_target)
+            if clear is None or effective.clear.op is None:
+                outcome = "clear"
+            else:
+                unverified = unverified or clear.unverified
+                # Between the clear level and the threshold the alert keeps whatever state it has (hysteresis).
+                outcome = "clear" if OPERATORS[effective.clear.op](value, clear.value) else "hold"
     context = {
-        "site": record.site,
-        "value": f"{record.value:.1f}",
-        "unit": record.unit,
-        "threshold": f"{fire.value:g}",
-        "threshold_source": fire.label,
         "rule": rule.id,
+        "site": record.site,
+        "indicator": record.indicator,
+        "kind": rule.kind,
+        "value": _fmt(value, indicator.unit),
+        "unit": unit,
+        "threshold": f"{threshold.value:g}",
+        "threshold_source": threshold.label,
+        "status": record.status or "",
+        "window": format_duration(effective.window.duration) if effective.window else record.window,
+        "source": rule.source,
+        "severity": effective.severity,
+        "department": rule.department,
+        "target_class": section_target or "",
+        "class": record.labels.get("class", ""),
     }
     return RuleEvaluation(
         rule_id=rule.id,
         fingerprint=fingerprint(rule.id, record.site),
         site=record.site,
         indicator=record.indicator,
-        value=record.value,
-        unit=record.unit,
+        value=value,
+        unit=unit,
         outcome=outcome,
-        threshold=fire.value,
-        threshold_source=fire.label,
+        threshold=threshold.value,
+        threshold_source=threshold.label,
         unverified=unverified,
         observed_at=record.observed_at,
         revision=record.revision,
-        severity=rule.severity,
+        severity=effective.severity,
         department=rule.department,
         source=rule.source,
-        labels={**rule.labels, "site": record.site},
-        annotations={k: v.format_map(context) for k, v in rule.annotations.items()},
+        labels={**effective.labels, "site": record.site},
+        annotations=_render(effective.annotations, context),
+        kind=rule.kind,
+        for_s=effective.for_.total_seconds(),
+        keep_firing_for_s=effective.keep_firing_for.total_seconds(),
+        entity={"site": record.site},
     )
+
+
+def evaluate_staleness(rule: Rule, site: str, last_seen: datetime, now: datetime) -> RuleEvaluation | None:
+    """A staleness rule on the processing clock: breach when the site's last record of the indicator arrived
+    `staleness.after` or longer before `now`. For a site never seen, pass the time the watch started."""
+    if rule.kind != "staleness" or rule.staleness is None or not rule.scope.includes(site):
+        return None
+    if not rule.in_effect(now.date()):
+        return None
+    effective = rule.for_site(site)
+    if effective is None:
+        return None
+    silent = max(0.0, (now - last_seen).total_seconds())
+    after = rule.staleness.after.total_seconds()
+    context = {
+        "rule": rule.id,
+        "site": site,
+        "indicator": rule.indicator,
+        "kind": rule.kind,
+        "value": format_duration(timedelta(seconds=silent)),
+        "unit": "s",
+        "threshold": format_duration(rule.staleness.after),
+        "threshold_source": "rule value",
+        "source": rule.source,
+        "severity": effective.severity,
+        "department": rule.department,
+    }
+    return RuleEvaluation(
+        rule_id=rule.id,
+        fingerprint=fingerprint(rule.id, site),
+        site=site,
+        indicator=rule.indicator,
+        value=silent,
+        unit="s",
+        outcome="breach" if silent >= after else "clear",
+        threshold=after,
+        threshold_source="rule value",
+        unverified=False,
+        observed_at=now,
+        revision=0,
+        severity=effective.severity,
+        department=rule.department,
+        source=rule.source,
+        labels={**effective.labels, "site": site},
+        annotations=_render(effective.annotations, context),
+        kind=rule.kind,
+        for_s=effective.for_.total_seconds(),
+        keep_firing_for_s=effective.keep_firing_for.total_seconds(),
+        entity={"site": site},
+    )
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit in ("class", "count", "AQI"):
+        return f"{value:g}"
+    return f"{value:.1f}"

@@ -1,0 +1,189 @@
+"""Evaluating rules on indicator records: each kind, thresholds by date, units, scope, overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from citywatch.devstack.config import REPO_ROOT
+from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.registry import load_registry
+from citywatch.rules.evaluation import evaluate, evaluate_staleness, fingerprint, remember
+from citywatch.rules.loader import load_paths
+from citywatch.rules.model import Rule
+from citywatch.schemas.indicator import IndicatorRecord
+
+ZONE = ZoneInfo("Asia/Shanghai")
+REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
+RULES = {r.id: r for r in load_paths([REPO_ROOT / "rules"], REGISTRY).rules}
+
+
+def record(indicator: str, site: str, value: float, at: dt.datetime, **extra: object) -> IndicatorRecord:
+    entry = CATALOGUE[indicator]
+    return IndicatorRecord.model_validate(
+        {
+            "indicator": indicator,
+            "site": site,
+            "value": value,
+            "unit": entry.unit,
+            "window": entry.window,
+            "observed_at": at,
+            "local_date": at.astimezone(ZONE).date(),
+            "samples": 1,
+            **extra,
+        }
+    )
+
+
+def at(day: str, hour: int = 0) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), ZONE)
+
+
+@pytest.mark.parametrize(
+    ("day", "value", "outcome", "threshold"),
+    [
+        ("2025-06-01", 76, "breach", 75),
+        ("2025-06-01", 72, "hold", 75),
+        ("2025-06-01", 69.9, "clear", 75),
+        ("2026-03-01", 61, "breach", 60),
+        ("2026-03-01", 57, "hold", 60),
+        ("2026-03-01", 54.9, "clear", 60),
+    ],
+)
+def test_the_air_rule_keeps_its_meaning_75_then_60_with_clear_5_below(
+    day: str, value: float, outcome: str, threshold: float
+) -> None:
+    result = evaluate(RULES["air-pm25-24h-grade2"], record("air.pm25.mean_24h", "wj-songling", value, at(day)))
+    assert result is not None
+    assert (result.outcome, result.threshold) == (outcome, threshold)
+    assert result.fingerprint == fingerprint("air-pm25-24h-grade2", "wj-songling")
+    assert result.annotations["runbook_url"] == "docs/runbooks/air-pm25-24h.md"
+    assert f"({threshold:g} µg/m³)" in result.annotations["summary"]
+
+
+def test_the_fingerprint_of_a_site_alert_is_unchanged_and_entity_labels_extend_it() -> None:
+    assert fingerprint("r", "s") == fingerprint("r", "s", {"site": "s"})
+    assert fingerprint("r", "s") != fingerprint("r", "s", {"pollutant": "pm25"})
+
+
+def test_a_record_of_another_indicator_or_outside_the_period_gives_nothing() -> None:
+    rule = RULES["air-pm25-24h-grade2"]
+    assert evaluate(rule, record("air.pm10.mean_24h", "wj-songling", 500, at("2025-06-01"))) is None
+    dated = rule.model_copy(update={"effective_from": dt.date(2026, 1, 1)})
+    assert evaluate(dated, record("air.pm25.mean_24h", "wj-songling", 500, at("2025-06-01"))) is None
+
+
+def test_a_percent_plan_target_applies_to_a_ratio_indicator() -> None:
+    result = evaluate(
+        RULES["public-transport-share-ytd-below-target"],
+        record("mode_share.public_transport.ytd", "wj-district", 0.3, at("2025-06-01")),
+    )
+    assert result is not None and result.outcome == "breach"
+    assert result.threshold == 0.35
+    assert "公共交通出行率达到35%" in result.threshold_source
+
+
+def test_the_water_target_comes_from_the_record_label_before_the_registry() -> None:
+    rule = RULES["water-section-worse-than-target-month"]
+    # wj-ws-canal-bachi's registry target is III: class IV breaches it, but a record saying target IV does not.
+    from_registry = evaluate(rule, record("water.class.month", "wj-ws-canal-bachi", 4, at("2025-03-01")))
+    from_label = evaluate(
+        rule, record("water.class.month", "wj-ws-canal-bachi", 4, at("2025-03-01"), labels={"target_class": "IV"})
+    )
+    assert from_registry is not None and from_registry.outcome == "breach"
+    assert from_label is not None and from_label.outcome == "clear"
+
+
+def test_per_site_overrides_change_severity_and_labels() -> None:
+    rule = RULES["water-section-worse-than-target-month"]
+    taipu = evaluate(rule, record("water.class.month", "wj-ws-taipu-lili", 3, at("2025-03-01")))
+    canal = evaluate(rule, record("water.class.month", "wj-ws-canal-bachi", 4, at("2025-03-01")))
+    assert taipu is not None and (taipu.severity, taipu.labels["river_chief"]) == ("critical", "cross-border")
+    assert canal is not None and canal.severity == "warning" and "river_chief" not in canal.labels
+
+
+def test_an_override_can_disable_a_rule_for_a_site() -> None:
+    rule = Rule.model_validate(
+        {
+            **RULES["air-pm25-24h-grade2"].model_dump(by_alias=True, exclude={"overrides"}),
+            "overrides": [{"sites": ["wj-lili"], "enabled": False}],
+        }
+    )
+    assert evaluate(rule, record("air.pm25.mean_24h", "wj-lili", 200, at("2025-06-01"))) is None
+    assert evaluate(rule, record("air.pm25.mean_24h", "wj-tongli", 200, at("2025-06-01"))) is not None
+
+
+def test_label_selectors_pick_sites_from_the_registry() -> None:
+    rule = RULES["water-national-section-worse-than-target"]
+    assert rule.scope.includes("wj-ws-taipu-lili")  # national
+    assert not rule.scope.includes("wj-ws-canal-bachi")  # provincial
+
+
+def test_an_unbound_selector_refuses_to_guess() -> None:
+    rule = Rule.model_validate(RULES["bus-town-village-route-no-service"].model_dump(by_alias=True))
+    with pytest.raises(RuntimeError, match="bound to the registry"):
+        rule.scope.includes("wj-bus-701")
+
+
+def test_windowed_rules_aggregate_the_remembered_history() -> None:
+    rule = RULES["bus-ridership-below-baseline-3d"]
+    history: tuple = ()
+    outcomes = []
+    for n, value in enumerate([0.6, 0.6, 0.6]):
+        rec = record("bus.boardings.vs_baseline", "wj-bus-701", value, at("2025-03-03") + dt.timedelta(days=n))
+        result = evaluate(rule, rec, history)
+        outcomes.append(None if result is None else result.outcome)
+        history = remember(rule, history, rec)
+    assert outcomes == [None, None, "breach"]
+    assert len(history) == 3
+
+
+def test_rate_of_change_is_per_hour_against_the_oldest_value_in_the_lookback() -> None:
+    rule = RULES["air-pm25-1h-rapid-rise"]
+    first = record("air.pm25.1h", "wj-songling", 20, at("2025-01-10", 0))
+    later = record("air.pm25.1h", "wj-songling", 110, at("2025-01-10", 3))
+    assert evaluate(rule, first) is None
+    result = evaluate(rule, later, remember(rule, (), first))
+    assert result is not None and (result.value, result.unit, result.outcome) == (30.0, "µg/m³/1h", "breach")
+
+
+def test_attainment_rules_read_the_record_status() -> None:
+    rule = RULES["air-pm25-attainment-off-track"]
+    outcomes = [
+        evaluate(rule, record("air.pm25.attainment", "wj-songling", 36, at("2025-06-01"), status=s))
+        for s in ("off-track", "at-risk", "on-track")
+    ]
+    assert [o.outcome if o else None for o in outcomes] == ["breach", "hold", "clear"]
+
+
+def test_staleness_is_judged_on_the_processing_clock() -> None:
+    rule = RULES["air-station-silent"]
+    last = at("2025-01-10", 0)
+    assert evaluate(rule, record("air.pm25.1h", "wj-songling", 30, last)) is None  # never on records
+    early = evaluate_staleness(rule, "wj-songling", last, last + dt.timedelta(hours=3))
+    late = evaluate_staleness(rule, "wj-songling", last, last + dt.timedelta(hours=4))
+    assert early is not None and early.outcome == "clear"
+    assert late is not None and (late.outcome, late.value, late.kind) == ("breach", 4 * 3600.0, "staleness")
+
+
+def test_evaluations_carry_for_and_keep_firing_for_for_the_alert_service() -> None:
+    result = evaluate(
+        RULES["bus-clean-energy-share-below-target"],
+        record("bus.clean_energy_share.day", "wujiang", 0.8, at("2025-06-01")),
+    )
+    assert result is not None and result.for_s == 2 * 86400 and result.keep_firing_for_s == 0
+
+
+def test_an_override_can_change_for_and_the_condition() -> None:
+    rule = Rule.model_validate(
+        {
+            **RULES["air-pm25-24h-grade2"].model_dump(by_alias=True, exclude={"overrides"}),
+            "overrides": [{"sites": ["wj-lili"], "for": "2h", "condition": {"op": ">", "value": 50}}],
+        }
+    )
+    lili = evaluate(rule, record("air.pm25.mean_24h", "wj-lili", 55, at("2025-06-01")))
+    tongli = evaluate(rule, record("air.pm25.mean_24h", "wj-tongli", 55, at("2025-06-01")))
+    assert lili is not None and (lili.outcome, lili.threshold, lili.for_s) == ("breach", 50, 7200)
+    assert tongli is not None and (tongli.outcome, tongli.for_s) == ("clear", 0)
