@@ -37,7 +37,7 @@ def firing_now_panel() -> Any:
     return c.stat_panel(
         "Alerts firing now 当前告警",
         "Alerts the alert service holds as firing, for the chosen departments and sites",
-        [c.query(f"sum({firing_selector()})", "firing")],
+        [c.query(f"sum by (alertstate) ({firing_selector()})", "firing")],
         unit="short",
         thresholds=c.steps("green", (1.0, "red")),
         no_value="0",

@@ -88,7 +88,7 @@ def build(ctx: c.Context) -> Any:
         c.stat_panel(
             "Sections meeting their target 达标断面比例",
             "Share of the selected sections whose monthly class meets their target class",
-            [c.query(f"avg({c.indicator_selector(WATER_TARGET_MET_MONTH, site=site)})", "target met")],
+            [c.query(f"avg by (window) ({c.indicator_selector(WATER_TARGET_MET_MONTH, site=site)})", "target met")],
             unit="percentunit",
             thresholds=c.steps("red", (1.0, "green")),
             decimals=0,
