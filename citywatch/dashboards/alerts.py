@@ -11,9 +11,10 @@ from citywatch.dashboards import common as c
 from citywatch.dashboards import metrics as m
 from citywatch.dashboards import recording as r
 from citywatch.registry import Registry
+from citywatch.schemas.feeds import FEED_NAMES
 
 UID = "alerts"
-FEEDS = ("air", "water", "bus", "mode_share", "waste")
+FEEDS = FEED_NAMES
 
 
 def firing_selector() -> str:

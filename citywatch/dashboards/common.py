@@ -93,6 +93,14 @@ class Context:
 
 
 # --- thresholds and mappings from the standards ---------------------------------------------------------------------
+UTILISATION_FULL = 1.0  # utilisation 1 = the plant's design capacity
+UTILISATION_AXIS_MAX = 1.2  # room on the bar to see an overload
+
+
+def utilisation_thresholds() -> db.ThresholdsConfig:
+    return steps("green", (UTILISATION_FULL, "red"))
+
+
 def steps(base_colour: str, *points: tuple[float, str]) -> db.ThresholdsConfig:
     return (
         db.ThresholdsConfig()

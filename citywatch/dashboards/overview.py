@@ -16,11 +16,11 @@ from citywatch.indicators.catalogue import (
     WASTE_UTILISATION_DAY,
     WATER_GOOD_III_SHARE_MONTH,
 )
+from citywatch.schemas.feeds import FEED_NAMES
 from citywatch.standards import plan_target, pm25_annual_target
 
 UID = "overview"
-FEEDS = ("air", "water", "bus", "mode_share", "waste")
-FULL = 1.0  # utilisation 1 = the plant's design capacity
+FEEDS = FEED_NAMES
 
 
 def build(ctx: c.Context) -> Any:
@@ -141,9 +141,9 @@ def build(ctx: c.Context) -> Any:
             f"{WASTE_UTILISATION_DAY.description}. Red above the design capacity.",
             [c.query(c.indicator_selector(WASTE_UTILISATION_DAY, site=site), "{{site}}")],
             unit=c.grafana_unit(WASTE_UTILISATION_DAY),
-            thresholds=c.steps("green", (FULL, "red")),
+            thresholds=c.utilisation_thresholds(),
             overrides=plants,
-            max_value=FULL * 1.2,
+            max_value=c.UTILISATION_AXIS_MAX,
         ),
         width=24,
         height=6,

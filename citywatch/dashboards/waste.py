@@ -22,7 +22,6 @@ from citywatch.standards import plan_target
 
 UID = "waste"
 FEEDS = ("waste",)
-FULL = 1.0  # utilisation 1 = the plant's design capacity
 
 
 def _plants_with_capacity(ctx: c.Context) -> list[Any]:
@@ -71,9 +70,9 @@ def build(ctx: c.Context) -> Any:
             WASTE_UTILISATION_DAY.description,
             [c.query(c.indicator_selector(WASTE_UTILISATION_DAY, site=site), "{{site}}")],
             unit=c.grafana_unit(WASTE_UTILISATION_DAY),
-            thresholds=c.steps("green", (FULL, "red")),
+            thresholds=c.utilisation_thresholds(),
             overrides=names,
-            max_value=FULL * 1.2,
+            max_value=c.UTILISATION_AXIS_MAX,
         ),
         width=8,
         height=10,
