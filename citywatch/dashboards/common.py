@@ -325,8 +325,8 @@ def stat_panel(
         .graph_mode(cm.BigValueGraphMode.AREA)
         .overrides(list(overrides))
     )
-    if thresholds is not None:
-        panel = panel.thresholds(thresholds)
+    # Without thresholds of its own Grafana would colour the background red from 80, whatever the unit.
+    panel = panel.thresholds(thresholds if thresholds is not None else steps("blue"))
     if mappings:
         panel = panel.mappings(mappings)
     if decimals is not None:
