@@ -9,6 +9,7 @@ import typer
 
 from citywatch.cli import (
     bench,
+    dashboards,
     indicators,
     kafka_access,
     keys,
@@ -31,6 +32,7 @@ app = typer.Typer(
 kafka_access.register(app)
 keys.register(app)
 bench.register(app)
+dashboards.register(app)
 indicators.register(app)
 processes.register(app)
 publish.register(app)

@@ -1,0 +1,131 @@
+"""Every Prometheus metric the dashboards query, named from where it is defined.
+
+Indicator metrics come from the catalogue (`Indicator.metric`); pipeline metrics from the prometheus_client objects
+of the processes that export them (their exposition names: a counter gets `_total`, a histogram `_bucket`, `_sum`
+and `_count`); faust's sensor metrics from faust's own factory under the worker's prefix. `SITE_INFO` is the one
+metric defined here: the registry as a Prometheus info metric (see `site_info_labels`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from faust.sensors.prometheus import FaustMetrics
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
+
+from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.registry import Registry
+from services.alerts import service as alerts_service
+from services.ingest import app as ingest_app
+from services.simulator import run as simulator_run
+from streams import metrics as worker_metrics
+
+
+def _family(metric: MetricWrapperBase) -> Metric:
+    return next(iter(metric.describe()))
+
+
+def exposed_name(metric: MetricWrapperBase) -> str:
+    """The name a metric object is scraped under (counters carry `_total`; histograms add suffixes to it)."""
+    family = _family(metric)
+    return f"{family.name}_total" if family.type == "counter" else family.name
+
+
+def _exposed_names(metric: MetricWrapperBase) -> tuple[str, ...]:
+    name = exposed_name(metric)
+    if _family(metric).type == "histogram":
+        return (f"{name}_bucket", f"{name}_sum", f"{name}_count")
+    return (name,)
+
+
+# --- the citywatch processes ----------------------------------------------------------------------------------------
+WORKER_READINGS = exposed_name(worker_metrics.READINGS)
+WORKER_EVALUATIONS = exposed_name(worker_metrics.EVALUATIONS)
+WORKER_LATENCY = exposed_name(worker_metrics.LATENCY)
+INGEST_RECORDS = exposed_name(ingest_app.RECORDS)
+INGEST_REQUEST_SECONDS = exposed_name(ingest_app.REQUEST_SECONDS)
+ALERT_STATE = exposed_name(alerts_service.ALERT_STATE)
+ALERT_TRANSITIONS = exposed_name(alerts_service.TRANSITIONS)
+ALERT_DELIVERY_ERRORS = exposed_name(alerts_service.DELIVERY_ERRORS)
+SIMULATOR_READINGS = exposed_name(simulator_run.POSTED)
+
+_PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
+    worker_metrics.READINGS,
+    worker_metrics.EVALUATIONS,
+    worker_metrics.LATENCY,
+    worker_metrics.PM25,
+    ingest_app.RECORDS,
+    ingest_app.REQUEST_SECONDS,
+    alerts_service.ALERT_STATE,
+    alerts_service.TRANSITIONS,
+    alerts_service.EVALUATIONS,
+    alerts_service.DELIVERY_ERRORS,
+    simulator_run.POSTED,
+    simulator_run.SIM_TIME,
+)
+
+# Worker outcomes (`citywatch_worker_readings_total{outcome}`) and gateway outcomes (`citywatch_ingest_records_total`)
+# as the processes label them; the dead-letter topic receives the gateway's rejected/forbidden and the worker's invalid.
+WORKER_OUTCOMES = ("new", "correction", "duplicate", "stale-revision", "too-late", "invalid", "not-hourly")
+INGEST_DEAD_LETTER_OUTCOMES = ("rejected", "forbidden")
+WORKER_DEAD_LETTER_OUTCOMES = ("invalid",)
+
+# --- faust's sensor (streams/app.py: setup_prometheus_sensors(app, name_prefix=FAUST_PREFIX)) -----------------------
+FAUST_PREFIX = "citywatch_worker_faust"
+
+
+def _faust_metric_names(prefix: str) -> tuple[str, ...]:
+    metrics = FaustMetrics.create(CollectorRegistry(), prefix)
+    names: list[str] = []
+    for value in metrics._asdict().values():
+        if isinstance(value, MetricWrapperBase):
+            names.extend(_exposed_names(value))
+    return tuple(names)
+
+
+FAUST_METRICS = _faust_metric_names(FAUST_PREFIX)
+FAUST_END_OFFSET = f"{FAUST_PREFIX}_topic_partition_end_offset"
+FAUST_COMMITTED_OFFSET = f"{FAUST_PREFIX}_topic_partition_offset_commited"  # sic: faust's spelling
+
+# --- the site registry as an info metric ----------------------------------------------------------------------------
+SITE_INFO = "citywatch_site_info"
+SITE_INFO_LABELS = ("site", "feed", "department", "name", "lat", "lon")
+"""`citywatch_site_info{site,feed,department,name,lat,lon} 1` for every registry site: what the department and site
+variables list, and where the station map gets its coordinates. `name` is "<Chinese> <English>"."""
+
+
+def site_display_name(name_zh: str, name_en: str) -> str:
+    return f"{name_zh} {name_en}"
+
+
+def site_info_labels(registry: Registry) -> list[dict[str, str]]:
+    """The label sets of `SITE_INFO`, one per registry site (for the exporting process: `.labels(**labels).set(1)`)."""
+    return [
+        {
+            "site": s.id,
+            "feed": s.feed,
+            "department": s.department,
+            "name": site_display_name(s.name_zh, s.name_en),
+            "lat": f"{s.lat:.6f}",
+            "lon": f"{s.lon:.6f}",
+        }
+        for s in registry.all_sites()
+    ]
+
+
+def indicator_metrics() -> frozenset[str]:
+    return frozenset(i.metric for i in CATALOGUE.values())
+
+
+def pipeline_metrics() -> frozenset[str]:
+    names: list[str] = [n for m in _PROCESS_METRICS for n in _exposed_names(m)]
+    names.extend(FAUST_METRICS)
+    return frozenset(names)
+
+
+def known_metrics(extra: Iterable[str] = ()) -> frozenset[str]:
+    """Every metric name a dashboard query may use: indicators, pipeline metrics, `SITE_INFO` and `extra`
+    (recording rules)."""
+    return indicator_metrics() | pipeline_metrics() | {SITE_INFO} | frozenset(extra)
