@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from citywatch.cli import bench, indicators, kafka_access, keys, processes, publish, simulation, stack, standards
+from citywatch.cli import (
+    bench,
+    deploy,
+    indicators,
+    kafka_access,
+    keys,
+    processes,
+    publish,
+    simulation,
+    stack,
+    standards,
+)
 
 app = typer.Typer(
     name="citywatch",
@@ -20,6 +31,7 @@ app = typer.Typer(
 kafka_access.register(app)
 keys.register(app)
 bench.register(app)
+deploy.register(app)
 indicators.register(app)
 processes.register(app)
 publish.register(app)
