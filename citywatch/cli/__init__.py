@@ -15,6 +15,7 @@ from citywatch.cli import (
     keys,
     processes,
     publish,
+    report,
     simulation,
     stack,
     standards,
@@ -35,6 +36,7 @@ deploy.register(app)
 indicators.register(app)
 processes.register(app)
 publish.register(app)
+report.register(app)
 simulation.register(app)
 stack.register(app)
 standards.register(app)
