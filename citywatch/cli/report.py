@@ -22,6 +22,7 @@ def report(
 ) -> None:
     """Write the plan evaluation report (HTML + PNG, Chinese and English) for the local days --from … --to."""
     from citywatch.logs import configure_logging
+    from citywatch.registry import load_registry
     from citywatch.report.figures import Period, compute
     from citywatch.report.kafka_source import read_alerts, read_indicators
     from citywatch.report.render import MissingCJKFontError, cjk_font, render
@@ -42,7 +43,9 @@ def report(
     topic = indicators_topic or Topics(settings.topic_prefix).indicators
     records = read_indicators(settings.kafka_bootstrap, topic, period)
     alerts = read_alerts(settings.kafka_bootstrap, alerts_topic) if alerts_topic else []
-    index = render(compute(records, period, alerts, settings.zone), out)
+    registry = load_registry(Path(settings.registry_file))
+    names = {site.id: site.name_zh for site in registry.all_sites()}
+    index = render(compute(records, period, alerts, settings.zone, names), out)
     typer.echo(f"wrote {index} ({len(records)} indicator records of {topic} in the period)")
 
 

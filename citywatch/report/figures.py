@@ -94,6 +94,12 @@ class ReportData:
     water_good_iii: list[tuple[str, float]]  # month -> district share of sections in class I–III
     plan: list[PlanSeries]
     alerts: list[AlertTransition] = field(default_factory=list)
+    names: Mapping[str, str] = field(default_factory=dict)  # site id -> Chinese name (registry)
+
+    def label(self, site: str) -> str:
+        """A site as the report shows it: its registry name with its id."""
+        name = self.names.get(site)
+        return f"{name} ({site})" if name else site
 
     @property
     def alerts_fired(self) -> int:
@@ -118,8 +124,10 @@ def compute(
     period: Period,
     alerts: Sequence[Mapping[str, Any]] = (),
     zone: dt.tzinfo = dt.UTC,
+    names: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """Every figure of the report for `period`; `alerts` are records of the alerts topic (may be empty)."""
+    """Every figure of the report for `period`; `alerts` are records of the alerts topic (may be empty), `names`
+    the registry's site names."""
     current = current_values(records, period)
     by_indicator: dict[str, list[IndicatorRecord]] = defaultdict(list)
     for r in current:
@@ -148,6 +156,7 @@ def compute(
         ],
         plan=_plan_series(by_indicator),
         alerts=alert_transitions(alerts, period, zone),
+        names=dict(names or {}),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -91,7 +91,8 @@ def render(data: ReportData, out_dir: Path) -> Path:
             "water": _save(_water(data), out_dir, "water_classes.png"),
         }
         plan_images = [
-            _save(_plan(series), out_dir, f"plan_{series.indicator.id.replace('.', '_')}.png") for series in data.plan
+            _save(_plan(series, data.names), out_dir, f"plan_{series.indicator.id.replace('.', '_')}.png")
+            for series in data.plan
         ]
     index = out_dir / "index.html"
     index.write_text(_html(data, images, plan_images), encoding="utf-8")
@@ -196,7 +197,7 @@ def _attainment(data: ReportData) -> Figure:
                 [i for i, _ in required], [v for _, v in required], marker="_", s=400, color="#2c3e50",
                 label="剩余时段需达到的均值 · mean required for the rest of the year",
             )  # fmt: skip
-        ax.set_xticks(list(xs), [s.site for s in stations], rotation=20, fontsize=8)
+        ax.set_xticks(list(xs), [data.label(s.site) for s in stations], rotation=20, fontsize=8)
     else:
         _no_data(ax)
     ax.axhline(float(data.pm25_target.value), color="#27ae60", linestyle="--", label="年均目标 · annual target")
@@ -214,7 +215,7 @@ def _exceedance(data: ReportData) -> Figure:
         o3 = [s.exceedance_days.get("o3", 0) for s in data.stations]
         ax.bar([x - 0.2 for x in xs], pm25, width=0.4, label="PM2.5 超标天数 · days above the 24 h limit")
         ax.bar([x + 0.2 for x in xs], o3, width=0.4, label="O₃ 超标天数 · days above the 8 h limit")
-        ax.set_xticks(xs, [s.site for s in data.stations], rotation=20, fontsize=8)
+        ax.set_xticks(xs, [data.label(s.site) for s in data.stations], rotation=20, fontsize=8)
         ax.legend(loc="upper right", fontsize=8)
     else:
         _no_data(ax)
@@ -257,11 +258,14 @@ def _water(data: ReportData) -> Figure:
     return fig
 
 
-def _plan(series: PlanSeries) -> Figure:
+def _plan(series: PlanSeries, names: Mapping[str, str]) -> Figure:
     fig, ax = _figure()
     for site, points in sorted(series.series.items()):
         ax.plot(
-            _x([d for d, _ in points]), [v for _, v in points], marker="." if len(points) < 40 else None, label=site
+            _x([d for d, _ in points]),
+            [v for _, v in points],
+            marker="." if len(points) < 40 else None,
+            label=names.get(site, site),
         )
     target = float(series.target.value)
     ax.axhline(target, color="#27ae60", linestyle="--", label=f"规划目标 · plan target {target:g} {series.unit}")
@@ -282,7 +286,7 @@ def _html(data: ReportData, images: dict[str, str], plan_images: Sequence[str]) 
         f'<tr data-key="{e(key)}"><th>{e(label)}</th><td>{e(value)}</td></tr>' for key, label, value in headlines(data)
     )
     stations = "\n".join(
-        f"<tr><td>{e(s.site)}</td><td>{_num(s.annual_mean, 1)}</td><td>{e(s.annual_status or '—')}</td>"
+        f"<tr><td>{e(data.label(s.site))}</td><td>{_num(s.annual_mean, 1)}</td><td>{e(s.annual_status or '—')}</td>"
         f"<td>{_num(s.projection, 1)}</td><td>{e(s.attainment or '—')}</td><td>{_num(s.required_mean, 1)}</td>"
         f"<td>{s.exceedance_days.get('pm25', 0)}</td><td>{s.exceedance_days.get('o3', 0)}</td>"
         f"<td>{s.as_of.isoformat()}</td></tr>"
@@ -295,13 +299,13 @@ def _html(data: ReportData, images: dict[str, str], plan_images: Sequence[str]) 
         for month in sorted(set(data.water_classes) | set(data.water_target_met))
     )
     plan_rows = "\n".join(
-        f"<tr><td>{e(s.target.quote)}</td><td>{e(s.indicator.id)}</td><td>{e(site)}</td>"
+        f"<tr><td>{e(s.target.quote)}</td><td>{e(s.indicator.id)}</td><td>{e(data.label(site))}</td>"
         f"<td>{value:.2f} {e(s.unit)}</td><td>{e(_target_text(s))}</td><td>{e(s.verdict[site])}</td></tr>"
         for s in data.plan
         for site, value in sorted(s.latest.items())
     )
     alert_rows = "\n".join(
-        f"<tr><td>{a.at.isoformat()}</td><td>{e(a.status)}</td><td>{e(a.rule_id)}</td><td>{e(a.site)}</td>"
+        f"<tr><td>{a.at.isoformat()}</td><td>{e(a.status)}</td><td>{e(a.rule_id)}</td><td>{e(data.label(a.site))}</td>"
         f"<td>{e(a.severity)}</td><td>{e(a.value)}</td><td>{e(a.threshold)}</td></tr>"
         for a in data.alerts
     )

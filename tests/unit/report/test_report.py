@@ -58,7 +58,9 @@ def rendered(records: list[IndicatorRecord], tmp_path_factory: pytest.TempPathFa
     out = tmp_path_factory.mktemp("report")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        render.render(compute(records, PERIOD, ALERTS, ZONE), out)
+        registry = load_registry(ROOT / "registry/wujiang-sample.yaml")
+        names = {site.id: site.name_zh for site in registry.all_sites()}
+        render.render(compute(records, PERIOD, ALERTS, ZONE, names), out)
     # matplotlib warns "Glyph … missing from font(s)" for every character it has to draw as an empty box.
     assert [str(w.message) for w in caught if "missing from" in str(w.message)] == []
     yield out
@@ -101,6 +103,7 @@ def test_pngs_and_chinese_headings(rendered: Path) -> None:
         "地表水断面水质类别",
     ):
         assert heading in text
+    assert "盛泽站 (wj-shengze)" in text  # site names from the registry
     assert '<html lang="zh-CN">' in text and '<meta charset="utf-8">' in text
     images = re.findall(r'<img src="([^"]+)"', text)
     assert {"pm25_trend.png", "pm25_attainment.png", "exceedance_days.png", "good_day_share.png"} <= set(images)
