@@ -39,6 +39,7 @@ PARTITIONS = 12
 WORKER_USER = "citywatch-worker"
 GATEWAY_USER = "citywatch-ingest"
 ALERTS_USER = "citywatch-alerts"
+REPORT_USER = "citywatch-report"  # `citywatch report`: reads whole topics by partition, so it needs no group
 
 TOPICS_FILE = "kafka-topics.yaml"
 USERS_FILE = "kafka-users.yaml"
@@ -116,6 +117,10 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
             _acl("topic", topics.rule_evaluations, ["Read", "Describe"]),
             _acl("group", deployment.alerts_group_id, ["Read", "Describe"]),
             _acl("topic", topics.alerts, ["Write", "Describe"]),
+        ],
+        REPORT_USER: [
+            _acl("topic", topics.indicators, ["Read", "Describe"]),
+            _acl("topic", topics.alerts, ["Read", "Describe"]),
         ],
     }
     clash = sorted(users.keys() & processes.keys())

@@ -23,6 +23,7 @@ from citywatch.deploy.kubernetes import (
     GATEWAY_USER,
     REGISTRY_CONFIGMAP,
     REGISTRY_KEY,
+    REPORT_USER,
     STRIMZI_API,
     WORKER_USER,
     Deployment,
@@ -249,7 +250,7 @@ def user_problems(manifests: Manifests) -> list[str]:
         }
         if _acl_set(user) != own:
             problems.append(f"department {department.id}'s ACLs are not exactly WRITE+DESCRIBE on its own feed topics")
-    known = {d.id for d in registry.departments} | {WORKER_USER, GATEWAY_USER, ALERTS_USER}
+    known = {d.id for d in registry.departments} | {WORKER_USER, GATEWAY_USER, ALERTS_USER, REPORT_USER}
     problems += [f"KafkaUser {name} is neither a department nor a citywatch process" for name in users.keys() - known]
     for name, user in users.items():
         if user["metadata"].get("labels", {}).get("strimzi.io/cluster") != cluster:
@@ -633,3 +634,18 @@ def test_resource_names_are_valid_and_distinct() -> None:
 def test_generated_files_are_committed_verbatim(manifests: Manifests) -> None:
     rendered = render(deployment_of(manifests), load_registry(ROOT / REGISTRY), REGISTRY)
     assert stale_files(K8S, rendered) == [], "run `citywatch deploy kubernetes --out deploy/kubernetes`"
+
+
+def test_cli_writes_and_checks(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citywatch.cli import app
+
+    runner = CliRunner()
+    args = ["deploy", "kubernetes", "--out", str(tmp_path), "--registry", str(ROOT / REGISTRY)]
+    assert runner.invoke(app, [*args, "--check"]).exit_code == 1  # nothing written yet
+    assert runner.invoke(app, args).exit_code == 0
+    assert runner.invoke(app, [*args, "--check"]).exit_code == 0
+    (tmp_path / "kafka-users.yaml").write_text("# edited by hand\n", encoding="utf-8")
+    result = runner.invoke(app, [*args, "--check"])
+    assert result.exit_code == 1 and "kafka-users.yaml" in result.output
