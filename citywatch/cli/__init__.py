@@ -10,11 +10,13 @@ import typer
 from citywatch.cli import (
     bench,
     dashboards,
+    deploy,
     indicators,
     kafka_access,
     keys,
     processes,
     publish,
+    report,
     rules,
     simulation,
     stack,
@@ -33,9 +35,11 @@ kafka_access.register(app)
 keys.register(app)
 bench.register(app)
 dashboards.register(app)
+deploy.register(app)
 indicators.register(app)
 processes.register(app)
 publish.register(app)
+report.register(app)
 rules.register(app)
 simulation.register(app)
 stack.register(app)

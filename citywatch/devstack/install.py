@@ -30,8 +30,16 @@ class InstallError(RuntimeError):
     pass
 
 
+# file a package installs -> that package, for packages without a command (the report's CJK font)
+APT_FILES: dict[str, str] = {
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc": "fonts-noto-cjk",
+}
+
+
 def missing_packages() -> list[str]:
-    return sorted({pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None})
+    by_command = {pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None}
+    by_file = {pkg for path, pkg in APT_FILES.items() if not os.path.exists(path)}
+    return sorted(by_command | by_file)
 
 
 def ensure_apt_packages(say: Callable[[str], None] = print) -> None:

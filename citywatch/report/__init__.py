@@ -1,0 +1,1 @@
+"""The plan evaluation report (`citywatch report`): figures from indicator records, plots and HTML."""
