@@ -73,8 +73,8 @@ def current_event(event: Event) -> Iterator[None]:
 
 def create_app(settings: WorkerSettings) -> faust.App:
     topics = Topics(settings.topic_prefix)
-    rules = load_rules(Path(settings.rules_dir))
     registry = load_registry(Path(settings.registry_file))
+    rules = load_rules(Path(settings.rules_dir), registry)
     log.info("loaded %d rules from %s and the site registry %s", len(rules), settings.rules_dir, settings.registry_file)
 
     app = faust.App(
@@ -97,6 +97,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         table_standby_replicas=settings.worker_standby_replicas,
     )
     _serve_metrics(app)
+    metrics.export_site_info(registry)
 
     def topic(*names: str) -> faust.TopicT:
         return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -249,7 +250,7 @@ def _exposition() -> bytes:
 
 def _serve_metrics(app: faust.App) -> None:
     """faust's Prometheus sensors, served from a thread: rendering many series must not stall the event loop."""
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "citywatch_worker_faust"))
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, metrics.FAUST_PREFIX))
 
     @app.page("/metrics")
     async def metrics_page(self: View, request: Request) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.registry import Registry
 from citywatch.schemas.indicator import IndicatorRecord
 
 READINGS = Counter(
@@ -47,6 +48,42 @@ def observe_lag(consumer: Any) -> None:
             continue
         position = last + 1
         CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
+
+
+FAUST_PREFIX = "citywatch_worker_faust"
+"""Name prefix of faust's own sensor metrics in the worker."""
+
+SITE_INFO_LABELS = ("site", "feed", "department", "name", "lat", "lon")
+SITE_INFO = Gauge(
+    "citywatch_site_info",
+    "One series per registry site (value 1): its feed, department, Chinese and English name and coordinates",
+    list(SITE_INFO_LABELS),
+)
+
+
+def site_display_name(name_zh: str, name_en: str) -> str:
+    return f"{name_zh} {name_en}"
+
+
+def site_info_labels(registry: Registry) -> list[dict[str, str]]:
+    """The label sets of `citywatch_site_info`, one per registry site: what the dashboards' department and site
+    variables list, and where the station map gets its coordinates."""
+    return [
+        {
+            "site": s.id,
+            "feed": s.feed,
+            "department": s.department,
+            "name": site_display_name(s.name_zh, s.name_en),
+            "lat": f"{s.lat:.6f}",
+            "lon": f"{s.lon:.6f}",
+        }
+        for s in registry.all_sites()
+    ]
+
+
+def export_site_info(registry: Registry) -> None:
+    for labels in site_info_labels(registry):
+        SITE_INFO.labels(**labels).set(1)
 
 
 def _escape(value: str) -> str:

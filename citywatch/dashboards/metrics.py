@@ -3,7 +3,7 @@
 Indicator metrics come from the catalogue (`Indicator.metric`); pipeline metrics from the prometheus_client objects
 of the processes that export them (their exposition names: a counter gets `_total`, a histogram `_bucket`, `_sum`
 and `_count`); faust's sensor metrics from faust's own factory under the worker's prefix. `SITE_INFO` is the one
-metric defined here: the registry as a Prometheus info metric (see `site_info_labels`).
+worker's registry info metric lists the sites (see `streams.metrics.site_info_labels`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
 from citywatch.indicators.catalogue import CATALOGUE
-from citywatch.registry import Registry
 from services.alerts import service as alerts_service
 from services.ingest import app as ingest_app
 from services.simulator import run as simulator_run
@@ -55,7 +54,8 @@ _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     worker_metrics.READINGS,
     worker_metrics.EVALUATIONS,
     worker_metrics.LATENCY,
-    worker_metrics.PM25,
+    worker_metrics.CONSUMER_LAG,
+    worker_metrics.SITE_INFO,
     ingest_app.RECORDS,
     ingest_app.REQUEST_SECONDS,
     alerts_service.ALERT_STATE,
@@ -72,8 +72,8 @@ WORKER_OUTCOMES = ("new", "correction", "duplicate", "stale-revision", "too-late
 INGEST_DEAD_LETTER_OUTCOMES = ("rejected", "forbidden")
 WORKER_DEAD_LETTER_OUTCOMES = ("invalid",)
 
-# --- faust's sensor (streams/app.py: setup_prometheus_sensors(app, name_prefix=FAUST_PREFIX)) -----------------------
-FAUST_PREFIX = "citywatch_worker_faust"
+# --- faust's sensor (streams/app.py creates FaustMetrics with this prefix) -----------------------
+FAUST_PREFIX = worker_metrics.FAUST_PREFIX
 
 
 def _faust_metric_names(prefix: str) -> tuple[str, ...]:
@@ -89,30 +89,11 @@ FAUST_METRICS = _faust_metric_names(FAUST_PREFIX)
 FAUST_END_OFFSET = f"{FAUST_PREFIX}_topic_partition_end_offset"
 FAUST_COMMITTED_OFFSET = f"{FAUST_PREFIX}_topic_partition_offset_commited"  # sic: faust's spelling
 
-# --- the site registry as an info metric ----------------------------------------------------------------------------
-SITE_INFO = "citywatch_site_info"
-SITE_INFO_LABELS = ("site", "feed", "department", "name", "lat", "lon")
-"""`citywatch_site_info{site,feed,department,name,lat,lon} 1` for every registry site: what the department and site
-variables list, and where the station map gets its coordinates. `name` is "<Chinese> <English>"."""
-
-
-def site_display_name(name_zh: str, name_en: str) -> str:
-    return f"{name_zh} {name_en}"
-
-
-def site_info_labels(registry: Registry) -> list[dict[str, str]]:
-    """The label sets of `SITE_INFO`, one per registry site (for the exporting process: `.labels(**labels).set(1)`)."""
-    return [
-        {
-            "site": s.id,
-            "feed": s.feed,
-            "department": s.department,
-            "name": site_display_name(s.name_zh, s.name_en),
-            "lat": f"{s.lat:.6f}",
-            "lon": f"{s.lon:.6f}",
-        }
-        for s in registry.all_sites()
-    ]
+# --- the site registry as an info metric (exported by the worker) ---------------------------------------------------
+SITE_INFO = exposed_name(worker_metrics.SITE_INFO)
+SITE_INFO_LABELS = worker_metrics.SITE_INFO_LABELS
+site_display_name = worker_metrics.site_display_name
+site_info_labels = worker_metrics.site_info_labels
 
 
 def indicator_metrics() -> frozenset[str]:

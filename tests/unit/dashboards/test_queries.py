@@ -56,11 +56,6 @@ def test_pipeline_metric_names_are_the_exposed_ones() -> None:
     assert {metrics.FAUST_END_OFFSET, metrics.FAUST_COMMITTED_OFFSET} <= names
 
 
-def test_faust_prefix_is_the_workers() -> None:
-    source = (REPO_ROOT / "streams/app.py").read_text(encoding="utf-8")
-    assert f'name_prefix="{metrics.FAUST_PREFIX}"' in source
-
-
 def test_variables_are_defined_and_used(committed: dict[str, dict[str, Any]]) -> None:
     for uid, board in committed.items():
         defined = {v["name"] for v in walk.variables(board)}
