@@ -72,7 +72,15 @@ class WorkerSettings(CommonSettings):
     worker_standby_replicas: int = Field(0, description="faust standby replicas of each table partition")
     worker_batch_size: int = Field(1000, description="Kafka records taken per batch by the worker's agents")
     worker_batch_within_s: float = Field(0.2, description="Longest wait to fill a batch (adds to latency)")
-    worker_lag_interval_s: float = Field(5.0, description="How often the consumer-lag gauge is refreshed")
+    worker_lag_interval_s: float = Field(
+        5.0, description="How often the consumer-lag gauge is refreshed and the worker checks itself for a stall"
+    )
+    worker_stall_after_s: float = Field(
+        30.0, description="Records waiting but none read for this long: log it and resume fetching (streams/stall.py)"
+    )
+    worker_stall_exit_after_s: float = Field(
+        90.0, description="Still stalled after this long: exit (code 70) so that the supervisor restarts the worker"
+    )
     worker_rocksdb_block_cache_mb: int = Field(
         32, description="RocksDB block cache per table partition (faust's default is 2 GiB)"
     )

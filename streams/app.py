@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +34,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from citywatch.indicators.bus import fleet_clean_energy_share
-from citywatch.indicators.eventtime import Outcome
 from citywatch.indicators.records import Contribution
 from citywatch.registry import load_registry
 from citywatch.rules.evaluation import evaluate
 from citywatch.rules.loader import load_rules
+from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
@@ -47,6 +47,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.topics import grants
 from streams import metrics
 from streams.processors import district_processor, feed_processors
+from streams.stall import StallWatch
 
 log = logging.getLogger("citywatch.worker")
 
@@ -108,7 +109,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
     contributions_topic = topic(topics.contributions)
     publishers = grants(registry)
 
-    async def reject(feed: str, payload: bytes, errors: list[FieldError], outcome: str = "invalid") -> None:
+    # Every send of a batch is collected and awaited (the broker's acknowledgement) before any state of the batch
+    # is stored: a state saved while its outputs sat in the producer's buffer would, after a crash, turn the replayed
+    # readings into duplicates and their outputs would be lost.
+    Sent = list[Awaitable[Any]]
+    rules_by_indicator: dict[str, list[Rule]] = {}
+    for rule in rules:
+        rules_by_indicator.setdefault(rule.indicator, []).append(rule)
+
+    async def reject(sent: Sent, feed: str, payload: bytes, errors: list[FieldError], outcome: str = "invalid") -> None:
         letter = DeadLetter(
             feed=feed,
             stage="worker",
@@ -117,22 +126,28 @@ def create_app(settings: WorkerSettings) -> faust.App:
             received_at=datetime.now(UTC),
         )
         metrics.READINGS.labels(feed=feed, outcome=outcome).inc()
-        await dead_letter_topic.send(key=feed.encode(), value=letter.model_dump_json().encode())
+        sent.append(await dead_letter_topic.send(key=feed.encode(), value=letter.model_dump_json().encode()))
 
-    async def publish(records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()) -> None:
+    async def publish(
+        sent: Sent, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()
+    ) -> None:
         for record in records:
             metrics.observe_indicator(record)
-            await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode())
-            for rule in rules:
+            sent.append(await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode()))
+            for rule in rules_by_indicator.get(record.indicator, ()):
                 result = evaluate(rule, record)
                 if result is not None:
                     metrics.EVALUATIONS.labels(rule=rule.id, outcome=result.outcome).inc()
-                    await evaluations_topic.send(
-                        key=result.fingerprint.encode(), value=result.model_dump_json().encode()
+                    sent.append(
+                        await evaluations_topic.send(
+                            key=result.fingerprint.encode(), value=result.model_dump_json().encode()
+                        )
                     )
         for contribution in contributions:
-            await contributions_topic.send(
-                key=contribution.district.encode(), value=contribution.model_dump_json().encode()
+            sent.append(
+                await contributions_topic.send(
+                    key=contribution.district.encode(), value=contribution.model_dump_json().encode()
+                )
             )
 
     # One table for every keyed state (site ids are unique across feeds; districts are prefixed), with RocksDB
@@ -145,19 +160,19 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # with one agent per feed sometimes consumed nothing after a restart (see the note on issue 5).
     feed_topics = {topics.feed(feed, d): feed for d, feeds in sorted(publishers.items()) for feed in sorted(feeds)}
 
-    async def check(event: Event) -> tuple[str, FeedRecord] | None:
+    async def check(sent: Sent, event: Event) -> tuple[str, FeedRecord] | None:
         """The event's feed and parsed record, or None after dead-lettering it with the reason."""
         raw: bytes = event.value
         feed = feed_topics[event.message.topic]
         try:
             record = parse_record(feed, raw)
         except ValidationError as exc:
-            await reject(feed, raw, field_errors(exc))
+            await reject(sent, feed, raw, field_errors(exc))
             return None
         site = record.site_id
         if event.key is not None and event.key != site.encode():
             # Tables are partitioned by the message key; a mismatched key would split a site's state.
-            await reject(feed, raw, [FieldError(field="key", reason="message key must equal the site id")])
+            await reject(sent, feed, raw, [FieldError(field="key", reason="message key must equal the site id")])
             return None
         department = topics.department_of(event.message.topic)
         if not registry.may_publish(department, feed, site):
@@ -165,41 +180,53 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 f"{site!r} is not among department {department!r}'s {feed} sites, "
                 "yet its topic carried it (see the site registry)"
             )
-            await reject(feed, raw, [FieldError(field=SITE_FIELDS[feed], reason=reason)])
+            await reject(sent, feed, raw, [FieldError(field=SITE_FIELDS[feed], reason=reason)])
             return None
         return feed, record
 
-    async def process_site(feed: str, site: str, events: list[Event], records: list[FeedRecord]) -> None:
-        with current_event(events[-1]):
-            result = processors[feed].process_batch(state.get(site), records)
-            for event, outcome in zip(events, result.outcomes, strict=True):
-                await count(feed, event, outcome)
-            await publish(result.records, result.contributions)
-            state[site] = result.state
-        now = time.time()
-        for event in events:
-            metrics.LATENCY.labels(feed=feed).observe(max(0.0, now - event.message.timestamp / 1000))
+    async def process_site(
+        sent: Sent, feed: str, site: str, events: list[Event], records: list[FeedRecord]
+    ) -> Callable[[], None]:
+        """Compute and publish; return the store of the site's new state, to run once the batch is acknowledged."""
+        result = processors[feed].process_batch(state.get(site), records)
+        for event, outcome in zip(events, result.outcomes, strict=True):
+            if outcome.dead_letter:
+                field = TIME_FIELDS[feed]
+                await reject(sent, feed, event.value, [FieldError(field=field, reason=outcome.reason)], "too-late")
+            else:
+                metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
+        await publish(sent, result.records, result.contributions)
 
-    async def count(feed: str, event: Event, outcome: Outcome) -> None:
-        if outcome.dead_letter:
-            await reject(feed, event.value, [FieldError(field=TIME_FIELDS[feed], reason=outcome.reason)], "too-late")
-        else:
-            metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
+        def store() -> None:
+            with current_event(events[-1]):
+                state[site] = result.state
+
+        return store
 
     @app.agent(topic(*feed_topics))
     async def feed_readings(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
+            sent: Sent = []
             by_site: dict[tuple[str, str], tuple[list[Event], list[FeedRecord]]] = {}
             for event in batch:
-                checked = await check(event)
+                checked = await check(sent, event)
                 if checked is None:
                     continue
                 feed, record = checked
                 events, records = by_site.setdefault((feed, record.site_id), ([], []))
                 events.append(event)
                 records.append(record)
+            stores = []
             for (feed, site), (events, records) in by_site.items():
-                await process_site(feed, site, events, records)
+                with current_event(events[-1]):
+                    stores.append(await process_site(sent, feed, site, events, records))
+            await asyncio.gather(*sent)
+            for store in stores:
+                store()
+            now = time.time()
+            for (feed, _), (events, _) in by_site.items():
+                for event in events:
+                    metrics.LATENCY.labels(feed=feed).observe(max(0.0, now - event.message.timestamp / 1000))
 
     process_district = district_processor(settings)
 
@@ -213,12 +240,18 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 events, contributions = by_district.setdefault(contribution.district, ([], []))
                 events.append(event)
                 contributions.append(contribution)
+            sent: Sent = []
+            stores: list[tuple[Event, str, Any]] = []
             for district, (events, contributions) in by_district.items():
                 key = f"district:{district}"
                 with current_event(events[-1]):
                     result = process_district(state.get(key), contributions)
-                    await publish(result.records)
-                    state[key] = result.state
+                await publish(sent, result.records)
+                stores.append((events[-1], key, result.state))
+            await asyncio.gather(*sent)
+            for event, key, new in stores:
+                with current_event(event):
+                    state[key] = new
 
     async def publish_fleet_share() -> None:
         """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly."""
@@ -226,14 +259,21 @@ def create_app(settings: WorkerSettings) -> faust.App:
         drives = [str(v.energy_type) for v in registry.fleet]
         record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=settings.zone)
         if record is not None:
-            await publish([record])
+            sent: Sent = []
+            await publish(sent, [record])
+            await asyncio.gather(*sent)
 
     app.task(publish_fleet_share, on_leader=True)
     app.timer(3600.0, on_leader=True)(publish_fleet_share)
 
+    stall = StallWatch(
+        app, {*feed_topics, topics.contributions}, settings.worker_stall_after_s, settings.worker_stall_exit_after_s
+    )
+
     @app.timer(settings.worker_lag_interval_s)  # type: ignore[untyped-decorator]
     async def consumer_lag() -> None:
         metrics.observe_lag(app.consumer)
+        stall.check(time.monotonic())
 
     return app
 

@@ -98,10 +98,20 @@ class Isolation:
         )
         return topics
 
-    def start(self, command: str, port_env: str, health_path: str = "/metrics", **extra: str) -> CitywatchProcess:
+    def start(
+        self,
+        command: str,
+        port_env: str,
+        health_path: str = "/metrics",
+        args: tuple[str, ...] = (),
+        **extra: str,
+    ) -> CitywatchProcess:
         port = free_port()
         env = {**self.env, port_env: str(port), **extra}
-        proc = CitywatchProcess([command], f"{self.id}-{command}", self.stack.run_dir, env, port, health_path)
+        name = f"{self.id}-{command}"
+        if any(p.name == name for p in self.processes):
+            name = f"{name}-{len(self.processes)}"  # a second worker of the same app
+        proc = CitywatchProcess([command, *args], name, self.stack.run_dir, env, port, health_path)
         self.processes.append(proc)
         proc.start(wait_s=90)
         proc.register_target(self.stack.targets_dir, {"test": self.id})
