@@ -262,8 +262,9 @@ def emit(
     for s in touched:
         records.extend(_hourly_records(hours, s, station, ctx))
     windows = sorted({e for s in touched for e in range(s, s + 24) if str(e) in hours and hours[str(e)]})
+    slots = _Slots(hours)  # each hour's value is read by up to 24 windows: convert it once
     for e in windows:
-        records.extend(_moving_records(hours, e, station, ctx, with_8h=any(s <= e < s + 8 for s in touched)))
+        records.extend(_moving_records(slots, e, station, ctx, with_8h=any(s <= e < s + 8 for s in touched)))
     days = sorted({_slot_day(s, ctx.zone) for s in touched})
     contributions: list[Contribution] = []
     for day in days:
@@ -350,17 +351,35 @@ def _hourly_records(
     return out
 
 
-def _moving_records(
-    hours: Mapping[str, dict[str, AirEvent]], e: int, station: str, ctx: AirContext, *, with_8h: bool
-) -> list[IndicatorRecord]:
+class _Slots:
+    """Hour values and revision weights of a station's slots, computed once per emit."""
+
+    def __init__(self, hours: Mapping[str, dict[str, AirEvent]]) -> None:
+        self.hours = hours
+        self._values: dict[tuple[int, str], Fraction | None] = {}
+        self._revs: dict[int, int] = {}
+
+    def value(self, slot: int, p: str) -> Fraction | None:
+        key = (slot, p)
+        if key not in self._values:
+            self._values[key] = _hour_value(self.hours.get(str(slot)), p)
+        return self._values[key]
+
+    def rev(self, slot: int) -> int:
+        if slot not in self._revs:
+            self._revs[slot] = _slot_rev(self.hours.get(str(slot)))
+        return self._revs[slot]
+
+
+def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, with_8h: bool) -> list[IndicatorRecord]:
     end = _slot_end(e, ctx.zone)
     on = local_date_of(end, ctx.zone)
     period = _period(e, ctx.zone)
-    window24 = [hours.get(str(s)) for s in range(e - 23, e + 1)]
-    rev24 = sum(_slot_rev(s) for s in window24)
+    window24 = range(e - 23, e + 1)
+    rev24 = sum(slots.rev(s) for s in window24)
     out = []
     for p, indicator in (("pm25", cat.PM25_MEAN_24H), ("pm10", cat.PM10_MEAN_24H)):
-        hourly = [_hour_value(s, p) for s in window24]
+        hourly = [slots.value(s, p) for s in window24]
         avg = daily_mean(hourly, on)
         if avg.partial is None:
             continue
@@ -382,8 +401,8 @@ def _moving_records(
     if not with_8h:
         return out
     window8 = window24[-8:]
-    rev8 = sum(_slot_rev(s) for s in window8)
-    o3_8h = eight_hour_mean([_hour_value(s, "o3") for s in window8], on)
+    rev8 = sum(slots.rev(s) for s in window8)
+    o3_8h = eight_hour_mean([slots.value(s, "o3") for s in window8], on)
     if o3_8h.partial is not None:
         out.append(
             record(
@@ -400,10 +419,9 @@ def _moving_records(
                 unverified=bool(o3_8h.unverified),
             )
         )
-    now = hours.get(str(e))
     inputs: dict[str, Fraction] = {}
     for p, name in REALTIME_INPUT.items():
-        value = _hour_value(now, p)
+        value = slots.value(e, p)
         if value is not None:
             inputs[name] = value
     if o3_8h.value is not None:
