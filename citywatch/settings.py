@@ -87,7 +87,9 @@ class WorkerSettings(CommonSettings):
     worker_rocksdb_write_buffer_mb: int = Field(
         8, description="RocksDB memtable size per table partition (faust's default is 64 MiB, 3 of them)"
     )
-    district: str = Field("wujiang", description="District id: the key of the district-level indicators")
+    district: str = Field(
+        "wj-district", description="District id (the registry area of the district): the site of district indicators"
+    )
     rules_dir: str = Field("rules", description="Directory of YAML rule files")
     topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
 

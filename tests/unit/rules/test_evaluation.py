@@ -171,7 +171,7 @@ def test_staleness_is_judged_on_the_processing_clock() -> None:
 def test_evaluations_carry_for_and_keep_firing_for_for_the_alert_service() -> None:
     result = evaluate(
         RULES["bus-clean-energy-share-below-target"],
-        record("bus.clean_energy_share.day", "wujiang", 0.8, at("2025-06-01")),
+        record("bus.clean_energy_share.day", "wj-district", 0.8, at("2025-06-01")),
     )
     assert result is not None and result.for_s == 2 * 86400 and result.keep_firing_for_s == 0
 
