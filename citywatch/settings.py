@@ -79,7 +79,9 @@ class WorkerSettings(CommonSettings):
         30.0, description="Records waiting but none read for this long: log it and resume fetching (streams/stall.py)"
     )
     worker_stall_exit_after_s: float = Field(
-        90.0, description="Still stalled after this long: exit (code 70) so that the supervisor restarts the worker"
+        120.0,
+        description="Still stalled after resuming (at 1×) and rejoining the group (at 2× worker_stall_after_s): "
+        "exit (code 70) so that the supervisor restarts the worker",
     )
     worker_rocksdb_block_cache_mb: int = Field(
         32, description="RocksDB block cache per table partition (faust's default is 2 GiB)"

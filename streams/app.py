@@ -273,7 +273,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.timer(settings.worker_lag_interval_s)  # type: ignore[untyped-decorator]
     async def consumer_lag() -> None:
         metrics.observe_lag(app.consumer)
-        stall.check(time.monotonic())
+        await stall.check(time.monotonic())
 
     return app
 

@@ -39,57 +39,79 @@ class Progress:
 
 
 class StallWatch:
-    """Checks faust's consumer every few seconds (from an `app.timer`)."""
+    """Checks faust's consumer every few seconds (from an `app.timer`).
+
+    The end offsets come from the broker, not from the consumer's fetch responses: a consumer that never fetched
+    from a partition knows no high watermark for it, and that is exactly the stall seen after rebalances. Remedies,
+    each after `after_s` more of no progress: resume fetching (partitions and flow), then rejoin the group (a fresh
+    assignment), then exit at `exit_after_s`.
+    """
 
     def __init__(self, app: Any, source_topics: set[str], after_s: float, exit_after_s: float) -> None:
         self.app = app
         self.source_topics = source_topics
         self.progress = Progress(after_s)
+        self.after_s = after_s
         self.exit_after_s = exit_after_s
-        self.resumed = False
+        self.remedies = 0
 
-    def check(self, now: float) -> None:
-        if self.app.rebalancing or self.app.in_recovery:
-            self.progress = Progress(self.progress.after_s)  # restoring tables pauses the sources on purpose
+    async def check(self, now: float) -> None:
+        app = self.app
+        if app.rebalancing or app.in_recovery:
+            self.progress = Progress(self.after_s)  # restoring tables pauses the sources on purpose
+            self.remedies = 0
             return
-        consumer = self.app.consumer
+        consumer = app.consumer
+        tps = [tp for tp in consumer.assignment() if tp.topic in self.source_topics]
+        if not tps:
+            return
+        ends = await consumer.highwaters(*tps)
         lag: dict[Any, int] = {}
         read: dict[Any, int] = {}
-        for tp in consumer.assignment():
-            if tp.topic not in self.source_topics:
-                continue
-            highwater = consumer.highwater(tp)
+        for tp in tps:
             last = consumer._read_offset.get(tp)
             if last is None:
                 last = consumer._committed_offset.get(tp)
-            position = -1 if last is None else last
-            read[tp] = position
-            if highwater is not None:
-                lag[tp] = max(0, highwater - (position + 1))
+            read[tp] = -1 if last is None else last
+            end = ends.get(tp)
+            if end is not None:
+                lag[tp] = max(0, end - (read[tp] + 1))
         stalled = self.progress.update(lag, read, now)
         if stalled is None:
-            self.resumed = False
+            self.remedies = 0
             return
         state = {
             "stalled_s": round(stalled, 1),
             "lag": {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n},
             "flow_active": getattr(consumer, "flow_active", None),
             "paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in getattr(consumer, "_paused_partitions", ())),
-            "app_flow_control_active": self.app.flow_control.is_active(),
+            "app_flow_control_active": app.flow_control.is_active(),
         }
-        if not self.resumed:
-            log.warning("worker stalled: records are waiting but none was read; resuming fetching %s", state)
-            active = [tp for tp in consumer.assignment() if tp.topic in self.source_topics]
-            consumer.resume_partitions(active)
-            consumer.resume_flow()
-            self.app.flow_control.resume()
-            self.resumed = True
-            return
         if stalled >= self.exit_after_s:
             log.error(
-                "worker still stalled after resuming; exiting so that its supervisor restarts it "
+                "worker still stalled after resuming and rejoining; exiting so that its supervisor restarts it "
                 "(it resumes from the committed offsets) %s",
                 state,
             )
             logging.shutdown()
             os._exit(70)
+        if self.remedies == 0:
+            log.warning("worker stalled: records are waiting but none was read; resuming fetching %s", state)
+            consumer.resume_partitions(tps)
+            consumer.resume_flow()
+            app.flow_control.resume()
+            self.remedies = 1
+        elif self.remedies == 1 and stalled >= 2 * self.after_s:
+            log.warning("worker still stalled after resuming; rejoining the consumer group %s", state)
+            await _rejoin(consumer)
+            self.remedies = 2
+
+
+async def _rejoin(consumer: Any) -> None:
+    """Ask aiokafka's group coordinator, in faust's consumer thread, for a new assignment."""
+    thread = consumer._thread
+
+    async def request() -> None:
+        thread._ensure_consumer()._coordinator.request_rejoin()
+
+    await thread.call_thread(request)

@@ -67,6 +67,7 @@ class Isolation:
             "CITYWATCH_KAFKA_ACK_TIMEOUT_S": "5",
             "CITYWATCH_RESEND_INTERVAL_S": "5",
             "CITYWATCH_WORKER_SESSION_TIMEOUT_S": "10",
+            "CITYWATCH_WORKER_STALL_AFTER_S": "10",
             "CITYWATCH_TOPIC_PARTITIONS": str(self.partitions),
         }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from citywatch.devstack.config import StackConfig
 from citywatch.indicators.catalogue import CATALOGUE
@@ -37,6 +38,7 @@ NEEDS_MORE_HISTORY = {"bus.boardings.vs_baseline"}
 class Run:
     indicators: dict[str, dict[str, Any]]
     table: dict[str, Any]
+    metrics: str = ""  # the (first) worker's /metrics once everything was consumed
 
 
 def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, Topics]:
@@ -47,7 +49,6 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
             "worker",
             "CITYWATCH_WORKER_WEB_PORT",
             CITYWATCH_WORKER_DATA_DIR=str(iso.tmp_path / f"worker-{n}"),
-            CITYWATCH_WORKER_INSTANCE_ID=f"{iso.id}-worker-{n}",
         )
     return _results(iso, topics, inputs), topics
 
@@ -55,7 +56,11 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
 def _results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
     app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
     wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs))
-    return Run(final_indicators(iso.stack.kafka_bootstrap, topics), final_table(iso.stack.kafka_bootstrap, app_id))
+    return Run(
+        final_indicators(iso.stack.kafka_bootstrap, topics),
+        final_table(iso.stack.kafka_bootstrap, app_id),
+        worker_metrics(iso.processes[0].metrics_port),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +96,16 @@ def _assert_same(run: Run, reference: Run) -> None:
 def test_every_feed_yields_its_indicators(reference: Run) -> None:
     produced = {record["indicator"] for record in reference.indicators.values()}
     assert sorted(set(CATALOGUE) - produced - NEEDS_MORE_HISTORY) == []
+    # ... and each on the worker's /metrics, as its catalogue metric with the indicator's window
+    exported = {
+        (s.name, s.labels.get("window"))
+        for family in text_string_to_metric_families(reference.metrics)
+        for s in family.samples
+    }
+    missing = [
+        i.id for i in CATALOGUE.values() if i.id not in NEEDS_MORE_HISTORY and (i.metric, i.window) not in exported
+    ]
+    assert missing == []
 
 
 def test_sigkill_with_a_backlog_then_restart_equals_the_uninterrupted_run(
