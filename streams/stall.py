@@ -9,6 +9,8 @@ outputs make a restart safe, whereas a silent stall stops the city's monitoring.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -54,13 +56,36 @@ class StallWatch:
         self.after_s = after_s
         self.exit_after_s = exit_after_s
         self.remedies = 0
+        self.transition_since: float | None = None
 
     async def check(self, now: float) -> None:
         app = self.app
         if app.rebalancing or app.in_recovery:
-            self.progress = Progress(self.after_s)  # restoring tables pauses the sources on purpose
+            # Restoring tables pauses the sources on purpose; a rebalance that never ends is a stall of its own.
+            self.progress = Progress(self.after_s)
             self.remedies = 0
+            if self.transition_since is None:
+                self.transition_since = now
+            elif app.rebalancing and not app.in_recovery and now - self.transition_since >= self.exit_after_s:
+                # (a long table restore is legitimate and only logged)
+                log.error(
+                    "worker has been rebalancing or recovering for %.0f s; exiting so that its supervisor "
+                    "restarts it (rebalancing=%s, in_recovery=%s)",
+                    now - self.transition_since,
+                    app.rebalancing,
+                    app.in_recovery,
+                )
+                logging.shutdown()
+                os._exit(70)
+            elif now - self.transition_since >= self.after_s:
+                log.warning(
+                    "worker rebalancing or recovering for %.0f s (rebalancing=%s, in_recovery=%s)",
+                    now - self.transition_since,
+                    app.rebalancing,
+                    app.in_recovery,
+                )
             return
+        self.transition_since = None
         consumer = app.consumer
         tps = [tp for tp in consumer.assignment() if tp.topic in self.source_topics]
         if not tps:
@@ -97,6 +122,7 @@ class StallWatch:
             os._exit(70)
         if self.remedies == 0:
             log.warning("worker stalled: records are waiting but none was read; resuming fetching %s", state)
+            log.warning("where the worker's tasks wait:\n%s", _task_stacks())
             consumer.resume_partitions(tps)
             consumer.resume_flow()
             app.flow_control.resume()
@@ -105,6 +131,18 @@ class StallWatch:
             log.warning("worker still stalled after resuming; rejoining the consumer group %s", state)
             await _rejoin(consumer)
             self.remedies = 2
+
+
+def _task_stacks(limit: int = 40) -> str:
+    """The innermost frames of every asyncio task of the loop (what a stalled agent is waiting on)."""
+    out = io.StringIO()
+    for task in list(asyncio.all_tasks())[:limit]:
+        frames = task.get_stack(limit=3)
+        where = " <- ".join(
+            f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno} {f.f_code.co_name}" for f in frames
+        )
+        out.write(f"{task.get_name()}: {where or 'not started'}\n")
+    return out.getvalue()
 
 
 async def _rejoin(consumer: Any) -> None:
