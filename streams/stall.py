@@ -57,6 +57,8 @@ class StallWatch:
         self.exit_after_s = exit_after_s
         self.remedies = 0
         self.transition_since: float | None = None
+        self.reported = 0.0
+        self.gaps_since: dict[Any, float] = {}
 
     async def check(self, now: float) -> None:
         app = self.app
@@ -89,7 +91,9 @@ class StallWatch:
         consumer = app.consumer
         tps = [tp for tp in consumer.assignment() if tp.topic in self.source_topics]
         if not tps:
+            log.debug("stall check: no source partitions assigned")
             return
+        await self._heal_commit_gaps(consumer, tps, now)
         ends = await consumer.highwaters(*tps)
         lag: dict[Any, int] = {}
         read: dict[Any, int] = {}
@@ -102,6 +106,12 @@ class StallWatch:
             if end is not None:
                 lag[tp] = max(0, end - (read[tp] + 1))
         stalled = self.progress.update(lag, read, now)
+        if any(lag.values()) and now - self.reported >= self.after_s:
+            self.reported = now
+            log.info(
+                "consumer lag %s",
+                {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n},
+            )
         if stalled is None:
             self.remedies = 0
             return
@@ -131,6 +141,32 @@ class StallWatch:
             log.warning("worker still stalled after resuming; rejoining the consumer group %s", state)
             await _rejoin(consumer)
             self.remedies = 2
+
+    async def _heal_commit_gaps(self, consumer: Any, tps: list[Any], now: float) -> None:
+        """faust commits a partition only up to its first gap in acknowledged offsets. A recovery that clears the
+        stream queues after records were fetched leaves such a gap at the head for good (faust-streaming #596):
+        processing goes on, commits stop, and a restart would replay everything since. Re-reading the partition
+        from its committed offset fills the gap (the worker drops the repeats as duplicates)."""
+        for tp in tps:
+            acked = consumer._acked.get(tp)
+            committed = consumer._committed_offset.get(tp)
+            if not acked or not committed or min(acked) - committed <= 1:
+                self.gaps_since.pop(tp, None)
+                continue
+            since = self.gaps_since.setdefault(tp, now)
+            if now - since < self.after_s:
+                continue
+            log.warning(
+                "%s[%d]: acknowledged offsets start at %d but %d is committed, so faust cannot commit past the gap "
+                "(faust-streaming #596); re-reading from %d",
+                tp.topic,
+                tp.partition,
+                min(acked),
+                committed,
+                committed,
+            )
+            await consumer.seek(tp, committed)
+            self.gaps_since.pop(tp, None)
 
 
 def _task_stacks(limit: int = 40) -> str:
