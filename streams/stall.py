@@ -58,7 +58,7 @@ class StallWatch:
         self.remedies = 0
         self.transition_since: float | None = None
         self.reported = 0.0
-        self.gaps_since: dict[Any, float] = {}
+        self.commits: dict[Any, tuple[int | None, float]] = {}  # partition -> (committed offset, seen since)
 
     async def check(self, now: float) -> None:
         app = self.app
@@ -143,30 +143,40 @@ class StallWatch:
             self.remedies = 2
 
     async def _heal_commit_gaps(self, consumer: Any, tps: list[Any], now: float) -> None:
-        """faust commits a partition only up to its first gap in acknowledged offsets. A recovery that clears the
-        stream queues after records were fetched leaves such a gap at the head for good (faust-streaming #596):
-        processing goes on, commits stop, and a restart would replay everything since. Re-reading the partition
-        from its committed offset fills the gap (the worker drops the repeats as duplicates)."""
+        """Re-read a partition whose committed offset stopped moving although records past it were read.
+
+        faust commits a partition only up to the first gap in its acknowledged offsets, and a recovery that clears
+        the stream queues after records were fetched leaves records read but never delivered (faust-streaming
+        #596): processing may go on, commits stop for good, and a restart would replay everything since. Seeking
+        back to the committed offset delivers those records again; the worker drops the ones it already applied
+        as duplicates.
+        """
         for tp in tps:
-            acked = consumer._acked.get(tp)
+            read = consumer._read_offset.get(tp)
             committed = consumer._committed_offset.get(tp)
-            if not acked or not committed or min(acked) - committed <= 1:
-                self.gaps_since.pop(tp, None)
+            if read is None or (committed is not None and read < committed):
+                self.commits.pop(tp, None)  # nothing read past the committed offset
                 continue
-            since = self.gaps_since.setdefault(tp, now)
-            if now - since < self.after_s:
+            seen = self.commits.get(tp)
+            if seen is None or seen[0] != committed:
+                self.commits[tp] = (committed, now)
                 continue
+            if now - seen[1] < self.after_s:
+                continue
+            acked = consumer._acked.get(tp) or []
             log.warning(
-                "%s[%d]: acknowledged offsets start at %d but %d is committed, so faust cannot commit past the gap "
-                "(faust-streaming #596); re-reading from %d",
+                "%s[%d]: committed offset stuck at %s for %.0f s although offset %d was read (acknowledged from %s); "
+                "faust cannot commit past unacknowledged records (faust-streaming #596): re-reading from %s",
                 tp.topic,
                 tp.partition,
-                min(acked),
                 committed,
-                committed,
+                now - seen[1],
+                read,
+                min(acked) if acked else "none",
+                committed or 0,
             )
-            await consumer.seek(tp, committed)
-            self.gaps_since.pop(tp, None)
+            await consumer.seek(tp, committed or 0)
+            self.commits.pop(tp, None)
 
 
 def _task_stacks(limit: int = 40) -> str:
