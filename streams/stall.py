@@ -154,8 +154,10 @@ class StallWatch:
         for tp in tps:
             read = consumer._read_offset.get(tp)
             committed = consumer._committed_offset.get(tp)
-            if read is None or (committed is not None and read < committed):
-                self.commits.pop(tp, None)  # nothing read past the committed offset
+            # faust's read offset is the last record handed to a stream, or right after a seek the position itself
+            # (= the committed offset): only a read offset beyond the committed one proves records were read.
+            if read is None or committed is None or read <= committed:
+                self.commits.pop(tp, None)
                 continue
             seen = self.commits.get(tp)
             if seen is None or seen[0] != committed:
@@ -173,9 +175,9 @@ class StallWatch:
                 now - seen[1],
                 read,
                 min(acked) if acked else "none",
-                committed or 0,
+                committed,
             )
-            await consumer.seek(tp, committed or 0)
+            await consumer.seek(tp, committed)
             self.commits.pop(tp, None)
 
 
