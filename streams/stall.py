@@ -156,7 +156,8 @@ class StallWatch:
             committed = consumer._committed_offset.get(tp)
             # faust's read offset is the last record handed to a stream, or right after a seek the position itself
             # (= the committed offset): only a read offset beyond the committed one proves records were read.
-            if read is None or committed is None or read <= committed:
+            # A partition the group never committed has no committed offset: re-read from its start.
+            if read is None or (committed is not None and read <= committed):
                 self.commits.pop(tp, None)
                 continue
             seen = self.commits.get(tp)
@@ -175,9 +176,9 @@ class StallWatch:
                 now - seen[1],
                 read,
                 min(acked) if acked else "none",
-                committed,
+                committed if committed is not None else 0,
             )
-            await consumer.seek(tp, committed)
+            await consumer.seek(tp, committed if committed is not None else 0)
             self.commits.pop(tp, None)
 
 
