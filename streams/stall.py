@@ -21,23 +21,28 @@ log = logging.getLogger("citywatch.worker.stall")
 
 @dataclass
 class Progress:
-    """Whether a worker with unread records has read nothing for too long. Pure: fed with offsets and a clock."""
+    """Which partitions have records waiting but have not been read from for too long. Pure: fed with offsets and
+    a clock. Per partition: one stuck partition among busy ones is a stall too."""
 
     after_s: float
-    _last_read: dict[Any, int] = field(default_factory=dict)
-    _stalled_since: float | None = None
+    _since: dict[Any, tuple[int, float]] = field(default_factory=dict)  # partition -> (read offset, unchanged since)
 
-    def update(self, lag: dict[Any, int], read: dict[Any, int], now: float) -> float | None:
-        """Seconds the worker has been stalled (lag but no new offset read), or None when it is not stalled."""
-        moved = any(read.get(tp, -1) != self._last_read.get(tp, -1) for tp in set(read) | set(self._last_read))
-        self._last_read = dict(read)
-        if moved or not any(n > 0 for n in lag.values()):
-            self._stalled_since = None
-            return None
-        if self._stalled_since is None:
-            self._stalled_since = now
-        stalled = now - self._stalled_since
-        return stalled if stalled >= self.after_s else None
+    def update(self, lag: dict[Any, int], read: dict[Any, int], now: float) -> dict[Any, float]:
+        """The stalled partitions and for how long (seconds); partitions without lag or that moved are not."""
+        stalled: dict[Any, float] = {}
+        for tp, position in read.items():
+            if lag.get(tp, 0) <= 0:
+                self._since.pop(tp, None)
+                continue
+            seen = self._since.get(tp)
+            if seen is None or seen[0] != position:
+                self._since[tp] = (position, now)
+                continue
+            if now - seen[1] >= self.after_s:
+                stalled[tp] = now - seen[1]
+        for tp in set(self._since) - set(read):
+            del self._since[tp]
+        return stalled
 
 
 class StallWatch:
@@ -108,21 +113,19 @@ class StallWatch:
         stalled = self.progress.update(lag, read, now)
         if any(lag.values()) and now - self.reported >= self.after_s:
             self.reported = now
-            log.info(
-                "consumer lag %s",
-                {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n},
-            )
-        if stalled is None:
+            log.info("consumer lag %s", {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n})
+        if not stalled:
             self.remedies = 0
             return
+        longest = max(stalled.values())
         state = {
-            "stalled_s": round(stalled, 1),
-            "lag": {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n},
+            "stalled_s": {f"{tp.topic}[{tp.partition}]": round(t, 1) for tp, t in stalled.items()},
+            "lag": {f"{tp.topic}[{tp.partition}]": lag[tp] for tp in stalled},
             "flow_active": getattr(consumer, "flow_active", None),
             "paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in getattr(consumer, "_paused_partitions", ())),
             "app_flow_control_active": app.flow_control.is_active(),
         }
-        if stalled >= self.exit_after_s:
+        if longest >= self.exit_after_s:
             log.error(
                 "worker still stalled after resuming and rejoining; exiting so that its supervisor restarts it "
                 "(it resumes from the committed offsets) %s",
@@ -131,14 +134,17 @@ class StallWatch:
             logging.shutdown()
             os._exit(70)
         if self.remedies == 0:
-            log.warning("worker stalled: records are waiting but none was read; resuming fetching %s", state)
+            log.warning("partitions stalled: records are waiting but none was read; resuming and re-seeking %s", state)
             log.warning("where the worker's tasks wait:\n%s", _task_stacks())
-            consumer.resume_partitions(tps)
+            consumer.resume_partitions(list(stalled))
             consumer.resume_flow()
             app.flow_control.resume()
+            for tp in stalled:
+                committed = consumer._committed_offset.get(tp)
+                await consumer.seek(tp, committed if committed is not None else 0)
             self.remedies = 1
-        elif self.remedies == 1 and stalled >= 2 * self.after_s:
-            log.warning("worker still stalled after resuming; rejoining the consumer group %s", state)
+        elif self.remedies == 1 and longest >= 2 * self.after_s:
+            log.warning("partitions still stalled after resuming; rejoining the consumer group %s", state)
             await _rejoin(consumer)
             self.remedies = 2
 

@@ -21,7 +21,7 @@ from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.registry import load_registry
 from tests.conftest import Isolation
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 # Grafana's own interval variables, at values that cover a few scrapes and rule evaluations.
 BUILTINS = {"__rate_interval": "5m", "__interval": "1m", "__interval_ms": "60000", "__range": "1h", "__range_s": "3600"}
@@ -97,11 +97,11 @@ def pipeline(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> It
             CITYWATCH_SIMULATOR_KEYS_FILE=str(keys_file),
             args=("--days-back", str(SIMULATED_DAYS), "--speed", "max", "--seed", "7"),
         )
-        deadline = time.monotonic() + 360
+        deadline = time.monotonic() + 240
         pending = [expr for _, _, expr in QUERIES]
         while pending and time.monotonic() < deadline:
             pending = [expr for expr in pending if not _answers(stack, expr)]
-            time.sleep(2)
+            time.sleep(5)
         yield stack
     finally:
         iso.close()
