@@ -31,7 +31,8 @@ def station_map(ctx: c.Context) -> geomap.Panel:
     """Stations at their registry coordinates (from `citywatch_site_info`), coloured by the real-time AQI."""
     expr = (
         f"{c.indicator_selector(AQI_REALTIME, site=c.var(c.SITE))}"
-        f' * on (site) group_left (name, lat, lon) {m.SITE_INFO}{{feed="air"}}'
+        # max by: one right-hand series per site even while two workers (a rolling restart) export the registry
+        f' * on (site) group_left (name, lat, lon) max by (site, name, lat, lon) ({m.SITE_INFO}{{feed="air"}})'
     )
     bounds = ctx.registry.bounds
     layer = (

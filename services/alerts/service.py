@@ -36,6 +36,7 @@ ALERT_STATE = Gauge(
 
 class AlertService:
     def __init__(self, settings: AlertSettings, store: AlertStore) -> None:
+        DELIVERY_ERRORS.labels(target="alertmanager")  # exported as 0 from the start, so a rate has a series
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.store = store
