@@ -33,10 +33,20 @@ CONSUMER_LAG = Gauge(
 )
 
 
+ASSIGNED = Gauge(
+    "citywatch_worker_assigned_partitions", "Partitions of each topic assigned to this worker now", ["topic"]
+)
+
+
 def observe_lag(consumer: Any) -> None:
-    """Refresh the lag gauge from faust's consumer: its assignment, high watermarks and read offsets."""
+    """Refresh the lag and assignment gauges from faust's consumer: its assignment, high watermarks and read
+    offsets."""
     CONSUMER_LAG.clear()
-    for tp in consumer.assignment():
+    ASSIGNED.clear()
+    assignment = consumer.assignment()
+    for topic in {tp.topic for tp in assignment}:
+        ASSIGNED.labels(topic=topic).set(sum(1 for tp in assignment if tp.topic == topic))
+    for tp in assignment:
         highwater = consumer.highwater(tp)
         if highwater is None:
             continue

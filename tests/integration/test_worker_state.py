@@ -60,7 +60,7 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
 
 
 def _assigned(port: int | None) -> bool:
-    return "citywatch_worker_consumer_lag_records{" in worker_metrics(port)
+    return "citywatch_worker_assigned_partitions{" in worker_metrics(port)
 
 
 def _results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
