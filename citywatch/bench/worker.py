@@ -73,7 +73,7 @@ class WorkerBenchOptions:
     registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
     out: Path | None = Path("bench-results/worker.json")
     consumers: tuple[str, ...] = CONSUMERS
-    timeout_s: float = 600.0
+    timeout_s: float = 1800.0
     poll_s: float = 0.5
     worker_store: str | None = None  # None: the worker's own default (WorkerSettings.worker_store)
     cprofile: Path | None = None  # run the worker under cProfile, stats written here

@@ -28,7 +28,7 @@ def worker(
     out: Annotated[Path, typer.Option(help="JSON results file (directory created)")] = Path(
         "bench-results/worker.json"
     ),
-    timeout_s: float = typer.Option(600.0, help="Longest wait for one consumer to read every reading"),
+    timeout_s: float = typer.Option(1800.0, help="Longest wait for one consumer to read every reading"),
     poll_s: float = typer.Option(0.5, help="How often the worker's /metrics is read"),
     worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the worker, e.g. rocksdb://"),
     cprofile: Annotated[
