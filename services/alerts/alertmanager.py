@@ -21,12 +21,20 @@ def to_alertmanager(alert: dict[str, Any], status: str, since: float, ends_in: t
         **alert.get("labels", {}),
     }
     annotations = {**alert.get("annotations", {}), "source": alert["source"], "fingerprint": alert["fingerprint"]}
+    # A daily or year-to-date value's event time is the end of its day, possibly hours ahead of now; Alertmanager
+    # refuses (400) an alert that starts after it ends.
+    starts = min(datetime.fromtimestamp(since, UTC), now)
     return {
         "labels": labels,
         "annotations": annotations,
-        "startsAt": datetime.fromtimestamp(since, UTC).isoformat(),
+        "startsAt": starts.isoformat(),
         "endsAt": (now + ends_in if status == "firing" else now).isoformat(),
     }
+
+
+def alert_name(alert: dict[str, Any]) -> str:
+    labels = alert.get("labels", {})
+    return f"{labels.get('alertname')} at {labels.get('site')}"
 
 
 class AlertmanagerClient:
@@ -38,6 +46,18 @@ class AlertmanagerClient:
         if not alerts:
             return
         response = await self._client.post(f"{self.base_url}/api/v2/alerts", json=alerts)
+        if response.status_code == 400 and len(alerts) > 1:
+            # One alert Alertmanager refuses must not hold back the others: send them one by one.
+            for alert in alerts:
+                await self.post([alert])
+            return
+        if response.status_code == 400:
+            log.error(
+                "Alertmanager refused alert %s: %s",
+                alert_name(alerts[0]),
+                response.text.strip()[:500],
+            )
+            return  # re-sending the same alert cannot succeed; the alerts topic still has it
         response.raise_for_status()
 
     async def close(self) -> None:

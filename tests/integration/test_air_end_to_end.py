@@ -60,7 +60,10 @@ def test_posted_readings_raise_an_alert_and_export_the_gauge(isolation: Isolatio
     # The alert reached Alertmanager's API with its site and severity labels.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        am = httpx.get(f"{stack.alertmanager_url}/api/v2/alerts", params={"filter": "site=wj-songling"}).json()
+        am = httpx.get(
+            f"{stack.alertmanager_url}/api/v2/alerts",
+            params=[("filter", "site=wj-songling"), ("filter", f"alertname={RULE}")],
+        ).json()
         if am:
             break
         time.sleep(0.5)

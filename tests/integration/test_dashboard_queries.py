@@ -38,6 +38,7 @@ CITYWATCH_LABELS = frozenset(
         "outcome",
         "status",
         "window",
+        "target",
     ]
 )
 
