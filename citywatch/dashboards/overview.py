@@ -15,12 +15,35 @@ from citywatch.indicators.catalogue import (
     PUBLIC_TRANSPORT_SHARE_YTD,
     WASTE_UTILISATION_DAY,
     WATER_GOOD_III_SHARE_MONTH,
+    Indicator,
 )
 from citywatch.schemas.feeds import FEED_NAMES
 from citywatch.standards import plan_target, pm25_annual_target
+from citywatch.standards.targets import Target
 
 UID = "overview"
 FEEDS = FEED_NAMES
+
+
+def district_stat(
+    title: str,
+    indicator: Indicator,
+    site: str,
+    overrides: c.Overrides,
+    target: Target | None = None,
+    decimals: int = 1,
+) -> Any:
+    """A district's share or rate at a glance, coloured against its plan target when it has one."""
+    description = indicator.description if target is None else f"{indicator.description}. Target: {target.quote}."
+    return c.stat_panel(
+        title,
+        description,
+        [c.query(c.indicator_selector(indicator, site=site), "{{site}}")],
+        unit=c.grafana_unit(indicator),
+        thresholds=None if target is None else c.target_thresholds(target, indicator),
+        overrides=overrides,
+        decimals=decimals,
+    )
 
 
 def build(ctx: c.Context) -> Any:
@@ -59,17 +82,7 @@ def build(ctx: c.Context) -> Any:
         ),
         width=9,
     )
-    layout.add(
-        c.stat_panel(
-            "Good-day share 优良天数比例",
-            CITY_GOOD_DAY_SHARE_YTD.description,
-            [c.query(c.indicator_selector(CITY_GOOD_DAY_SHARE_YTD, site=ctx.districts), "{{site}}")],
-            unit=c.grafana_unit(CITY_GOOD_DAY_SHARE_YTD),
-            overrides=districts,
-            decimals=1,
-        ),
-        width=6,
-    )
+    layout.add(district_stat("Good-day share 优良天数比例", CITY_GOOD_DAY_SHARE_YTD, ctx.districts, districts), width=6)
     layout.add(
         c.timeseries_panel(
             "PM2.5 annual mean and projection 年均浓度与预测",
@@ -88,49 +101,24 @@ def build(ctx: c.Context) -> Any:
     )
 
     layout.row("Water · transport · waste 水 · 交通 · 垃圾")
+    layout.add(district_stat("优Ⅲ share 优Ⅲ比例", WATER_GOOD_III_SHARE_MONTH, ctx.districts, districts), width=6)
     layout.add(
-        c.stat_panel(
-            "优Ⅲ share 优Ⅲ比例",
-            WATER_GOOD_III_SHARE_MONTH.description,
-            [c.query(c.indicator_selector(WATER_GOOD_III_SHARE_MONTH, site=ctx.districts), "{{site}}")],
-            unit=c.grafana_unit(WATER_GOOD_III_SHARE_MONTH),
-            overrides=districts,
-            decimals=1,
+        district_stat("Public-transport share 公共交通出行率", PUBLIC_TRANSPORT_SHARE_YTD, site, districts, transit),
+        width=6,
+    )
+    layout.add(
+        district_stat(
+            "Clean-energy buses 清洁能源公交车", BUS_CLEAN_ENERGY_SHARE_FLEET, ctx.districts, districts, clean
         ),
         width=6,
     )
     layout.add(
-        c.stat_panel(
-            "Public-transport share 公共交通出行率",
-            f"{PUBLIC_TRANSPORT_SHARE_YTD.description}. Target: {transit.quote}.",
-            [c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_YTD, site=site), "{{site}}")],
-            unit=c.grafana_unit(PUBLIC_TRANSPORT_SHARE_YTD),
-            thresholds=c.target_thresholds(transit, PUBLIC_TRANSPORT_SHARE_YTD),
-            overrides=districts,
-            decimals=1,
-        ),
-        width=6,
-    )
-    layout.add(
-        c.stat_panel(
-            "Clean-energy buses 清洁能源公交车",
-            f"{BUS_CLEAN_ENERGY_SHARE_FLEET.description}. Target: {clean.quote}.",
-            [c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_FLEET, site=ctx.districts), "{{site}}")],
-            unit=c.grafana_unit(BUS_CLEAN_ENERGY_SHARE_FLEET),
-            thresholds=c.target_thresholds(clean, BUS_CLEAN_ENERGY_SHARE_FLEET),
-            overrides=districts,
-            decimals=1,
-        ),
-        width=6,
-    )
-    layout.add(
-        c.stat_panel(
+        district_stat(
             "Sorted-waste treatment rate 分类垃圾集中处理率",
-            f"{DISTRICT_SORTED_TREATMENT_YTD.description}. Target: {treatment.quote}.",
-            [c.query(c.indicator_selector(DISTRICT_SORTED_TREATMENT_YTD, site=ctx.districts), "{{site}}")],
-            unit=c.grafana_unit(DISTRICT_SORTED_TREATMENT_YTD),
-            thresholds=c.target_thresholds(treatment, DISTRICT_SORTED_TREATMENT_YTD),
-            overrides=districts,
+            DISTRICT_SORTED_TREATMENT_YTD,
+            ctx.districts,
+            districts,
+            treatment,
             decimals=2,
         ),
         width=6,
