@@ -38,6 +38,14 @@ ASSIGNED = Gauge(
 )
 
 
+def last_read_offset(consumer: Any, tp: Any) -> int | None:
+    """faust's private offsets: the last one handed to a stream, else the last committed, else None."""
+    last: int | None = consumer._read_offset.get(tp)
+    if last is None:
+        last = consumer._committed_offset.get(tp)
+    return last
+
+
 def observe_lag(consumer: Any) -> None:
     """Refresh the lag and assignment gauges from faust's consumer: its assignment, high watermarks and read
     offsets."""
@@ -50,10 +58,7 @@ def observe_lag(consumer: Any) -> None:
         highwater = consumer.highwater(tp)
         if highwater is None:
             continue
-        # faust's private offsets: the last one handed to a stream, else the last committed (both inclusive)
-        last = consumer._read_offset.get(tp)
-        if last is None:
-            last = consumer._committed_offset.get(tp)
+        last = last_read_offset(consumer, tp)
         if last is None:
             continue
         position = last + 1

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.metrics import last_read_offset
+
 log = logging.getLogger("citywatch.worker.stall")
 
 
@@ -103,9 +105,7 @@ class StallWatch:
         lag: dict[Any, int] = {}
         read: dict[Any, int] = {}
         for tp in tps:
-            last = consumer._read_offset.get(tp)
-            if last is None:
-                last = consumer._committed_offset.get(tp)
+            last = last_read_offset(consumer, tp)
             read[tp] = -1 if last is None else last
             end = ends.get(tp)
             if end is not None:

@@ -4,6 +4,7 @@ prometheus_client's own gauges (the baseline), same series, same process."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -74,8 +75,7 @@ def measure_client_gauges(records: list[IndicatorRecord], repeats: int = 3) -> S
     return ScrapeFigures("prometheus_client gauges", len(records), observe / len(records) * 1e6, best, len(body))
 
 
-def _best(render: object, repeats: int) -> tuple[float, bytes]:
-    assert callable(render)
+def _best(render: Callable[[], bytes], repeats: int) -> tuple[float, bytes]:
     best, body = float("inf"), b""
     for _ in range(repeats):
         start = time.perf_counter()
