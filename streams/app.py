@@ -196,10 +196,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
             else:
                 metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
         await publish(sent, result.records, result.contributions)
+        return store_later(events[-1], site, result.state)
+
+    def store_later(event: Event, key: str, value: Any) -> Callable[[], None]:
+        """The table write of one key, in the partition of its own last event, to run once the batch's outputs are
+        acknowledged."""
 
         def store() -> None:
-            with current_event(events[-1]):
-                state[site] = result.state
+            with current_event(event):
+                state[key] = value
 
         return store
 
@@ -241,17 +246,16 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 events.append(event)
                 contributions.append(contribution)
             sent: Sent = []
-            stores: list[tuple[Event, str, Any]] = []
+            stores = []
             for district, (events, contributions) in by_district.items():
                 key = f"district:{district}"
                 with current_event(events[-1]):
                     result = process_district(state.get(key), contributions)
                 await publish(sent, result.records)
-                stores.append((events[-1], key, result.state))
+                stores.append(store_later(events[-1], key, result.state))
             await asyncio.gather(*sent)
-            for event, key, new in stores:
-                with current_event(event):
-                    state[key] = new
+            for store in stores:
+                store()
 
     async def publish_fleet_share() -> None:
         """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly."""
