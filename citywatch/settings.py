@@ -115,6 +115,17 @@ class AlertSettings(CommonSettings):
     alerts_port: int = 8010
     alerts_group_id: str = Field("citywatch-alerts", description="Kafka consumer group of the alert service")
     resend_interval_s: float = Field(60.0, description="Re-send firing alerts to Alertmanager this often")
+    webhook_urls: str = Field("", description="Comma-separated URLs that receive every firing and resolved transition")
+    grafana_url: str = Field("", description="Grafana base URL for alert annotations; empty skips them")
+    grafana_token: str = Field("", description="Grafana service-account token for annotations")
+    history_retention_days: float = Field(400.0, description="Keep alert history (transitions, acks) this long")
+    ack_max_days: float = Field(
+        7.0, description="An acknowledgement's Alertmanager silence lasts until the alert resolves, at most this long"
+    )
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
 
 
 class SimulatorSettings(CommonSettings):

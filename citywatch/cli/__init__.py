@@ -14,6 +14,7 @@ from citywatch.cli import (
     indicators,
     kafka_access,
     keys,
+    oncall,
     processes,
     publish,
     report,
@@ -33,6 +34,7 @@ app = typer.Typer(
 
 kafka_access.register(app)
 keys.register(app)
+oncall.register(app)
 bench.register(app)
 dashboards.register(app)
 deploy.register(app)

@@ -1,4 +1,4 @@
-"""Delivery to Alertmanager's v2 API."""
+"""Alertmanager's v2 API: alerts in, silences for acknowledgements and maintenance."""
 
 from __future__ import annotations
 
@@ -14,12 +14,7 @@ log = logging.getLogger("citywatch.alerts")
 def to_alertmanager(alert: dict[str, Any], status: str, since: float, ends_in: timedelta) -> dict[str, Any]:
     """One Alertmanager alert. Firing alerts end a few resend intervals ahead; resolved ones end now."""
     now = datetime.now(UTC)
-    labels = {
-        "alertname": alert["rule_id"],
-        "severity": alert["severity"],
-        "department": alert["department"],
-        **alert.get("labels", {}),
-    }
+    labels = alert_labels(alert)
     annotations = {**alert.get("annotations", {}), "source": alert["source"], "fingerprint": alert["fingerprint"]}
     # A daily or year-to-date value's event time is the end of its day, possibly hours ahead of now; Alertmanager
     # refuses (400) an alert that starts after it ends.
@@ -29,6 +24,17 @@ def to_alertmanager(alert: dict[str, Any], status: str, since: float, ends_in: t
         "annotations": annotations,
         "startsAt": starts.isoformat(),
         "endsAt": (now + ends_in if status == "firing" else now).isoformat(),
+    }
+
+
+def alert_labels(alert: dict[str, Any]) -> dict[str, str]:
+    """The labels an alert carries in Alertmanager: its identity there, so a silence on exactly these labels
+    silences exactly this alert."""
+    return {
+        "alertname": alert["rule_id"],
+        "severity": alert["severity"],
+        "department": alert["department"],
+        **alert.get("labels", {}),
     }
 
 
@@ -59,6 +65,26 @@ class AlertmanagerClient:
             )
             return  # re-sending the same alert cannot succeed; the alerts topic still has it
         response.raise_for_status()
+
+    async def silence(
+        self, matchers: dict[str, str], starts: datetime, ends: datetime, created_by: str, comment: str
+    ) -> str:
+        """Create a silence matching these labels exactly; returns its id."""
+        body = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
+            "startsAt": starts.isoformat(),
+            "endsAt": ends.isoformat(),
+            "createdBy": created_by,
+            "comment": comment or "(no comment)",
+        }
+        response = await self._client.post(f"{self.base_url}/api/v2/silences", json=body)
+        response.raise_for_status()
+        return str(response.json()["silenceID"])
+
+    async def expire_silence(self, silence_id: str) -> None:
+        response = await self._client.delete(f"{self.base_url}/api/v2/silence/{silence_id}")
+        if response.status_code != 404:  # already expired or garbage-collected: nothing left to do
+            response.raise_for_status()
 
     async def close(self) -> None:
         await self._client.aclose()

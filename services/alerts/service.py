@@ -18,6 +18,7 @@ from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, to_alertmanager
+from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
 
 log = logging.getLogger("citywatch.alerts")
@@ -26,22 +27,30 @@ TRANSITIONS = Counter(
     "citywatch_alert_transitions_total", "Alert transitions published on the alerts topic", ["rule", "status"]
 )
 EVALUATIONS = Counter("citywatch_alert_evaluations_total", "Rule evaluations consumed, by effect", ["effect"])
+WEBHOOK_CALLS = Counter("citywatch_alert_webhook_deliveries_total", "Transitions delivered to every webhook receiver")
 DELIVERY_ERRORS = Counter("citywatch_alert_delivery_errors_total", "Failed deliveries, by target", ["target"])
 ALERT_STATE = Gauge(
     "citywatch_alert_state",
-    "1 for each alert firing now (like Prometheus's ALERTS)",
+    "1 for each alert pending or firing now (like Prometheus's ALERTS)",
     ["alertname", "site", "severity", "department", "alertstate"],
 )
 
 
 class AlertService:
     def __init__(self, settings: AlertSettings, store: AlertStore) -> None:
-        DELIVERY_ERRORS.labels(target="alertmanager")  # exported as 0 from the start, so a rate has a series
+        for target in ("alertmanager", "webhook", "grafana"):
+            DELIVERY_ERRORS.labels(target=target)  # exported as 0 from the start, so a rate has a series
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.store = store
         self.alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
+        self.webhooks = Webhooks(settings.webhook_url_list) if settings.webhook_url_list else None
+        # Without a Grafana URL there is nobody to annotate: skipped, not an error.
+        self.grafana = (
+            GrafanaAnnotations(settings.grafana_url, settings.grafana_token) if settings.grafana_url else None
+        )
         self._wake = asyncio.Event()
+        self._webhook_wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -50,8 +59,8 @@ class AlertService:
         return timedelta(seconds=3 * self.settings.resend_interval_s)
 
     async def start(self) -> None:
-        for alert in await self.store.firing():
-            self._set_gauge(alert, firing=True)
+        for alert in await self.store.active():
+            self._set_gauge(alert, alert["status"])
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True
         )
@@ -61,6 +70,8 @@ class AlertService:
             asyncio.create_task(self._drain_outbox(), name="drain-outbox"),
             asyncio.create_task(self._resend_firing(), name="resend-firing"),
         ]
+        if self.webhooks is not None:
+            self._tasks.append(asyncio.create_task(self._deliver_webhooks(), name="deliver-webhooks"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -70,6 +81,8 @@ class AlertService:
             await self._producer.stop()
         if self.alertmanager is not None:
             await self.alertmanager.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -100,11 +113,8 @@ class AlertService:
             log.error("skipping a malformed rule evaluation: %s", exc)
             EVALUATIONS.labels(effect="malformed").inc()
             return
-        data = evaluation.model_dump(mode="json", include=_ALERT_FIELDS)
-        effect = await self.store.apply(
-            evaluation.fingerprint, evaluation.outcome, evaluation.observed_at.timestamp(), data
-        )
-        EVALUATIONS.labels(effect=effect if effect in ("stale", "unchanged") else "transition").inc()
+        applied = await self.store.apply(evaluation)
+        EVALUATIONS.labels(effect=applied.effect).inc()
 
     async def _drain_outbox(self) -> None:
         assert self._producer is not None
@@ -114,16 +124,72 @@ class AlertService:
             self._wake.clear()
             while transitions := await self.store.pending_transitions():
                 for t in transitions:
-                    record = _transition_record(t)
                     await self._producer.send_and_wait(
                         self.topics.alerts,
                         key=t.fingerprint.encode(),
-                        value=json.dumps(record, ensure_ascii=False).encode(),
+                        value=json.dumps(t.record(), ensure_ascii=False).encode(),
                     )
                     TRANSITIONS.labels(rule=t.data["rule_id"], status=t.status).inc()
-                    self._set_gauge(t.data, firing=t.status == "firing")
-                await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in transitions])
-                await self.store.mark_delivered(transitions)
+                    if t.amendment is None:
+                        self._set_gauge(t.data, t.status)
+                notifying = [t for t in transitions if t.notifies]
+                await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in notifying])
+                for t in notifying:
+                    await self._follow_up(t)
+                webhook = [t for t in notifying if "maintenance" not in t.suppressed] if self.webhooks else []
+                await self.store.mark_delivered(transitions, webhook)
+                if webhook:
+                    self._webhook_wake.set()
+
+    async def _follow_up(self, t: Transition) -> None:
+        """What a notifying transition changes besides the alert itself: an acknowledgement's silence ends with the
+        alert; the Grafana annotation opens and closes with it."""
+        if t.status == "resolved" and t.ack and t.ack.get("silence_id") and self.alertmanager is not None:
+            try:
+                await self.alertmanager.expire_silence(t.ack["silence_id"])
+            except httpx.HTTPError as exc:
+                log.warning("could not expire silence %s of a resolved alert: %s", t.ack["silence_id"], exc)
+        if self.grafana is None:
+            return
+        try:
+            if t.status == "firing":
+                annotation_id = await self.grafana.opened(t.data, t.at)
+                await self.store.set_field(t.fingerprint, "annotation", json.dumps([annotation_id, t.at]))
+            else:
+                alert = await self.store.get(t.fingerprint)
+                if alert is not None and alert.get("annotation"):
+                    annotation_id, opened_at = alert["annotation"]
+                    await self.grafana.closed(annotation_id, t.data, opened_at, t.at)
+        except Exception as exc:  # an annotation is a convenience: never stop the outbox for it
+            DELIVERY_ERRORS.labels(target="grafana").inc()
+            log.warning("Grafana annotation for %s failed: %s", t.transition_id, exc)
+
+    async def _deliver_webhooks(self) -> None:
+        """Drain the webhook queue in order; a receiver that is down is retried with backoff, never skipped."""
+        assert self.webhooks is not None
+        backoff = 0.5
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._webhook_wake.wait(), timeout=1.0)
+            self._webhook_wake.clear()
+            for entry_id, record in await self.store.webhook_queue():
+                try:
+                    for url in self.webhooks.urls:
+                        await self.webhooks.send(url, record)
+                except WebhookError as exc:
+                    DELIVERY_ERRORS.labels(target="webhook").inc()
+                    if exc.retry:
+                        log.warning("%s; retrying in %.1f s", exc, backoff)
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 30.0)
+                        self._webhook_wake.set()
+                        break
+                    # A refusal (4xx) will not change on a retry; the transition stays on the alerts topic.
+                    log.error("%s; transition %s is not re-sent", exc, record["transition_id"])
+                else:
+                    WEBHOOK_CALLS.inc()
+                backoff = 0.5
+                await self.store.webhook_done(entry_id)
 
     async def _resend_firing(self) -> None:
         while True:
@@ -141,44 +207,20 @@ class AlertService:
             DELIVERY_ERRORS.labels(target="alertmanager").inc()
             log.warning("Alertmanager at %s unreachable (%s); will re-send", self.settings.alertmanager_url, exc)
 
-    def _set_gauge(self, alert: dict[str, Any], firing: bool) -> None:
+    def _set_gauge(self, alert: dict[str, Any], status: str) -> None:
         labels = {
             "alertname": alert["rule_id"],
             "site": alert["site"],
             "severity": alert["severity"],
             "department": alert["department"],
-            "alertstate": "firing",
         }
-        if firing:
-            ALERT_STATE.labels(**labels).set(1)
-        else:
-            ALERT_STATE.remove(*labels.values())
-
-
-_ALERT_FIELDS = {
-    "rule_id",
-    "fingerprint",
-    "site",
-    "indicator",
-    "value",
-    "unit",
-    "threshold",
-    "threshold_source",
-    "unverified",
-    "observed_at",
-    "revision",
-    "severity",
-    "department",
-    "source",
-    "labels",
-    "annotations",
-}
+        for state in ("pending", "firing"):
+            if state == status:
+                ALERT_STATE.labels(**labels, alertstate=state).set(1)
+            else:
+                with contextlib.suppress(KeyError):
+                    ALERT_STATE.remove(*labels.values(), state)
 
 
 def _with_fp(t: Transition) -> dict[str, Any]:
     return {**t.data, "fingerprint": t.fingerprint}
-
-
-def _transition_record(t: Transition) -> dict[str, Any]:
-    """The alerts topic's record: one per transition, with an id consumers can dedup on."""
-    return {"transition_id": t.transition_id, "status": t.status, "seq": t.seq, "event_time": t.at, **t.data}

@@ -1,106 +1,453 @@
-"""Alert lifecycle state in Redis: inactive → firing → resolved, one fingerprint at a time.
+"""Alert state in Redis: the pure lifecycle (`citywatch.rules.lifecycle`) applied one fingerprint at a time.
 
-A transition is decided and recorded atomically (a Lua script) together with an outbox entry, so a crash
-can neither lose a transition nor publish one twice: the outbox is drained to Kafka and Alertmanager, and
-an evaluation replayed after a restart finds the state already moved and changes nothing.
+Each evaluation is applied in one optimistic transaction (WATCH the alert's hash, compute the step in Python,
+MULTI/EXEC the new state together with its outbox entry), so a crash can neither lose a transition nor record
+it twice: the outbox is drained to Kafka and the notifiers, and an evaluation replayed after a restart finds
+the state already moved and changes nothing.
+
+Keys (all under the service's prefix):
+- `alert:<fingerprint>`  hash: lifecycle state, the latest evaluation's data, ack, silence and annotation ids
+- `active`               set of fingerprints pending or firing
+- `outbox`               stream of transitions and amendments not yet published
+- `webhooks`             stream of published transitions not yet delivered to the webhook receivers
+- `history:site:<site>`, `history:rule:<rule>`  streams of every transition and amendment, trimmed by age
+- `maintenance`          sorted set of maintenance windows, scored by their end
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
+from citywatch.rules import lifecycle
+from citywatch.rules.evaluation import RuleEvaluation
+from citywatch.rules.lifecycle import AlertState, Status
 from services.redis_text import text
 
-# KEYS: alert hash, firing set, outbox stream. ARGV: fingerprint, outcome, event time (epoch s), data json.
-_APPLY = """
-local last = tonumber(redis.call('HGET', KEYS[1], 'last_at') or '-1')
-local at = tonumber(ARGV[3])
-if at < last then return 'stale' end
-redis.call('HSET', KEYS[1], 'last_at', ARGV[3])
-local status = redis.call('HGET', KEYS[1], 'status') or 'inactive'
-local new = status
-if ARGV[2] == 'breach' and status ~= 'firing' then new = 'firing'
-elseif ARGV[2] == 'clear' and status == 'firing' then new = 'resolved' end
-if new == status then return 'unchanged' end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('HSET', KEYS[1], 'status', new, 'since', ARGV[3], 'data', ARGV[4])
-if new == 'firing' then redis.call('SADD', KEYS[2], ARGV[1]) else redis.call('SREM', KEYS[2], ARGV[1]) end
-redis.call('XADD', KEYS[3], '*', 'fingerprint', ARGV[1], 'seq', seq, 'status', new, 'at', ARGV[3], 'data', ARGV[4])
-return new
-"""
+_STATE_FIELDS = ("status", "active_since", "last_active_at", "since", "last_at", "seq")
 
 
 @dataclass(frozen=True)
 class Transition:
+    """One entry of the outbox: a lifecycle transition, or an amendment (a revised indicator changed an outcome)."""
+
     outbox_id: str
     fingerprint: str
     seq: int
-    status: str  # "firing" or "resolved"
+    status: str  # pending, firing, resolved, inactive, or "amended"
     at: float  # event time of the evaluation that caused it
     data: dict[str, Any]
+    previous: str = ""
+    amendment: dict[str, Any] | None = None
+    suppressed: list[str] = field(default_factory=list)  # why notifications are held back: acknowledged, maintenance
+    ack: dict[str, Any] | None = None  # the acknowledgement this transition ends (an alert resolving while acked)
 
     @property
     def transition_id(self) -> str:
+        if self.amendment is not None:
+            return f"{self.fingerprint}:amend:{self.amendment['revision']}:{self.at:g}"
         return f"{self.fingerprint}:{self.seq}"
+
+    @property
+    def notifies(self) -> bool:
+        """Firing and resolved transitions reach people; pending, inactive and amendments are only recorded."""
+        return self.amendment is None and self.status in lifecycle.NOTIFYING
+
+    def record(self) -> dict[str, Any]:
+        """The alerts topic's record, with an id consumers can dedup on."""
+        out: dict[str, Any] = {
+            "transition_id": self.transition_id,
+            "status": self.status,
+            "previous": self.previous,
+            "seq": self.seq,
+            "event_time": self.at,
+            **self.data,
+            "fingerprint": self.fingerprint,
+        }
+        if self.amendment is not None:
+            out["amendment"] = self.amendment
+        if self.suppressed:
+            out["suppressed"] = self.suppressed
+        if self.ack is not None:
+            out["ack"] = self.ack
+        return out
+
+
+@dataclass(frozen=True)
+class Applied:
+    effect: str  # "transition", "amended", "unchanged" or "stale"
+    transition: Transition | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    by: str
+    comment: str
+    at: float
+    silence_id: str = ""
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    id: str
+    site: str
+    starts_at: float
+    ends_at: float
+    comment: str
+    by: str
+    silence_id: str = ""
+
+    def covers(self, site: str, at: float) -> bool:
+        return self.site == site and self.starts_at <= at < self.ends_at
 
 
 class AlertStore:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, history_retention_s: float = 400 * 86400) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._apply = redis.register_script(_APPLY)
+        self.history_retention_s = history_retention_s
 
+    # --- keys -----------------------------------------------------------------------------------------------------
     def _alert_key(self, fingerprint: str) -> str:
         return f"{self.prefix}:alert:{fingerprint}"
 
     @property
-    def _firing_key(self) -> str:
-        return f"{self.prefix}:firing"
+    def _active_key(self) -> str:
+        return f"{self.prefix}:active"
 
     @property
     def _outbox_key(self) -> str:
         return f"{self.prefix}:outbox"
 
-    async def apply(self, fingerprint: str, outcome: str, at: float, data: dict[str, Any]) -> str:
-        """Apply one evaluation; returns the new status, 'unchanged' or 'stale'."""
-        result: Any = await self._apply(
-            keys=[self._alert_key(fingerprint), self._firing_key, self._outbox_key],
-            args=[fingerprint, outcome, repr(at), json.dumps(data, ensure_ascii=False)],
-        )
-        return text(result)
+    @property
+    def _webhook_key(self) -> str:
+        return f"{self.prefix}:webhooks"
+
+    @property
+    def _maintenance_key(self) -> str:
+        return f"{self.prefix}:maintenance"
+
+    def _history_key(self, by: str, name: str) -> str:
+        return f"{self.prefix}:history:{by}:{name}"
+
+    # --- lifecycle --------------------------------------------------------------------------------------------------
+    async def apply(self, evaluation: RuleEvaluation, now: float | None = None) -> Applied:
+        """Apply one evaluation to its alert's state, atomically with the outbox entry of any transition."""
+        fp = evaluation.fingerprint
+        key = self._alert_key(fp)
+        at = evaluation.observed_at.timestamp()
+        data = evaluation.model_dump(mode="json", include=ALERT_FIELDS)
+        pipeline: Any = self.redis.pipeline(transaction=True)  # redis-py's pipeline methods are untyped
+        async with pipeline as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw: Any = await pipe.hgetall(key)
+                    fields = {text(k): text(v) for k, v in raw.items()}
+                    state = _state(fp, fields)
+                    step = lifecycle.apply(
+                        state,
+                        evaluation.outcome,
+                        at,
+                        for_s=evaluation.for_s,
+                        keep_firing_for_s=evaluation.keep_firing_for_s,
+                    )
+                    if step.effect == "stale":
+                        await pipe.unwatch()
+                        return Applied("stale")
+                    amendment = _amendment(fields, evaluation, at)
+                    ack = _ack(fields)
+                    suppressed = await self._suppressed(evaluation.site, ack, now)
+                    pipe.multi()
+                    pipe.hset(
+                        key,
+                        mapping={
+                            **_state_fields(step.state),
+                            "last_outcome": evaluation.outcome,
+                            "last_revision": str(evaluation.revision),
+                            "data": json.dumps(data, ensure_ascii=False),
+                        },
+                    )
+                    entries: list[Transition] = []
+                    if amendment is not None:
+                        entries.append(Transition("", fp, step.state.seq, "amended", at, data, amendment=amendment))
+                    t = step.transition
+                    if t is not None:
+                        ends_ack = asdict(ack) if ack is not None and t.status is Status.RESOLVED else None
+                        entries.append(
+                            Transition(
+                                "",
+                                fp,
+                                t.seq,
+                                t.status.value,
+                                at,
+                                data,
+                                t.previous.value,
+                                suppressed=suppressed,
+                                ack=ends_ack,
+                            )
+                        )
+                        if t.status in (Status.PENDING, Status.FIRING):
+                            pipe.sadd(self._active_key, fp)
+                        else:
+                            pipe.srem(self._active_key, fp)
+                        if t.status is Status.RESOLVED:
+                            pipe.hdel(key, "ack")  # an acknowledgement lasts until the alert resolves
+                    for entry in entries:
+                        self._record(pipe, entry)
+                    await pipe.execute()
+                    if t is not None:
+                        return Applied("transition", entries[-1])
+                    return Applied("amended" if amendment is not None else "unchanged")
+                except WatchError:
+                    continue  # the API changed the alert meanwhile (an ack); decide again on the new state
+
+    def _record(self, pipe: Any, entry: Transition) -> None:
+        """Queue the outbox and history entries of one transition or amendment on a MULTI pipeline."""
+        fields = {"entry": json.dumps(entry.record(), ensure_ascii=False)}
+        pipe.xadd(self._outbox_key, fields)
+        self._remember(pipe, entry.data["site"], entry.data["rule_id"], fields)
+
+    def _remember(self, pipe: Any, site: str, rule: str, fields: dict[str, str]) -> None:
+        oldest = f"{int((time.time() - self.history_retention_s) * 1000)}-0"
+        for by, name in (("site", site), ("rule", rule)):
+            pipe.xadd(self._history_key(by, name), fields, minid=oldest, approximate=True)
+
+    async def _suppressed(self, site: str, ack: Ack | None, now: float | None) -> list[str]:
+        out = ["acknowledged"] if ack is not None else []
+        if await self.maintenance_for(site, now):
+            out.append("maintenance")
+        return out
 
     async def pending_transitions(self, count: int = 100) -> list[Transition]:
         entries: Any = await self.redis.xrange(self._outbox_key, count=count)
+        return [_from_entry(text(entry_id), fields) for entry_id, fields in entries or []]
+
+    async def mark_delivered(self, transitions: list[Transition], webhook: Sequence[Transition] = ()) -> None:
+        """Drop published entries from the outbox, queueing those for webhooks in the same transaction."""
+        if not transitions:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for t in webhook:
+                pipe.xadd(self._webhook_key, {"entry": json.dumps(t.record(), ensure_ascii=False)})
+            pipe.xdel(self._outbox_key, *[t.outbox_id for t in transitions])
+            await pipe.execute()
+
+    async def webhook_queue(self, count: int = 50) -> list[tuple[str, dict[str, Any]]]:
+        """Transition records waiting for the webhook receivers, oldest first."""
+        entries: Any = await self.redis.xrange(self._webhook_key, count=count)
+        return [(text(entry_id), _entry(fields)) for entry_id, fields in entries or []]
+
+    async def webhook_done(self, entry_id: str) -> None:
+        await self.redis.xdel(self._webhook_key, entry_id)
+
+    async def get(self, fingerprint: str) -> dict[str, Any] | None:
+        raw: Any = await self.redis.hgetall(self._alert_key(fingerprint))
+        if not raw:
+            return None
+        return _view(fingerprint, {text(k): text(v) for k, v in raw.items()})
+
+    async def active(self) -> list[dict[str, Any]]:
+        """Alerts pending or firing now, by fingerprint."""
+        members: Any = await self.redis.smembers(self._active_key)
         out = []
-        for entry_id, fields in entries or []:
-            f = {text(k): text(v) for k, v in fields.items()}
-            out.append(
-                Transition(
-                    outbox_id=text(entry_id),
-                    fingerprint=f["fingerprint"],
-                    seq=int(f["seq"]),
-                    status=f["status"],
-                    at=float(f["at"]),
-                    data=json.loads(f["data"]),
-                )
-            )
+        for fp in sorted(text(m) for m in members):
+            alert = await self.get(fp)
+            if alert is not None and alert["status"] in ("pending", "firing"):
+                out.append(alert)
         return out
 
-    async def mark_delivered(self, transitions: list[Transition]) -> None:
-        if transitions:
-            await self.redis.xdel(self._outbox_key, *[t.outbox_id for t in transitions])
-
     async def firing(self) -> list[dict[str, Any]]:
-        members: Any = await self.redis.smembers(self._firing_key)
-        fingerprints = sorted(text(m) for m in members)
-        alerts = []
-        for fp in fingerprints:
-            raw: Any = await self.redis.hgetall(self._alert_key(fp))
-            fields = {text(k): text(v) for k, v in raw.items()}
-            if fields.get("status") == "firing":
-                alerts.append({"fingerprint": fp, "since": float(fields["since"]), **json.loads(fields["data"])})
-        return alerts
+        return [a for a in await self.active() if a["status"] == "firing"]
+
+    # --- acknowledgements -------------------------------------------------------------------------------------------
+    async def acknowledge(self, fingerprint: str, ack: Ack) -> dict[str, Any]:
+        """Record an ack on a firing alert; KeyError when no such alert fires."""
+        alert = await self.get(fingerprint)
+        if alert is None or alert["status"] != "firing":
+            raise KeyError(f"no firing alert with fingerprint {fingerprint}")
+        await self.redis.hset(self._alert_key(fingerprint), "ack", json.dumps(asdict(ack), ensure_ascii=False))
+        return {**alert, "ack": asdict(ack)}
+
+    async def unacknowledge(self, fingerprint: str) -> Ack | None:
+        """Remove an ack; returns the ack removed, or None when there was none."""
+        alert = await self.get(fingerprint)
+        if alert is None or alert.get("ack") is None:
+            return None
+        await self.redis.hdel(self._alert_key(fingerprint), "ack")
+        return Ack(**alert["ack"])
+
+    async def audit(self, alert: dict[str, Any], event: str, details: dict[str, Any]) -> None:
+        """Record what a person did to an alert (acknowledged, unacknowledged) in its site's and rule's history."""
+        record = {
+            "status": event,
+            "fingerprint": alert["fingerprint"],
+            "rule_id": alert["rule_id"],
+            "site": alert["site"],
+            "event_time": time.time(),
+            **details,
+        }
+        pipeline: Any = self.redis.pipeline(transaction=True)
+        async with pipeline as pipe:
+            self._remember(pipe, alert["site"], alert["rule_id"], {"entry": json.dumps(record, ensure_ascii=False)})
+            await pipe.execute()
+
+    # --- maintenance ------------------------------------------------------------------------------------------------
+    async def add_maintenance(self, window: Maintenance) -> None:
+        await self.redis.zadd(self._maintenance_key, {json.dumps(asdict(window), ensure_ascii=False): window.ends_at})
+
+    async def maintenance(self, now: float | None = None) -> list[Maintenance]:
+        """Maintenance windows not yet over (ended ones are dropped as they are read)."""
+        now = time.time() if now is None else now
+        await self.redis.zremrangebyscore(self._maintenance_key, "-inf", now)
+        members: Any = await self.redis.zrange(self._maintenance_key, 0, -1)
+        return sorted((Maintenance(**json.loads(text(m))) for m in members), key=lambda m: m.starts_at)
+
+    async def maintenance_for(self, site: str, now: float | None = None) -> Maintenance | None:
+        now = time.time() if now is None else now
+        return next((m for m in await self.maintenance(now) if m.covers(site, now)), None)
+
+    async def end_maintenance(self, window_id: str) -> Maintenance | None:
+        for window in await self.maintenance():
+            if window.id == window_id:
+                await self.redis.zrem(self._maintenance_key, json.dumps(asdict(window), ensure_ascii=False))
+                return window
+        return None
+
+    # --- history ----------------------------------------------------------------------------------------------------
+    async def history(
+        self, *, site: str | None = None, rule: str | None = None, since: float = 0.0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Transitions and amendments of a site or a rule, newest first."""
+        if site is None and rule is None:
+            raise ValueError("name a site or a rule")
+        key = self._history_key("site", site) if site is not None else self._history_key("rule", rule or "")
+        out: list[dict[str, Any]] = []
+        cursor = "+"
+        minimum = f"{int(since * 1000)}-0"
+        while len(out) < limit:
+            entries: Any = await self.redis.xrevrange(key, max=cursor, min=minimum, count=500)
+            if not entries:
+                break
+            for entry_id, fields in entries:
+                record = _entry(fields)
+                if rule is None or record.get("rule_id") == rule:
+                    out.append({"recorded_at": int(text(entry_id).split("-")[0]) / 1000, **record})
+            cursor = "(" + text(entries[-1][0])  # exclusive: continue below the last entry read
+        return out[:limit]
+
+    async def set_field(self, fingerprint: str, name: str, value: str) -> None:
+        """Remember a delivery detail (a Grafana annotation id) on the alert."""
+        await self.redis.hset(self._alert_key(fingerprint), name, value)
+
+
+ALERT_FIELDS = {
+    "rule_id",
+    "site",
+    "indicator",
+    "value",
+    "unit",
+    "threshold",
+    "threshold_source",
+    "unverified",
+    "observed_at",
+    "revision",
+    "severity",
+    "department",
+    "source",
+    "labels",
+    "annotations",
+    "kind",
+}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _state(fingerprint: str, fields: dict[str, str]) -> AlertState:
+    def num(name: str) -> float | None:
+        value = fields.get(name, "")
+        return float(value) if value else None
+
+    return AlertState(
+        fingerprint=fingerprint,
+        status=Status(fields.get("status", "inactive")),
+        active_since=num("active_since"),
+        last_active_at=num("last_active_at"),
+        since=num("since"),
+        last_at=num("last_at"),
+        seq=int(fields.get("seq", "0")),
+    )
+
+
+def _state_fields(state: AlertState) -> dict[str, str]:
+    values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    return {name: "" if v is None else (v.value if isinstance(v, Status) else repr(v)) for name, v in values.items()}
+
+
+def _amendment(fields: dict[str, str], evaluation: RuleEvaluation, at: float) -> dict[str, Any] | None:
+    """An audit entry when a revised indicator (same event time, higher revision) changes the outcome."""
+    if not fields.get("last_at") or float(fields["last_at"]) != at:
+        return None
+    previous_revision = int(fields.get("last_revision", "0") or 0)
+    previous_outcome = fields.get("last_outcome", "")
+    if evaluation.revision <= previous_revision or evaluation.outcome == previous_outcome:
+        return None
+    return {
+        "revision": evaluation.revision,
+        "previous_revision": previous_revision,
+        "previous_outcome": previous_outcome,
+        "outcome": evaluation.outcome,
+        "value": evaluation.value,
+    }
+
+
+def _ack(fields: dict[str, str]) -> Ack | None:
+    return Ack(**json.loads(fields["ack"])) if fields.get("ack") else None
+
+
+def _view(fingerprint: str, fields: dict[str, str]) -> dict[str, Any]:
+    """An alert as the API shows it."""
+    ack = _ack(fields)
+    return {
+        "fingerprint": fingerprint,
+        "status": fields.get("status", "inactive"),
+        "since": float(fields["since"]) if fields.get("since") else None,
+        "seq": int(fields.get("seq", "0")),
+        **json.loads(fields.get("data", "{}")),
+        "ack": None if ack is None else asdict(ack),
+        "annotation": json.loads(fields["annotation"]) if fields.get("annotation") else None,
+    }
+
+
+def _entry(fields: dict[Any, Any]) -> dict[str, Any]:
+    decoded = {text(k): text(v) for k, v in fields.items()}
+    record: dict[str, Any] = json.loads(decoded["entry"])
+    return record
+
+
+def _from_entry(entry_id: str, fields: dict[Any, Any]) -> Transition:
+    record = _entry(fields)
+    status = record.pop("status")
+    amendment = record.pop("amendment", None)
+    known = {"transition_id", "previous", "seq", "event_time", "fingerprint", "suppressed", "ack"}
+    return Transition(
+        outbox_id=entry_id,
+        fingerprint=record["fingerprint"],
+        seq=int(record["seq"]),
+        status=status,
+        at=float(record["event_time"]),
+        data={k: v for k, v in record.items() if k not in known},
+        previous=record.get("previous", ""),
+        amendment=amendment,
+        suppressed=list(record.get("suppressed", [])),
+        ack=record.get("ack"),
+    )

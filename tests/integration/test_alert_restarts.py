@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import httpx
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
+from tests.integration.webhook_receiver import WebhookReceiver
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -21,12 +23,14 @@ def hours(first: datetime, values: list[float]) -> list[dict[str, object]]:
     ]
 
 
-def test_restarts_while_firing_cause_no_second_transition(isolation: Isolation) -> None:
+def test_restarts_while_firing_cause_no_second_transition(isolation: Isolation, webhook: WebhookReceiver) -> None:
     stack = isolation.stack
     topics = isolation.ensure_topics()
     worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT")
     ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
-    alerts = isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
     url = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
     auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
     fp = fingerprint("air-pm25-24h-grade2", "wj-songling")
@@ -57,5 +61,14 @@ def test_restarts_while_firing_cause_no_second_transition(isolation: Isolation) 
     ids = [r["transition_id"] for r in records if r["fingerprint"] == fp]
     assert ids == [f"{fp}:1", f"{fp}:2"]
 
-    firing_now = httpx.get(f"http://127.0.0.1:{alerts.metrics_port}/v1/alerts").json()
+    oncall = {"Authorization": f"Bearer {isolation.api_key('environment', 'oncall')}"}
+    firing_now = httpx.get(f"http://127.0.0.1:{alerts.metrics_port}/v1/alerts", headers=oncall).json()
     assert all(a["fingerprint"] != fp for a in firing_now)
+
+    # One webhook call per transition, though both processes crashed while the alert fired.
+    deadline = time.monotonic() + 30
+    while webhook.statuses(fp) != ["firing", "resolved"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)
+    assert webhook.statuses(fp) == ["firing", "resolved"]
+    assert [c["key"] for c in webhook.calls if c["fingerprint"] == fp] == [f"{fp}:1", f"{fp}:2"]

@@ -1,0 +1,76 @@
+"""Where transitions go besides the alerts topic and Alertmanager: webhook receivers and Grafana annotations."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from grafana_client.api import AsyncGrafanaApi
+
+log = logging.getLogger("citywatch.alerts")
+
+
+class WebhookError(Exception):
+    def __init__(self, url: str, reason: str, retry: bool) -> None:
+        super().__init__(f"webhook {url}: {reason}")
+        self.url = url
+        self.retry = retry
+
+
+class Webhooks:
+    """POSTs each transition record as JSON to every receiver. `Idempotency-Key` carries the transition id, so a
+    receiver can drop the repeat of a delivery interrupted by a crash."""
+
+    def __init__(self, urls: list[str], timeout_s: float = 5.0) -> None:
+        self.urls = urls
+        self._client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def send(self, url: str, record: dict[str, Any]) -> None:
+        try:
+            response = await self._client.post(
+                url,
+                json=record,
+                headers={"Idempotency-Key": str(record["transition_id"]), "User-Agent": "citywatch-alerts"},
+            )
+        except httpx.HTTPError as exc:
+            raise WebhookError(url, f"unreachable ({exc!r})", retry=True) from exc
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise WebhookError(url, f"answered {response.status_code}", retry=True)
+        if response.status_code >= 400:
+            raise WebhookError(url, f"refused with {response.status_code}: {response.text[:300]}", retry=False)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def annotation_text(record: dict[str, Any]) -> str:
+    summary = record.get("annotations", {}).get("summary") or f"{record['rule_id']} at {record['site']}"
+    return f"{summary}<br/>{record['value']} {record['unit']} (threshold {record['threshold']}); {record['source']}"
+
+
+def annotation_tags(record: dict[str, Any]) -> list[str]:
+    return ["citywatch", record["rule_id"], record["site"], record["severity"], record["department"]]
+
+
+class GrafanaAnnotations:
+    """One region annotation per alert: opened when it fires, closed when it resolves."""
+
+    def __init__(self, url: str, token: str, timeout_s: float = 5.0) -> None:
+        self.api = AsyncGrafanaApi.from_url(url, credential=token or None, timeout=timeout_s)
+
+    async def opened(self, record: dict[str, Any], since: float) -> str:
+        answer: Any = await self.api.annotations.add_annotation(
+            time_from=_ms(since), tags=annotation_tags(record), text=annotation_text(record)
+        )
+        return str(answer["id"])
+
+    async def closed(self, annotation_id: str, record: dict[str, Any], since: float, at: float) -> None:
+        await self.api.annotations.partial_update_annotation(
+            annotation_id, time_from=_ms(since), time_to=_ms(max(at, since))
+        )
+
+
+def _ms(epoch_s: float) -> int:
+    return int(min(epoch_s, datetime.now(UTC).timestamp()) * 1000)

@@ -1,0 +1,279 @@
+"""The alert service against real Kafka, Redis and Alertmanager, and a real HTTP webhook receiver.
+
+Rule evaluations are produced straight onto the test's rule-evaluations topic, so each test controls outcomes and
+event times exactly; the worker's side is covered by the end-to-end and restart tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from kafka import KafkaProducer
+
+from citywatch.rules.evaluation import fingerprint
+from tests.conftest import Isolation
+from tests.integration.kafka_reads import read_until
+from tests.integration.webhook_receiver import WebhookReceiver
+
+RULE = "test-pm25-hourly"
+
+
+class Evaluations:
+    """Produces rule evaluations of one rule for the test's sites."""
+
+    def __init__(self, isolation: Isolation, rule: str = RULE, **fields: Any) -> None:
+        self.isolation = isolation
+        self.topic = isolation.ensure_topics().rule_evaluations
+        self.rule = rule
+        self.fields = fields
+        self.producer = KafkaProducer(bootstrap_servers=isolation.stack.kafka_bootstrap, acks="all")
+
+    def send(self, site: str, outcome: str, at: datetime, value: float, revision: int = 0, **fields: Any) -> None:
+        evaluation = {
+            "rule_id": self.rule,
+            "fingerprint": fingerprint(self.rule, site),
+            "site": site,
+            "indicator": "air.pm25.hourly",
+            "value": value,
+            "unit": "µg/m³",
+            "outcome": outcome,
+            "threshold": 75.0,
+            "threshold_source": "rule value",
+            "unverified": False,
+            "observed_at": at.isoformat(),
+            "revision": revision,
+            "severity": "warning",
+            "department": "environment",
+            "source": "test rule, standards.md GB 3095-2012",
+            "labels": {"site": site, "test": self.isolation.id},
+            "annotations": {"summary": f"PM2.5 {value} at {site}"},
+            **self.fields,
+            **fields,
+        }
+        self.producer.send(self.topic, key=site.encode(), value=json.dumps(evaluation).encode())
+        self.producer.flush()
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout_s} s")
+
+
+def alertmanager_alert(isolation: Isolation, site: str) -> dict[str, Any] | None:
+    found = httpx.get(
+        f"{isolation.stack.alertmanager_url}/api/v2/alerts",
+        params=[("filter", f"test={isolation.id}"), ("filter", f"site={site}")],
+        timeout=5,
+    ).json()
+    return found[0] if found else None
+
+
+def transitions(records: list[dict[str, Any]], fp: str) -> list[str]:
+    return [r["status"] for r in records if r["fingerprint"] == fp]
+
+
+T0 = datetime(2026, 5, 1, 8, tzinfo=UTC)
+
+
+def test_for_duration_pending_firing_resolved_reach_topic_alertmanager_and_webhook(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    evaluations = Evaluations(isolation, for_s=7200.0)
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
+    site = "wj-songling"
+    fp = fingerprint(RULE, site)
+    topic = isolation.ensure_topics().alerts
+
+    # Breaching for less than `for` stays pending: recorded, nobody told.
+    evaluations.send(site, "breach", T0, 90.0)
+    evaluations.send(site, "breach", T0 + timedelta(hours=1), 91.0)
+    read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: transitions(rs, fp) == ["pending"])
+    assert webhook.calls == []
+    key = isolation.api_key("environment", "oncall")
+    auth = {"Authorization": f"Bearer {key}"}
+    base = f"http://127.0.0.1:{alerts.metrics_port}"
+    response = httpx.get(f"{base}/v1/alerts", headers=auth)
+    assert response.status_code == 200, response.text
+    active = response.json()
+    assert [(a["fingerprint"], a["status"]) for a in active] == [(fp, "pending")]
+
+    # Two hours after it started, it fires: once on the topic, once at the webhook, and in Alertmanager.
+    evaluations.send(site, "breach", T0 + timedelta(hours=2), 92.0)
+    evaluations.send(site, "breach", T0 + timedelta(hours=3), 93.0)
+    read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: transitions(rs, fp) == ["pending", "firing"])
+    wait_for(lambda: webhook.statuses(fp) == ["firing"], "the firing webhook call")
+    am = wait_for(lambda: alertmanager_alert(isolation, site), "the alert in Alertmanager")
+    assert am["labels"]["alertname"] == RULE and am["annotations"]["source"].startswith("test rule")
+    assert webhook.calls[0]["key"] == f"{fp}:2"
+
+    # It resolves on a clear outcome; Alertmanager gets an explicit end.
+    evaluations.send(site, "clear", T0 + timedelta(hours=4), 20.0)
+    records = read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: "resolved" in transitions(rs, fp))
+    assert transitions(records, fp) == ["pending", "firing", "resolved"]
+    wait_for(lambda: webhook.statuses(fp) == ["firing", "resolved"], "the resolved webhook call")
+    # Alertmanager lists an alert only until its end, which the resolve set to now.
+    wait_for(lambda: alertmanager_alert(isolation, site) is None, "Alertmanager to end the resolved alert")
+
+    history = httpx.get(f"{base}/v1/history", params={"rule": RULE}, headers=auth).json()
+    assert [h["status"] for h in history] == ["resolved", "firing", "pending"]
+    evaluations.close()
+
+
+def test_ack_silences_in_alertmanager_until_resolved_and_roles_are_enforced(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    evaluations = Evaluations(isolation)
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
+    base = f"http://127.0.0.1:{alerts.metrics_port}"
+    site = "wj-lili"
+    fp = fingerprint(RULE, site)
+    evaluations.send(site, "breach", T0, 120.0)
+    wait_for(lambda: alertmanager_alert(isolation, site), "the alert in Alertmanager")
+
+    body = {"comment": "sensor crew on the way"}
+    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body).status_code == 401
+    publisher = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
+    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=publisher).status_code == 403
+    water = {"Authorization": f"Bearer {isolation.api_key('water', 'oncall')}"}
+    refused = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=water)
+    assert refused.status_code == 403 and "environment" in refused.json()["detail"]
+    oncall = {"Authorization": f"Bearer {isolation.api_key('environment', 'oncall')}"}
+
+    acked = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall)
+    assert acked.status_code == 200, acked.text
+    silence_id = acked.json()["ack"]["silence_id"]
+    held = wait_for(
+        lambda: (a := alertmanager_alert(isolation, site)) and a["status"]["state"] == "suppressed" and a,
+        "the acked alert to be suppressed in Alertmanager",
+    )
+    assert silence_id in held["status"]["silencedBy"]
+    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall).status_code == 409
+
+    # Un-ack: notifications resume; ack again, then the resolve ends the silence.
+    assert httpx.delete(f"{base}/v1/alerts/{fp}/ack", headers=oncall).status_code == 200
+    wait_for(
+        lambda: (a := alertmanager_alert(isolation, site)) and a["status"]["state"] == "active",
+        "the un-acked alert to be active again",
+    )
+    silence_id = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall).json()["ack"]["silence_id"]
+    evaluations.send(site, "clear", T0 + timedelta(hours=1), 10.0)
+    silence = wait_for(
+        lambda: (
+            (s := httpx.get(f"{isolation.stack.alertmanager_url}/api/v2/silence/{silence_id}").json())["status"][
+                "state"
+            ]
+            == "expired"
+            and s
+        ),
+        "the ack's silence to expire when the alert resolves",
+    )
+    assert silence["createdBy"].startswith("environment/")
+    assert webhook.statuses(fp) == ["firing", "resolved"]  # an ack holds back repeats, not the resolution
+    history = httpx.get(f"{base}/v1/history", params={"site": site}, headers=oncall).json()
+    assert [h["status"] for h in history] == ["resolved", "acknowledged", "unacknowledged", "acknowledged", "firing"]
+    evaluations.close()
+
+
+def test_maintenance_holds_back_notifications_but_records_transitions(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    evaluations = Evaluations(isolation)
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
+    base = f"http://127.0.0.1:{alerts.metrics_port}"
+    site = "wj-shengze"
+    fp = fingerprint(RULE, site)
+    admin = {"Authorization": f"Bearer {isolation.api_key('water', 'admin')}"}
+    now = datetime.now(UTC)
+    window = httpx.post(
+        f"{base}/v1/maintenance",
+        json={
+            "site": site,
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(minutes=30)).isoformat(),
+            "comment": "analyser calibration",
+        },
+        headers=admin,
+    )
+    assert window.status_code == 201, window.text
+    unknown = httpx.post(
+        f"{base}/v1/maintenance",
+        json={"site": "nowhere", "starts_at": now.isoformat(), "ends_at": now.isoformat(), "comment": "x"},
+        headers=admin,
+    )
+    assert unknown.status_code == 422 and "ends_at" in unknown.text
+    try:
+        evaluations.send(site, "breach", T0, 150.0)
+        records = read_until(
+            isolation.stack.kafka_bootstrap,
+            isolation.ensure_topics().alerts,
+            lambda rs: transitions(rs, fp) == ["firing"],
+        )
+        assert [r["suppressed"] for r in records if r["fingerprint"] == fp] == [["maintenance"]]
+        held = wait_for(
+            lambda: (a := alertmanager_alert(isolation, site)) and a["status"]["state"] == "suppressed" and a,
+            "the alert of a site in maintenance to be suppressed",
+        )
+        assert held["status"]["silencedBy"] == [window.json()["silence_id"]]
+        time.sleep(2)  # the webhook queue drains every second: give a wrong delivery its chance
+        assert webhook.calls == []
+    finally:
+        httpx.delete(f"{base}/v1/maintenance/{window.json()['id']}", headers=admin)
+    evaluations.close()
+
+
+def test_revised_indicator_amends_the_alert_and_webhook_outage_loses_nothing(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    evaluations = Evaluations(isolation)
+    webhook.failing = True
+    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
+    site = "wj-pingwang"
+    fp = fingerprint(RULE, site)
+    topic = isolation.ensure_topics().alerts
+
+    evaluations.send(site, "breach", T0, 80.0)
+    # The provider revises that hour to 60: the outcome changes, so the alert resolves and an audit record says why.
+    evaluations.send(site, "clear", T0, 60.0, revision=1)
+    # A repeat of the revision, and an older event, change nothing.
+    evaluations.send(site, "clear", T0, 60.0, revision=1)
+    evaluations.send(site, "breach", T0 - timedelta(hours=1), 99.0)
+    records = read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: "resolved" in transitions(rs, fp))
+    time.sleep(1.5)
+    records = read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: len(transitions(rs, fp)) >= 3)
+    assert transitions(records, fp) == ["firing", "amended", "resolved"]
+    amended = next(r for r in records if r["status"] == "amended")
+    assert amended["amendment"] == {
+        "revision": 1,
+        "previous_revision": 0,
+        "previous_outcome": "breach",
+        "outcome": "clear",
+        "value": 60.0,
+    }
+
+    # The receiver was down (503) meanwhile; once it is back it gets both transitions, in order, once.
+    time.sleep(2)
+    assert webhook.calls == []
+    webhook.failing = False
+    wait_for(lambda: webhook.statuses(fp) == ["firing", "resolved"], "the webhook calls after the outage", 60)
+    time.sleep(2)
+    assert webhook.statuses(fp) == ["firing", "resolved"]
+    evaluations.close()
