@@ -123,6 +123,23 @@ class AlertSettings(CommonSettings):
         7.0, description="An acknowledgement's Alertmanager silence lasts until the alert resolves, at most this long"
     )
 
+    alertmanager_extra_labels: str = Field(
+        "", description="Labels added to every alert and silence in Alertmanager, as name=value,name=value"
+    )
+
+    @field_validator("alertmanager_extra_labels")
+    @classmethod
+    def _label_pairs(cls, value: str) -> str:
+        bad = [p for p in value.split(",") if p.strip() and "=" not in p]
+        if bad:
+            raise ValueError(f"expected name=value pairs separated by commas; {bad[0]!r} has no '='")
+        return value
+
+    @property
+    def alertmanager_label_map(self) -> dict[str, str]:
+        pairs = [p.split("=", 1) for p in self.alertmanager_extra_labels.split(",") if p.strip()]
+        return {name.strip(): value.strip() for name, value in pairs}
+
     @property
     def webhook_url_list(self) -> list[str]:
         return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]

@@ -62,6 +62,7 @@ class Isolation:
             "CITYWATCH_REDIS_URL": self.stack.redis_url,
             "CITYWATCH_REDIS_PREFIX": self.id,
             "CITYWATCH_ALERTMANAGER_URL": self.stack.alertmanager_url,
+            "CITYWATCH_ALERTMANAGER_EXTRA_LABELS": f"test={self.id}",
             "CITYWATCH_WORKER_DATA_DIR": str(self.tmp_path / "worker"),
             "CITYWATCH_KAFKA_REQUEST_TIMEOUT_MS": "10000",
             "CITYWATCH_KAFKA_ACK_TIMEOUT_S": "5",

@@ -44,13 +44,15 @@ def alert_name(alert: dict[str, Any]) -> str:
 
 
 class AlertmanagerClient:
-    def __init__(self, base_url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 5.0, extra_labels: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.extra_labels = extra_labels or {}  # e.g. the deployment's name, on every alert and silence
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
     async def post(self, alerts: list[dict[str, Any]]) -> None:
         if not alerts:
             return
+        alerts = [{**a, "labels": {**a["labels"], **self.extra_labels}} for a in alerts]
         response = await self._client.post(f"{self.base_url}/api/v2/alerts", json=alerts)
         if response.status_code == 400 and len(alerts) > 1:
             # One alert Alertmanager refuses must not hold back the others: send them one by one.
@@ -70,6 +72,7 @@ class AlertmanagerClient:
         self, matchers: dict[str, str], starts: datetime, ends: datetime, created_by: str, comment: str
     ) -> str:
         """Create a silence matching these labels exactly; returns its id."""
+        matchers = {**matchers, **self.extra_labels}
         body = {
             "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
             "startsAt": starts.isoformat(),

@@ -43,7 +43,11 @@ class AlertService:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.store = store
-        self.alertmanager = AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
+        self.alertmanager = (
+            AlertmanagerClient(settings.alertmanager_url, extra_labels=settings.alertmanager_label_map)
+            if settings.alertmanager_url
+            else None
+        )
         self.webhooks = Webhooks(settings.webhook_url_list) if settings.webhook_url_list else None
         # Without a Grafana URL there is nobody to annotate: skipped, not an error.
         self.grafana = (
