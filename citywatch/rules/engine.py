@@ -8,6 +8,9 @@
 - `export_site` / `load_site` turn one site's state into JSON and back: the worker keeps it in its faust table
   next to the site's own state, so it survives restarts and follows the site's partition (docs/architecture.md).
 
+The worker keeps the table authoritative: it calls `load_site` before a site's records and stores `export_site`
+after them; the timer loads the sites it judges that were not loaded since the last rebalance (`forget`).
+
 Staleness outcomes are published when they change (so the rule-evaluations topic stays quiet), except for rules
 with `for` or `keep_firing_for`, whose lifecycle timers need the outcome repeated on every tick. A breach clears
 as soon as a record of the indicator arrives, not at the next tick.
@@ -161,6 +164,10 @@ class RuleEngine:
         candidates = {*self._watched.get(rule.id, ()), *named, *seen}
         return sorted(s for s in candidates if rule.scope.includes(s))
 
+    def watched(self) -> list[str]:
+        """Every site some staleness rule watches."""
+        return sorted({site for rule in self._staleness for site in self.watched_sites(rule)})
+
     def stale(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[RuleEvaluation]:
         """Staleness outcomes at processing time `now` that are due for publishing, for the sites `owns` accepts
         (every site by default)."""
@@ -185,10 +192,8 @@ class RuleEngine:
         return out
 
     def forget(self, now: datetime) -> None:
-        """Drop every site's state and restart the watch at `now`: after a rebalance this worker's sites have
-        changed, and their state is to be loaded again from the table."""
-        self._history.clear()
-        self._last_seen.clear()
+        """After a rebalance: no site counts as loaded (`load_site` again before trusting it), published staleness
+        outcomes are sent afresh, and a site never seen counts as silent since `now`."""
         self._published.clear()
         self._loaded.clear()
         self.started = now

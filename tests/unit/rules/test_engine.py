@@ -180,15 +180,24 @@ def test_a_rule_with_for_repeats_its_outcome_on_every_tick_so_the_lifecycle_can_
     assert [r.outcome for r in engine.stale(T0 + hours(5))] == ["breach"]
 
 
-def test_after_forget_everything_is_published_again_and_the_watch_restarts() -> None:
+def test_after_forget_sites_are_loaded_again_and_outcomes_published_again() -> None:
     engine = RuleEngine([SILENT], started=T0)
     engine.on_record(record("air.pm25.1h", 30, T0), T0)
     assert len(engine.stale(T0 + hours(5))) == 1
     engine.forget(T0 + hours(5))
     assert not engine.is_loaded(SITE)
-    assert engine.stale(T0 + hours(6)) == []  # nobody watched, no registry: no site known
-    engine.load_site(SITE, {"v": 1, "history": {}, "last_seen": {"air.pm25.1h": T0.isoformat()}})
-    assert [r.outcome for r in engine.stale(T0 + hours(6))] == ["breach"]
+    assert [r.outcome for r in engine.stale(T0 + hours(6))] == ["breach"]  # published again
+    # another worker had the site meanwhile and stored a newer arrival
+    engine.load_site(SITE, {"v": 1, "history": {}, "last_seen": {"air.pm25.1h": (T0 + hours(5)).isoformat()}})
+    assert engine.is_loaded(SITE)
+    assert [r.outcome for r in engine.stale(T0 + hours(6))] == ["clear"]
+
+
+def test_after_forget_a_site_never_seen_counts_from_then() -> None:
+    engine = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    engine.forget(T0 + hours(3))
+    assert {r.outcome for r in engine.stale(T0 + hours(6))} == {"clear"}
+    assert {r.outcome for r in engine.stale(T0 + hours(7))} == {"breach"}
 
 
 def test_a_clock_that_went_back_counts_from_now() -> None:
