@@ -5,6 +5,7 @@ Defaults work against the local stack (`make up`). Every environment name is def
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -93,7 +94,33 @@ class WorkerSettings(CommonSettings):
         "wj-district", description="District id (the registry area of the district): the site of district indicators"
     )
     rules_dir: str = Field("rules", description="Directory of YAML rule files")
+    worker_rules_check_interval_s: float = Field(
+        10.0, description="How often the worker looks at the rule files' modification times (hot reload; also SIGHUP)"
+    )
+    worker_staleness_interval_s: float = Field(
+        60.0,
+        description="How often (real seconds) the worker judges staleness rules; with an accelerated clock, "
+        "one tick covers interval × CITYWATCH_CLOCK_SPEED of processing time",
+    )
+    clock_start: str = Field(
+        "",
+        description="Processing clock start, ISO 8601 with offset (e.g. the simulator's start); empty: real time",
+    )
+    clock_speed: float = Field(
+        1.0, gt=0, description="Processing-clock seconds per real second (like the simulator's speed)"
+    )
     topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware_start(cls, value: str) -> str:
+        if value and datetime.fromisoformat(value).tzinfo is None:
+            raise ValueError("clock_start needs a UTC offset, e.g. 2026-03-01T00:00:00+08:00")
+        return value
+
+    @property
+    def clock_start_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.clock_start) if self.clock_start else None
 
     def rocksdb_options(self) -> dict[str, int]:
         """faust's RocksDB options for the worker's table; see docs/architecture.md for memory per worker."""

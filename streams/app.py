@@ -6,8 +6,9 @@ Two agents, each a thin loop over batches of Kafka records (`stream.take_events`
   feed's pure processor (`streams/processors.py` → `citywatch.indicators`) once for all its readings;
 - `district_stage` reads the per-site contributions and computes the district indicators that need every site.
 
-Per site: publish the changed indicators (and their rule evaluations) and contributions, then store the new state.
-Publishing before storing means a crash in between replays the readings instead of losing their outputs; the
+Per site: publish the changed indicators (and their rule evaluations) and contributions, then store the new state
+(with the site's rule state: the values windowed and rate rules look back on, `rules:<site>`). Publishing before
+storing means a crash in between replays the readings instead of losing their outputs; the
 replay is then dropped by the state's dedup ledger only if the state was stored, otherwise recomputed to the same
 records. Outputs are idempotent (keyed indicator buckets with revisions, alert fingerprints), so at-least-once
 delivery is safe; faust's exactly-once mode is not used (see the faust notes in docs/architecture.md).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,17 +30,19 @@ import faust
 from aiohttp.web import Response as HttpResponse
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.streams import _current_event
+from faust.types import TP
 from faust.types import EventT as FaustEvent
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
+from citywatch.clock import ProcessingClock
 from citywatch.indicators.bus import fleet_clean_energy_share
 from citywatch.indicators.records import Contribution
 from citywatch.registry import load_registry
-from citywatch.rules.evaluation import evaluate
+from citywatch.rules.engine import RuleEngine
+from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.rules.loader import load_rules
-from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
@@ -47,6 +51,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.topics import grants
 from streams import metrics
 from streams.processors import district_processor, feed_processors
+from streams.rules import RuleSource, partition_of, rules_key
 from streams.stall import StallWatch
 
 log = logging.getLogger("citywatch.worker")
@@ -99,6 +104,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
     )
     _serve_metrics(app)
     metrics.export_site_info(registry)
+    clock = ProcessingClock(settings.clock_start_at, settings.clock_speed)
+    engine = RuleEngine(rules, registry, started=clock.now())
+    rule_source = RuleSource(engine, Path(settings.rules_dir), registry)
+    _serve_rule_reload(app, rule_source)
+    log.info("processing clock: %r", clock)
 
     def topic(*names: str) -> faust.TopicT:
         return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -113,9 +123,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # is stored: a state saved while its outputs sat in the producer's buffer would, after a crash, turn the replayed
     # readings into duplicates and their outputs would be lost.
     Sent = list[Awaitable[Any]]
-    rules_by_indicator: dict[str, list[Rule]] = {}
-    for rule in rules:
-        rules_by_indicator.setdefault(rule.indicator, []).append(rule)
 
     async def reject(sent: Sent, feed: str, payload: bytes, errors: list[FieldError], outcome: str = "invalid") -> None:
         letter = DeadLetter(
@@ -128,21 +135,21 @@ def create_app(settings: WorkerSettings) -> faust.App:
         metrics.READINGS.labels(feed=feed, outcome=outcome).inc()
         sent.append(await dead_letter_topic.send(key=feed.encode(), value=letter.model_dump_json().encode()))
 
+    async def send_evaluations(sent: Sent, evaluations: Sequence[RuleEvaluation]) -> None:
+        for result in evaluations:
+            metrics.EVALUATIONS.labels(rule=result.rule_id, outcome=result.outcome).inc()
+            sent.append(
+                await evaluations_topic.send(key=result.fingerprint.encode(), value=result.model_dump_json().encode())
+            )
+
     async def publish(
         sent: Sent, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()
     ) -> None:
+        received_at = clock.now()
         for record in records:
             metrics.observe_indicator(record)
             sent.append(await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode()))
-            for rule in rules_by_indicator.get(record.indicator, ()):
-                result = evaluate(rule, record)
-                if result is not None:
-                    metrics.EVALUATIONS.labels(rule=rule.id, outcome=result.outcome).inc()
-                    sent.append(
-                        await evaluations_topic.send(
-                            key=result.fingerprint.encode(), value=result.model_dump_json().encode()
-                        )
-                    )
+            await send_evaluations(sent, engine.on_record(record, received_at))
         for contribution in contributions:
             sent.append(
                 await contributions_topic.send(
@@ -186,8 +193,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
     async def process_site(
         sent: Sent, feed: str, site: str, events: list[Event], records: list[FeedRecord]
-    ) -> Callable[[], None]:
-        """Compute and publish; return the store of the site's new state, to run once the batch is acknowledged."""
+    ) -> list[Callable[[], None]]:
+        """Compute and publish; return the stores of the site's new states, to run once the batch is acknowledged."""
         result = processors[feed].process_batch(state.get(site), records)
         for event, outcome in zip(events, result.outcomes, strict=True):
             if outcome.dead_letter:
@@ -195,8 +202,23 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 await reject(sent, feed, event.value, [FieldError(field=field, reason=outcome.reason)], "too-late")
             else:
                 metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
-        await publish(sent, result.records, result.contributions)
-        return store_later(events[-1], site, result.state)
+        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
+        return [store_later(events[-1], site, result.state), *stores]
+
+    async def publish_with_rules(
+        sent: Sent, event: Event, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()
+    ) -> list[Callable[[], None]]:
+        """`publish`, with the rule state of the records' sites loaded from the table first; returns the stores of
+        the states that changed, in the partition of `event` (the records' sites are the site or district whose
+        events these are)."""
+        sites = sorted({r.site for r in records})
+        with current_event(event):
+            before = {site: state.get(rules_key(site)) for site in sites}
+        for site in sites:
+            engine.load_site(site, before[site])
+        await publish(sent, records, contributions)
+        after = {site: engine.export_site(site) for site in sites}
+        return [store_later(event, rules_key(site), after[site]) for site in sites if after[site] != before[site]]
 
     def store_later(event: Event, key: str, value: Any) -> Callable[[], None]:
         """The table write of one key, in the partition of its own last event, to run once the batch's outputs are
@@ -224,7 +246,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
             stores = []
             for (feed, site), (events, records) in by_site.items():
                 with current_event(events[-1]):
-                    stores.append(await process_site(sent, feed, site, events, records))
+                    stores += await process_site(sent, feed, site, events, records)
             await asyncio.gather(*sent)
             for store in stores:
                 store()
@@ -251,14 +273,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 key = f"district:{district}"
                 with current_event(events[-1]):
                     result = process_district(state.get(key), contributions)
-                await publish(sent, result.records)
+                stores += await publish_with_rules(sent, events[-1], result.records)
                 stores.append(store_later(events[-1], key, result.state))
             await asyncio.gather(*sent)
             for store in stores:
                 store()
 
     async def publish_fleet_share() -> None:
-        """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly."""
+        """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly.
+        Outside any event there is no partition to store rule state in; its rules need none (instant rules)."""
         today = datetime.now(settings.zone).date()
         drives = [str(v.energy_type) for v in registry.fleet]
         record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=settings.zone)
@@ -273,6 +296,54 @@ def create_app(settings: WorkerSettings) -> faust.App:
     stall = StallWatch(
         app, {*feed_topics, topics.contributions}, settings.worker_stall_after_s, settings.worker_stall_exit_after_s
     )
+
+    def owner(assigned: set[TP]) -> Callable[[str], bool]:
+        """Whether this worker reads a site's feed partition: it then judges the site's staleness, with the arrivals
+        it processed itself and the rule state in its own table partition."""
+
+        def owns(site: str) -> bool:
+            if not registry.has_site(site):
+                return False
+            found = registry.site(site)
+            feed_topic = topics.feed(found.feed, found.department)
+            partitions = app.consumer.topic_partitions(feed_topic) or settings.topic_partitions
+            return TP(feed_topic, partition_of(site, partitions)) in assigned
+
+        return owns
+
+    @app.timer(settings.worker_staleness_interval_s)  # type: ignore[untyped-decorator]
+    async def staleness() -> None:
+        if app.rebalancing or app.in_recovery:
+            return  # the table partitions may be half restored
+        owns = owner(app.consumer.assignment())
+        for site in engine.watched():
+            if owns(site) and not engine.is_loaded(site):
+                engine.load_site(site, state.get(rules_key(site)))
+        sent: Sent = []
+        await send_evaluations(sent, engine.stale(clock.now(), owns))
+        await asyncio.gather(*sent)
+
+    async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """The sites this worker owns are about to change: load their rule state afresh from the table."""
+        engine.forget(clock.now())
+
+    app.on_partitions_revoked.connect(cast(Any, on_partitions_revoked))  # mode's handler type rejects any coroutine
+
+    @app.timer(settings.worker_rules_check_interval_s)  # type: ignore[untyped-decorator]
+    async def rule_files() -> None:
+        await rule_source.reload_if_changed()
+
+    async def reload_on_sighup() -> None:
+        pending: set[asyncio.Task[Any]] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(rule_source.reload("SIGHUP"))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup)
+
+    app.task(reload_on_sighup)
 
     @app.timer(settings.worker_lag_interval_s)  # type: ignore[untyped-decorator]
     async def consumer_lag() -> None:
@@ -302,3 +373,16 @@ def _serve_metrics(app: faust.App) -> None:
         return cast(Response, HttpResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}))
 
     del metrics_page  # registered by the decorator
+
+
+def _serve_rule_reload(app: faust.App, rule_source: RuleSource) -> None:
+    """`POST /rules/reload` on the worker's web port: reload the rule files now (200, or 422 with the problems
+    when the running rules were kept)."""
+
+    @app.page("/rules/reload")
+    class RulesReload(View):
+        async def post(self, request: Request) -> Response:
+            result = await rule_source.reload("POST /rules/reload")
+            return self.json(result.as_json(), status=422 if result.outcome == "failed" else 200)
+
+    del RulesReload  # registered by the decorator

@@ -19,6 +19,13 @@ READINGS = Counter(
 EVALUATIONS = Counter(
     "citywatch_worker_rule_evaluations_total", "Rule evaluations published, by rule and outcome", ["rule", "outcome"]
 )
+RULES_LOADED = Gauge("citywatch_worker_rules_loaded", "Rules the worker evaluates now (after the latest reload)")
+RULE_RELOADS = Counter(
+    "citywatch_worker_rule_reloads_total",
+    "Rule reloads (SIGHUP, POST /rules/reload, a rule file changed), by outcome: applied (the rule set changed), "
+    "unchanged, failed (problems in the files: the running rules were kept)",
+    ["outcome"],
+)
 LATENCY = Histogram(
     "citywatch_worker_processing_latency_seconds",
     "From the reading's Kafka timestamp to its indicators being published",

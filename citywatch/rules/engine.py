@@ -1,0 +1,235 @@
+"""The worker's rule engine: the rule set plus the state rules need between records. Pure: no I/O, no clock.
+
+- `on_record(record, received_at)` evaluates every rule of the record's indicator (instant, windowed, rate of
+  change), remembering the values windowed and rate rules look back on, and the processing time the site's
+  indicator last arrived;
+- `stale(now)` judges the staleness rules for every site in their scope (a site never seen counts from `started`);
+- `reload(rules)` swaps the rule set and reports what changed;
+- `export_site` / `load_site` turn one site's state into JSON and back: the worker keeps it in its faust table
+  next to the site's own state, so it survives restarts and follows the site's partition (docs/architecture.md).
+
+The worker keeps the table authoritative: it calls `load_site` before a site's records and stores `export_site`
+after them; the timer loads the sites it judges that were not loaded since the last rebalance (`forget`).
+
+Staleness outcomes are published when they change (so the rule-evaluations topic stays quiet), except for rules
+with `for` or `keep_firing_for`, whose lifecycle timers need the outcome repeated on every tick. A breach clears
+as soon as a record of the indicator arrives, not at the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.registry import Registry
+from citywatch.rules.evaluation import (
+    Outcome,
+    RuleEvaluation,
+    Sample,
+    evaluate,
+    evaluate_staleness,
+    history_span,
+    remember,
+)
+from citywatch.rules.model import Rule
+from citywatch.schemas.indicator import IndicatorRecord
+
+SITE_STATE_VERSION = 1
+
+SiteState = dict[str, Any]
+"""One site's engine state as JSON: {"v": 1, "history": {rule id: {"key": …, "samples": [[iso time, value], …]}},
+"last_seen": {indicator: iso time}}."""
+
+
+@dataclass(frozen=True)
+class ReloadDiff:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def __str__(self) -> str:
+        parts = [f"{name} {', '.join(ids)}" for name, ids in self._named() if ids]
+        parts.append(f"{len(self.unchanged)} unchanged")
+        return "; ".join(parts)
+
+    def _named(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [("added", self.added), ("changed", self.changed), ("removed", self.removed)]
+
+
+def definition(rule: Rule) -> str:
+    """A rule's whole definition, to tell a changed rule from an unchanged one."""
+    return rule.model_dump_json(by_alias=True)
+
+
+def history_key(rule: Rule) -> str:
+    """What a rule's remembered values depend on: its indicator and how far back it looks. A reload that changes
+    only a threshold, severity or annotation keeps the values; one that changes the window or lookback drops them."""
+    return f"{rule.indicator}|{history_span(rule).total_seconds():g}s"
+
+
+def diff_rules(old: Iterable[Rule], new: Iterable[Rule]) -> ReloadDiff:
+    before = {r.id: definition(r) for r in old}
+    after = {r.id: definition(r) for r in new}
+    return ReloadDiff(
+        added=tuple(sorted(after.keys() - before.keys())),
+        changed=tuple(sorted(i for i in after.keys() & before.keys() if after[i] != before[i])),
+        removed=tuple(sorted(before.keys() - after.keys())),
+        unchanged=tuple(sorted(i for i in after.keys() & before.keys() if after[i] == before[i])),
+    )
+
+
+class RuleEngine:
+    """Rules and their per-site state on one worker. `started` is when the watch began (engine start, or the last
+    `forget`): a site never seen counts as silent since then."""
+
+    def __init__(self, rules: Sequence[Rule], registry: Registry | None = None, *, started: datetime) -> None:
+        self._registry = registry
+        self.started = started
+        self._history: dict[tuple[str, str], tuple[Sample, ...]] = {}  # (rule id, site) -> samples
+        self._last_seen: dict[tuple[str, str], datetime] = {}  # (indicator, site) -> processing time
+        self._published: dict[tuple[str, str], Outcome] = {}  # (staleness rule id, site) -> last outcome sent
+        self._loaded: set[str] = set()
+        self._set_rules(rules)
+
+    # --- the rule set ---------------------------------------------------------------------------------------------
+    def _set_rules(self, rules: Sequence[Rule]) -> None:
+        self._rules = list(rules)
+        self._by_id = {r.id: r for r in self._rules}
+        self._by_indicator: dict[str, list[Rule]] = {}
+        for rule in self._rules:
+            self._by_indicator.setdefault(rule.indicator, []).append(rule)
+        self._staleness = [r for r in self._rules if r.kind == "staleness"]
+        self._watched = {r.id: self._registry_sites(r) for r in self._staleness}
+
+    @property
+    def rules(self) -> list[Rule]:
+        return list(self._rules)
+
+    def reload(self, rules: Sequence[Rule]) -> ReloadDiff:
+        """Use `rules` from now on. Remembered values stay for rules whose `history_key` is unchanged; published
+        staleness outcomes of changed rules are forgotten, so the next `stale` publishes them afresh."""
+        diff = diff_rules(self._rules, rules)
+        old_keys = {r.id: history_key(r) for r in self._rules}
+        new_keys = {r.id: history_key(r) for r in rules}
+        self._history = {k: v for k, v in self._history.items() if old_keys.get(k[0]) == new_keys.get(k[0])}
+        keep = set(diff.unchanged)
+        self._published = {k: v for k, v in self._published.items() if k[0] in keep}
+        self._set_rules(rules)
+        return diff
+
+    # --- records ----------------------------------------------------------------------------------------------------
+    def on_record(self, record: IndicatorRecord, received_at: datetime) -> list[RuleEvaluation]:
+        """Every rule's outcome on `record` (which arrived at processing time `received_at`)."""
+        site = record.site
+        self._loaded.add(site)
+        self._last_seen[(record.indicator, site)] = received_at
+        out: list[RuleEvaluation] = []
+        for rule in self._by_indicator.get(record.indicator, ()):
+            if rule.kind == "staleness":
+                if self._published.get((rule.id, site)) == "breach":
+                    cleared = evaluate_staleness(rule, site, received_at, received_at)
+                    if cleared is not None:
+                        self._published[(rule.id, site)] = cleared.outcome
+                        out.append(cleared)
+                continue
+            key = (rule.id, site)
+            earlier = self._history.get(key, ())
+            result = evaluate(rule, record, earlier)
+            if history_span(rule) > timedelta(0) and rule.scope.includes(site):
+                self._history[key] = remember(rule, earlier, record)
+            if result is not None:
+                out.append(result)
+        return out
+
+    # --- staleness --------------------------------------------------------------------------------------------------
+    def _registry_sites(self, rule: Rule) -> tuple[str, ...]:
+        if self._registry is None:
+            return ()
+        feed = CATALOGUE[rule.indicator].feed
+        return tuple(s.id for s in self._registry.sites_for_feed(feed) if rule.scope.includes(s.id))
+
+    def watched_sites(self, rule: Rule) -> list[str]:
+        """The sites a staleness rule expects data from: its scope among the registry's sites of the indicator's
+        feed, plus the sites the rule names and the sites seen (these matter when there is no registry)."""
+        named = rule.scope.sites if rule.scope.sites != "*" else []
+        seen = [s for (indicator, s) in self._last_seen if indicator == rule.indicator]
+        candidates = {*self._watched.get(rule.id, ()), *named, *seen}
+        return sorted(s for s in candidates if rule.scope.includes(s))
+
+    def watched(self) -> list[str]:
+        """Every site some staleness rule watches."""
+        return sorted({site for rule in self._staleness for site in self.watched_sites(rule)})
+
+    def stale(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[RuleEvaluation]:
+        """Staleness outcomes at processing time `now` that are due for publishing, for the sites `owns` accepts
+        (every site by default)."""
+        out: list[RuleEvaluation] = []
+        for rule in self._staleness:
+            for site in self.watched_sites(rule):
+                if owns is not None and not owns(site):
+                    continue
+                seen_key = (rule.indicator, site)
+                last = self._last_seen.get(seen_key, self.started)
+                if last > now:
+                    # The clock went back (an accelerated clock restarts at its start): count from now.
+                    last = self._last_seen[seen_key] = now
+                result = evaluate_staleness(rule, site, last, now)
+                if result is None:
+                    continue
+                key = (rule.id, site)
+                repeat = result.for_s > 0 or result.keep_firing_for_s > 0
+                if repeat or self._published.get(key) != result.outcome:
+                    self._published[key] = result.outcome
+                    out.append(result)
+        return out
+
+    def forget(self, now: datetime) -> None:
+        """After a rebalance: no site counts as loaded (`load_site` again before trusting it), published staleness
+        outcomes are sent afresh, and a site never seen counts as silent since `now`."""
+        self._published.clear()
+        self._loaded.clear()
+        self.started = now
+
+    # --- one site's state as JSON -----------------------------------------------------------------------------------
+    def is_loaded(self, site: str) -> bool:
+        return site in self._loaded
+
+    def export_site(self, site: str) -> SiteState:
+        history = {
+            rule_id: {
+                "key": history_key(self._by_id[rule_id]),
+                "samples": [[s.at.isoformat(), s.value] for s in samples],
+            }
+            for (rule_id, s_site), samples in sorted(self._history.items())
+            if s_site == site and samples and rule_id in self._by_id
+        }
+        last_seen = {
+            indicator: at.isoformat() for (indicator, s_site), at in sorted(self._last_seen.items()) if s_site == site
+        }
+        return {"v": SITE_STATE_VERSION, "history": history, "last_seen": last_seen}
+
+    def load_site(self, site: str, data: Mapping[str, Any] | None) -> None:
+        """Replace the site's remembered values and last arrivals with `data` (from `export_site`; None for a site
+        without any). Values of rules that are gone or whose `history_key` changed are dropped."""
+        self._history = {k: v for k, v in self._history.items() if k[1] != site}
+        self._last_seen = {k: v for k, v in self._last_seen.items() if k[1] != site}
+        self._loaded.add(site)
+        if not data or data.get("v") != SITE_STATE_VERSION:
+            return
+        for rule_id, entry in data.get("history", {}).items():
+            rule = self._by_id.get(rule_id)
+            if rule is None or entry.get("key") != history_key(rule):
+                continue
+            samples = tuple(Sample(datetime.fromisoformat(at), float(value)) for at, value in entry["samples"])
+            if samples:
+                self._history[(rule_id, site)] = samples
+        for indicator, at in data.get("last_seen", {}).items():
+            self._last_seen[(indicator, site)] = datetime.fromisoformat(at)

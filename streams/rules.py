@@ -1,0 +1,92 @@
+"""The worker's side of the rule engine: reloading the rule files (logged, counted) and which sites' staleness
+this worker judges. The engine itself is pure (`citywatch/rules/engine.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from aiokafka.partitioner import murmur2
+
+from citywatch.registry import Registry
+from citywatch.rules.engine import ReloadDiff, RuleEngine
+from citywatch.rules.reload import files_changed, load_candidate, snapshot
+from streams import metrics
+
+log = logging.getLogger("citywatch.worker.rules")
+
+ReloadOutcome = Literal["applied", "unchanged", "failed"]
+
+
+def rules_key(site: str) -> str:
+    """The state-table key of a site's rule state, kept in the partition of the site's own readings."""
+    return f"rules:{site}"
+
+
+@lru_cache(maxsize=65536)
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, the Java client's and aiokafka's) gives a key: where a
+    site's readings, and so its table state, live."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    outcome: ReloadOutcome
+    diff: ReloadDiff | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        diff = self.diff or ReloadDiff()
+        return {
+            "outcome": self.outcome,
+            "added": list(diff.added),
+            "changed": list(diff.changed),
+            "removed": list(diff.removed),
+            "unchanged": len(diff.unchanged),
+            "problems": self.problems,
+        }
+
+
+class RuleSource:
+    """The rule files behind an engine: reload them on request or when their modification times change."""
+
+    def __init__(self, engine: RuleEngine, path: Path, registry: Registry | None) -> None:
+        self.engine = engine
+        self.path = path
+        self.registry = registry
+        self._snapshot = snapshot(path)
+        self._lock = asyncio.Lock()
+        metrics.RULES_LOADED.set(len(engine.rules))
+
+    async def reload(self, why: str) -> ReloadResult:
+        """Load the files; replace the engine's rules only if they load without any problem."""
+        async with self._lock:
+            self._snapshot = snapshot(self.path)
+            candidate = await asyncio.to_thread(load_candidate, self.path, self.registry)
+            if candidate.rules is None:
+                log.error(
+                    "rule reload (%s) refused, keeping the %d running rules:\n%s",
+                    why,
+                    len(self.engine.rules),
+                    "\n".join(candidate.problems),
+                )
+                result = ReloadResult("failed", problems=candidate.problems)
+            else:
+                diff = self.engine.reload(candidate.rules)
+                log.info("rule reload (%s): %s", why, diff)
+                result = ReloadResult("unchanged" if diff.empty else "applied", diff)
+            metrics.RULE_RELOADS.labels(outcome=result.outcome).inc()
+            metrics.RULES_LOADED.set(len(self.engine.rules))
+            return result
+
+    async def reload_if_changed(self) -> ReloadResult | None:
+        changed = files_changed(self._snapshot, snapshot(self.path))
+        if not changed:
+            return None
+        return await self.reload(f"changed: {', '.join(changed)}")

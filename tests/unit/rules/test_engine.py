@@ -1,0 +1,246 @@
+"""The worker's rule engine: history for windowed and rate rules, staleness on an injected clock, reload, and
+one site's state to JSON and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from zoneinfo import ZoneInfo
+
+from citywatch.devstack.config import REPO_ROOT
+from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.registry import load_registry
+from citywatch.rules.engine import ReloadDiff, RuleEngine, diff_rules
+from citywatch.rules.loader import load_paths
+from citywatch.rules.model import Rule
+from citywatch.schemas.indicator import IndicatorRecord
+
+ZONE = ZoneInfo("Asia/Shanghai")
+REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
+SHIPPED = {r.id: r for r in load_paths([REPO_ROOT / "rules"], REGISTRY).rules}
+T0 = dt.datetime(2025, 6, 1, 8, tzinfo=ZONE)
+SITE = "wj-songling"
+
+
+def rule(**fields: object) -> Rule:
+    base: dict[str, object] = {
+        "id": "test-rule",
+        "description": "a test rule",
+        "severity": "warning",
+        "department": "environment",
+        "source": "test",
+    }
+    return Rule.model_validate({**base, **fields})
+
+
+WINDOWED = rule(
+    id="aqi-3h",
+    kind="window",
+    indicator="air.aqi.realtime",
+    window={"duration": "3h", "aggregation": "mean", "min_samples": 3},
+    condition={"op": ">", "value": 100},
+)
+RATE = rule(
+    id="pm25-rising",
+    kind="rate_of_change",
+    indicator="air.pm25.1h",
+    rate={"lookback": "2h", "per": "1h"},
+    condition={"op": ">", "value": 20},
+)
+SILENT = rule(id="air-silent", kind="staleness", indicator="air.pm25.1h", staleness={"after": "4h"})
+
+
+def record(indicator: str, value: float, at: dt.datetime, site: str = SITE) -> IndicatorRecord:
+    entry = CATALOGUE[indicator]
+    return IndicatorRecord(
+        indicator=indicator,
+        site=site,
+        value=value,
+        unit=entry.unit,
+        window=entry.window,
+        observed_at=at,
+        local_date=at.astimezone(ZONE).date(),
+        samples=1,
+    )
+
+
+def hours(n: float) -> dt.timedelta:
+    return dt.timedelta(hours=n)
+
+
+def feed(engine: RuleEngine, indicator: str, values: list[float], start: dt.datetime = T0) -> list[list[str]]:
+    """Records one hour apart (arriving at their event time); the outcomes of each."""
+    return [
+        [r.outcome for r in engine.on_record(record(indicator, v, start + hours(n)), start + hours(n))]
+        for n, v in enumerate(values)
+    ]
+
+
+def test_a_windowed_rule_needs_min_samples_then_judges_the_mean() -> None:
+    engine = RuleEngine([WINDOWED], started=T0)
+    assert feed(engine, "air.aqi.realtime", [150, 150, 150, 10, 10]) == [[], [], ["breach"], ["breach"], ["clear"]]
+    (last,) = engine.on_record(record("air.aqi.realtime", 10, T0 + hours(5)), T0 + hours(5))
+    assert last.value == 10  # only the last three hours: 10 10 10
+
+
+def test_without_history_the_windowed_rule_never_fires_which_is_why_the_engine_keeps_it() -> None:
+    engine = RuleEngine([WINDOWED], started=T0)
+    for n in range(5):
+        engine.load_site(SITE, None)  # as if every record came to a fresh engine
+        assert engine.on_record(record("air.aqi.realtime", 150, T0 + hours(n)), T0) == []
+
+
+def test_a_rate_rule_compares_with_the_oldest_value_within_its_lookback() -> None:
+    engine = RuleEngine([RATE], started=T0)
+    outcomes = feed(engine, "air.pm25.1h", [30, 40, 90])
+    assert outcomes == [[], ["clear"], ["breach"]]  # nothing to compare at first; +10/h; +30/h over 2 h
+    (result,) = engine.on_record(record("air.pm25.1h", 95, T0 + hours(3)), T0 + hours(3))
+    assert result.value == 27.5  # (95 − 40) / 2 h: 30 fell out of the 2 h lookback
+    assert result.unit == "µg/m³/1h"
+
+
+def test_the_history_is_per_site() -> None:
+    engine = RuleEngine([WINDOWED], started=T0)
+    engine.on_record(record("air.aqi.realtime", 150, T0, site="wj-lili"), T0)
+    engine.on_record(record("air.aqi.realtime", 150, T0 + hours(1), site="wj-lili"), T0)
+    assert engine.on_record(record("air.aqi.realtime", 150, T0 + hours(2)), T0) == []
+
+
+def test_a_reload_keeps_the_history_of_unchanged_rules_and_reports_the_diff() -> None:
+    engine = RuleEngine([WINDOWED, RATE, SILENT], started=T0)
+    feed(engine, "air.aqi.realtime", [150, 150])
+    stricter = RATE.model_copy(update={"severity": "critical"})
+    added = rule(id="new-rule", indicator="air.no2.1h", condition={"op": ">", "value": 200})
+    diff = engine.reload([WINDOWED, stricter, added])
+    assert diff == ReloadDiff(
+        added=("new-rule",), changed=("pm25-rising",), removed=("air-silent",), unchanged=("aqi-3h",)
+    )
+    assert str(diff) == "added new-rule; changed pm25-rising; removed air-silent; 1 unchanged"
+    # the third value completes the window: the two before the reload still count
+    assert [r.outcome for r in engine.on_record(record("air.aqi.realtime", 150, T0 + hours(2)), T0)] == ["breach"]
+    assert [r.id for r in engine.rules] == ["aqi-3h", "pm25-rising", "new-rule"]
+
+
+def test_a_reload_that_changes_the_window_drops_the_history_one_that_changes_the_threshold_keeps_it() -> None:
+    engine = RuleEngine([WINDOWED], started=T0)
+    feed(engine, "air.aqi.realtime", [150, 150])
+    assert WINDOWED.window is not None and WINDOWED.condition is not None
+    longer = WINDOWED.model_copy(update={"window": WINDOWED.window.model_copy(update={"duration": hours(4)})})
+    assert engine.reload([longer]).changed == ("aqi-3h",)
+    assert engine.on_record(record("air.aqi.realtime", 150, T0 + hours(2)), T0) == []  # history dropped: 1 sample
+
+    engine = RuleEngine([WINDOWED], started=T0)
+    feed(engine, "air.aqi.realtime", [150, 150])
+    higher = WINDOWED.model_copy(update={"condition": WINDOWED.condition.model_copy(update={"value": 200})})
+    assert engine.reload([higher]).changed == ("aqi-3h",)
+    (result,) = engine.on_record(record("air.aqi.realtime", 150, T0 + hours(2)), T0)
+    assert (result.outcome, result.threshold) == ("clear", 200)
+
+
+def test_a_reload_of_the_same_rules_changes_nothing() -> None:
+    rules = list(SHIPPED.values())
+    assert diff_rules(rules, rules).empty
+    assert not diff_rules(rules, rules[1:]).empty
+
+
+def test_staleness_fires_after_the_silence_and_clears_when_data_arrives() -> None:
+    engine = RuleEngine([SILENT], started=T0)
+    engine.on_record(record("air.pm25.1h", 30, T0), T0)
+    (first,) = engine.stale(T0 + hours(3))
+    assert (first.outcome, first.site, first.value) == ("clear", SITE, 3 * 3600)
+    assert engine.stale(T0 + hours(3.5)) == []  # unchanged: not published again
+    (fired,) = engine.stale(T0 + hours(4))
+    assert (fired.outcome, fired.observed_at) == ("breach", T0 + hours(4))
+    assert engine.stale(T0 + hours(5)) == []
+    # a record arriving clears it at once, not at the next tick
+    (cleared,) = engine.on_record(record("air.pm25.1h", 30, T0 + hours(1)), T0 + hours(5))
+    assert (cleared.rule_id, cleared.outcome, cleared.fingerprint) == ("air-silent", "clear", fired.fingerprint)
+    assert engine.stale(T0 + hours(6)) == []
+    assert [r.outcome for r in engine.stale(T0 + hours(9))] == ["breach"]
+
+
+def test_a_site_never_seen_counts_from_the_engine_start_and_every_registry_site_in_scope_is_watched() -> None:
+    engine = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    stations = sorted(s.id for s in REGISTRY.sites_for_feed("air"))
+    assert [(r.site, r.outcome) for r in engine.stale(T0 + hours(3))] == [(s, "clear") for s in stations]
+    assert [r.site for r in engine.stale(T0 + hours(4))] == stations
+    owned = engine.stale(T0 + hours(4), owns=lambda site: site == SITE)
+    assert owned == []  # already published as breach
+
+
+def test_only_the_owned_sites_are_judged() -> None:
+    engine = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    assert [r.site for r in engine.stale(T0 + hours(5), owns=lambda site: site == SITE)] == [SITE]
+
+
+def test_a_rule_with_for_repeats_its_outcome_on_every_tick_so_the_lifecycle_can_time_it() -> None:
+    engine = RuleEngine([SILENT.model_copy(update={"for_": hours(1)})], started=T0)
+    engine.on_record(record("air.pm25.1h", 30, T0), T0)
+    assert [r.outcome for r in engine.stale(T0 + hours(4))] == ["breach"]
+    assert [r.outcome for r in engine.stale(T0 + hours(5))] == ["breach"]
+
+
+def test_after_forget_sites_are_loaded_again_and_outcomes_published_again() -> None:
+    engine = RuleEngine([SILENT], started=T0)
+    engine.on_record(record("air.pm25.1h", 30, T0), T0)
+    assert len(engine.stale(T0 + hours(5))) == 1
+    engine.forget(T0 + hours(5))
+    assert not engine.is_loaded(SITE)
+    assert [r.outcome for r in engine.stale(T0 + hours(6))] == ["breach"]  # published again
+    # another worker had the site meanwhile and stored a newer arrival
+    engine.load_site(SITE, {"v": 1, "history": {}, "last_seen": {"air.pm25.1h": (T0 + hours(5)).isoformat()}})
+    assert engine.is_loaded(SITE)
+    assert [r.outcome for r in engine.stale(T0 + hours(6))] == ["clear"]
+
+
+def test_after_forget_a_site_never_seen_counts_from_then() -> None:
+    engine = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    engine.forget(T0 + hours(3))
+    assert {r.outcome for r in engine.stale(T0 + hours(6))} == {"clear"}
+    assert {r.outcome for r in engine.stale(T0 + hours(7))} == {"breach"}
+
+
+def test_a_clock_that_went_back_counts_from_now() -> None:
+    engine = RuleEngine([SILENT], started=T0)
+    engine.load_site(SITE, {"v": 1, "history": {}, "last_seen": {"air.pm25.1h": (T0 + hours(100)).isoformat()}})
+    assert [r.outcome for r in engine.stale(T0)] == ["clear"]
+    assert [r.outcome for r in engine.stale(T0 + hours(4))] == ["breach"]
+
+
+def test_a_site_state_survives_json_and_a_new_engine() -> None:
+    engine = RuleEngine([WINDOWED, RATE, SILENT], started=T0)
+    feed(engine, "air.aqi.realtime", [150, 150])
+    feed(engine, "air.pm25.1h", [30])
+    engine.on_record(record("air.aqi.realtime", 150, T0, site="wj-lili"), T0)
+    data = json.loads(json.dumps(engine.export_site(SITE)))
+    assert set(data["history"]) == {"aqi-3h", "pm25-rising"}
+    assert data["last_seen"] == {"air.aqi.realtime": (T0 + hours(1)).isoformat(), "air.pm25.1h": T0.isoformat()}
+
+    restarted = RuleEngine([WINDOWED, RATE, SILENT], started=T0 + hours(10))
+    restarted.load_site(SITE, data)
+    assert restarted.export_site(SITE) == data
+    assert [r.outcome for r in restarted.on_record(record("air.aqi.realtime", 150, T0 + hours(2)), T0)] == ["breach"]
+    assert [r.outcome for r in restarted.stale(T0 + hours(10))] == ["breach"]  # last seen before the restart
+
+
+def test_loading_drops_the_values_of_rules_that_are_gone_or_look_back_differently() -> None:
+    engine = RuleEngine([WINDOWED, RATE], started=T0)
+    feed(engine, "air.aqi.realtime", [150])
+    feed(engine, "air.pm25.1h", [30])
+    data = engine.export_site(SITE)
+    assert RATE.rate is not None
+    longer = RATE.model_copy(update={"rate": RATE.rate.model_copy(update={"lookback": hours(3)})})
+    other = RuleEngine([longer], started=T0)
+    other.load_site(SITE, data)
+    assert other.export_site(SITE)["history"] == {}
+    other.load_site(SITE, {"v": 99})  # an unknown version is ignored, not trusted
+    assert other.export_site(SITE) == {"v": 1, "history": {}, "last_seen": {}}
+
+
+def test_loading_a_site_replaces_only_that_site() -> None:
+    engine = RuleEngine([WINDOWED], started=T0)
+    feed(engine, "air.aqi.realtime", [150])
+    engine.on_record(record("air.aqi.realtime", 150, T0, site="wj-lili"), T0)
+    engine.load_site(SITE, None)
+    assert engine.export_site(SITE)["history"] == {}
+    assert engine.export_site("wj-lili")["history"] != {}
