@@ -1,0 +1,121 @@
+"""The worker's rule engine against real Kafka and Redis: staleness on an accelerated processing clock, windowed
+rules fed from the persisted history, and hot reload of the rule files."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from citywatch.devstack.config import REPO_ROOT
+from tests.conftest import Isolation
+from tests.integration.kafka_reads import read_until
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 5, 1, 0, tzinfo=SHANGHAI)
+
+
+def hours(site: str, first: datetime, values: list[float]) -> list[dict[str, Any]]:
+    return [
+        {"station": site, "observed_at": (first + timedelta(hours=i)).isoformat(), "pm25": v}
+        for i, v in enumerate(values)
+    ]
+
+
+def statuses(records: list[dict[str, Any]], rule: str, site: str) -> list[str]:
+    return [r["status"] for r in records if r["rule_id"] == rule and r["site"] == site]
+
+
+def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arrives(isolation: Isolation) -> None:
+    topics = isolation.ensure_topics()
+    # One simulated hour per real second: the 4 h staleness rule fires after about 4 s of silence.
+    isolation.start(
+        "worker",
+        "CITYWATCH_WORKER_WEB_PORT",
+        CITYWATCH_CLOCK_START=START.isoformat(),
+        CITYWATCH_CLOCK_SPEED="3600",
+        CITYWATCH_WORKER_STALENESS_INTERVAL_S="1",
+    )
+    ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
+    rule = "air-station-silent"
+    records = read_until(
+        isolation.stack.kafka_bootstrap,
+        topics.alerts,
+        lambda rs: statuses(rs, rule, "wj-lili") == ["firing"],
+        timeout_s=90,
+    )
+    firing = next(r for r in records if r["rule_id"] == rule and r["site"] == "wj-lili")
+    assert firing["value"] >= 4 * 3600 and "GB 3095" in firing["source"]
+
+    auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
+    now = datetime.now(SHANGHAI).replace(minute=0, second=0, microsecond=0)
+    response = httpx.post(
+        f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch",
+        json=hours("wj-lili", now - timedelta(hours=2), [30.0, 31.0]),
+        headers=auth,
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    records = read_until(
+        isolation.stack.kafka_bootstrap,
+        topics.alerts,
+        lambda rs: statuses(rs, rule, "wj-lili") == ["firing", "resolved"],
+        timeout_s=60,
+    )
+
+
+def test_windowed_rule_evaluates_from_history_and_rules_reload_without_restart(
+    isolation: Isolation, tmp_path: Path
+) -> None:
+    topics = isolation.ensure_topics()
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules_dir)
+    worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_RULES_DIR=str(rules_dir))
+    ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
+    gateway = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
+
+    def post(batch: list[dict[str, Any]]) -> None:
+        response = httpx.post(gateway, json=batch, headers=auth, timeout=30)
+        assert response.status_code == 202, response.text
+
+    # Three hours of AQI over 100 make the 3 h windowed rule breach; fewer give no evaluation at all.
+    rule = "air-aqi-realtime-over-100-3h"
+    post(hours("wj-tongli", START, [160.0, 170.0, 180.0]))
+
+    def windowed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if r["rule_id"] == rule and r["site"] == "wj-tongli"]
+
+    evaluations = read_until(
+        isolation.stack.kafka_bootstrap, topics.rule_evaluations, lambda rs: len(windowed(rs)) >= 1
+    )
+    first = windowed(evaluations)
+    assert [e["outcome"] for e in first] == ["breach"], first
+    assert first[0]["observed_at"].startswith("2026-05-01T02:00")
+
+    # A broken rule file is refused with its position; the running rules stay.
+    base = f"http://127.0.0.1:{worker.metrics_port}"
+    air = rules_dir / "air.yaml"
+    original = air.read_text(encoding="utf-8")
+    air.write_text(original.replace("op: '>'", "op: 'bigger'", 1).replace('op: ">"', 'op: "bigger"', 1))
+    refused = httpx.post(f"{base}/rules/reload", timeout=30)
+    assert refused.status_code == 422, refused.text
+    assert any("air.yaml:" in p for p in refused.json()["problems"]), refused.json()
+
+    # A valid change is applied at once and reported as a diff.
+    air.write_text(original.replace("air-station-silent", "air-station-quiet", 1))
+    applied = httpx.post(f"{base}/rules/reload", timeout=30).json()
+    assert applied["outcome"] == "applied", applied
+    assert applied["added"] == ["air-station-quiet"] and applied["removed"] == ["air-station-silent"]
+
+    # The windowed rule kept its history through the reload: the next hour is judged on a full window at once.
+    post(hours("wj-tongli", START + timedelta(hours=3), [20.0]))
+    evaluations = read_until(
+        isolation.stack.kafka_bootstrap, topics.rule_evaluations, lambda rs: len(windowed(rs)) >= 2
+    )
+    assert windowed(evaluations)[1]["observed_at"].startswith("2026-05-01T03:00")
