@@ -22,6 +22,7 @@ from citywatch import dashboards
 from citywatch.cli.dashboards import DEFAULT_REGISTRY
 from citywatch.dashboards import walk
 from citywatch.devstack.config import REPO_ROOT, StackConfig
+from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
 from citywatch.topics import Topics
 from services.simulator.incidents import DEFAULT_INCIDENTS, PlantOverCapacity, PollutionEpisode, SectionDegradation
@@ -211,3 +212,61 @@ def test_scripted_incidents_raise_their_alerts_once_and_resolve(pipeline: Pipeli
         while pipeline.webhook.statuses(fp) != ["firing", "resolved"] and time.monotonic() < deadline:
             time.sleep(0.5)
         assert pipeline.webhook.statuses(fp) == ["firing", "resolved"], (rule, site)
+
+
+def _latest_values(records: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """The newest value of every (indicator, site) on the indicators topic: latest event time, then revision."""
+    best: dict[tuple[str, str], tuple[str, int, float]] = {}
+    for r in records:
+        key = (r["indicator"], r["site"])
+        candidate = (r["observed_at"], int(r.get("revision", 0)), float(r["value"]))
+        if key not in best or candidate[:2] >= best[key][:2]:
+            best[key] = candidate
+    return {key: value for key, (_, _, value) in best.items()}
+
+
+def test_overview_panels_show_the_values_on_the_indicators_topic(pipeline: Pipeline) -> None:
+    board = json.loads((REPO_ROOT / dashboards.DASHBOARDS_DIR / "overview.json").read_text(encoding="utf-8"))
+    by_metric = {(i.metric, i.window): i.id for i in CATALOGUE.values()}
+    overview = next(m for m in dashboards.MODULES if m.UID == "overview")
+    values = variable_values(getattr(overview, "FEEDS", ()))
+    exprs = sorted(
+        {walk.substitute(q.expr, values) for q in walk.queries(board) if "citywatch_alert_state" not in q.expr}
+    )
+    topic = Topics(pipeline.isolation.id).indicators
+    mismatches: list[str] = []
+    deadline = time.monotonic() + 90
+    while True:
+        shown: dict[tuple[str, str], float] = {}
+        for expr in exprs:
+            answer = httpx.get(f"{pipeline.stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=30)
+            for series in answer.json()["data"]["result"]:
+                labels = series["metric"]
+                if labels.get("test") != pipeline.isolation.id:
+                    continue  # an earlier test's series
+                indicator = by_metric[(labels["__name__"], labels["window"])]
+                shown[(indicator, labels["site"])] = float(series["value"][1])
+        latest = _latest_values(read_until(pipeline.stack.kafka_bootstrap, topic, lambda rs: bool(rs)))
+        mismatches = [
+            f"{indicator} at {site}: panel {value!r}, topic {latest.get((indicator, site))!r}"
+            for (indicator, site), value in sorted(shown.items())
+            if latest.get((indicator, site)) is None
+            or abs(latest[(indicator, site)] - value) > 1e-9 * max(1, abs(value))
+        ]
+        # Every overview panel has at least one series of this run, and all equal the topic. The simulator may
+        # still be publishing, so a difference gets a few scrapes to settle.
+        panels_covered = {i for i, _ in shown} == {by_metric[m] for m in _overview_metrics(exprs)}
+        if panels_covered and not mismatches:
+            break
+        assert time.monotonic() < deadline, f"covered every panel: {panels_covered}; differences: {mismatches[:10]}"
+        time.sleep(5)
+
+
+def _overview_metrics(exprs: list[str]) -> set[tuple[str, str]]:
+    """(metric, window) of every overview query, read from its selector."""
+    found = set()
+    for expr in exprs:
+        match = re.match(r'(citywatch_\w+)\{window="(\w+)"', expr)
+        assert match, expr
+        found.add((match.group(1), match.group(2)))
+    return found
