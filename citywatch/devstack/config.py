@@ -70,15 +70,18 @@ LOCAL = StackConfig(
     scrape_interval="5s",
 )
 
+# Two test stacks on one machine (two clones, two engineers) need ports apart: CITYWATCH_TEST_PORT_OFFSET shifts them.
+_OFFSET = int(os.environ.get("CITYWATCH_TEST_PORT_OFFSET", "0"))
+
 TEST = StackConfig(
     name="test",
     run_dir=RUN_ROOT / "test",
-    kafka_port=19092,
-    controller_port=19095,
-    departments_port=19096,
-    redis_port=16379,
-    prometheus_port=19090,
-    alertmanager_port=19093,
+    kafka_port=19092 + _OFFSET,
+    controller_port=19095 + _OFFSET,
+    departments_port=19096 + _OFFSET,
+    redis_port=16379 + _OFFSET,
+    prometheus_port=19090 + _OFFSET,
+    alertmanager_port=19093 + _OFFSET,
     scrape_interval="1s",
 )
 
