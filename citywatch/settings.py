@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -23,6 +24,15 @@ class CommonSettings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="Deployment time zone: a standards 'day' is a local day")
     log_level: str = Field("INFO", description="Python log level")
     kafka_request_timeout_ms: int = Field(30_000, description="Kafka client request timeout")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every citywatch Kafka client connects (SASL_SSL on Strimzi)"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = Field("", description="SASL user of this process (SASL_* protocols)")
+    kafka_sasl_password_file: str = Field(
+        "", description="File holding the SASL password (a mounted Secret); read at start, never logged"
+    )
+    kafka_ssl_cafile: str = Field("", description="CA certificate bundle that signed the brokers' (SSL, SASL_SSL)")
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
     registry_file: str = Field("registry/wujiang-sample.yaml", description="Site registry YAML")

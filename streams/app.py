@@ -48,6 +48,7 @@ from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.settings import WorkerSettings
 from citywatch.topics import STATE_TABLE, Topics
+from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
 from streams.processors import district_processor, feed_processors
@@ -86,6 +87,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     app = faust.App(
         settings.worker_app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         store=settings.worker_store,
         datadir=settings.worker_data_dir,
         web_host=settings.worker_web_host,

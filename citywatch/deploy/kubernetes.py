@@ -105,6 +105,8 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
             _acl("topic", topics.indicators, ["Read", "Write", "Describe"]),
             _acl("topic", topics.rule_evaluations, ["Write", "Describe"]),
             _acl("topic", topics.dead_letter, ["Write", "Describe"]),
+            _acl("topic", topics.contributions, ["Read", "Write", "Describe"]),
+            IDEMPOTENT_WRITE,
             # Changelogs and the assignor topic are named `<app id>-...`; faust declares them at every start.
             _acl("topic", f"{app_id}-", ["Read", "Write", "Describe", "Create"], pattern="prefix"),
             _acl("group", app_id, ["Read", "Describe"]),
@@ -112,11 +114,13 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
         GATEWAY_USER: [
             *(_acl("topic", t, ["Write", "Describe"]) for t in feed_topics),
             _acl("topic", topics.dead_letter, ["Write", "Describe"]),
+            IDEMPOTENT_WRITE,
         ],
         ALERTS_USER: [
             _acl("topic", topics.rule_evaluations, ["Read", "Describe"]),
             _acl("group", deployment.alerts_group_id, ["Read", "Describe"]),
             _acl("topic", topics.alerts, ["Write", "Describe"]),
+            IDEMPOTENT_WRITE,
         ],
         REPORT_USER: [
             _acl("topic", topics.indicators, ["Read", "Describe"]),
@@ -183,6 +187,11 @@ def _topic(name: str, partitions: int, config: Mapping[str, str]) -> dict[str, A
         "metadata": {"name": resource_name(name), "labels": {CLUSTER_LABEL: CLUSTER}},
         "spec": spec,
     }
+
+
+# aiokafka's idempotent producers ask for a producer id with a request version the broker still checks against the
+# cluster's IdempotentWrite (seen on the local Kafka 4 broker: ClusterAuthorizationFailed without it).
+IDEMPOTENT_WRITE: dict[str, Any] = {"resource": {"type": "cluster"}, "operations": ["IdempotentWrite"], "host": "*"}
 
 
 def _acl(kind: str, name: str, operations: list[str], *, pattern: str = "literal") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, to_alertmanager
 from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
+from services.kafka_client import client_kwargs
 
 log = logging.getLogger("citywatch.alerts")
 
@@ -65,9 +66,7 @@ class AlertService:
     async def start(self) -> None:
         for alert in await self.store.active():
             self._set_gauge(alert, alert["status"])
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True
-        )
+        self._producer = AIOKafkaProducer(**client_kwargs(self.settings), acks="all", enable_idempotence=True)
         await self._producer.start()
         self._tasks = [
             asyncio.create_task(self._consume(), name="consume-evaluations"),
@@ -91,7 +90,7 @@ class AlertService:
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
             self.topics.rule_evaluations,
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **client_kwargs(self.settings),
             group_id=self.settings.alerts_group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

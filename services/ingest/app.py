@@ -32,6 +32,7 @@ from services.ingest.publisher import BrokerUnavailable, Publisher
 from services.ingest.rate_limit import RateLimited, RateLimiter
 from services.ingest.recent_rejections import RecentRejections
 from services.ingest.seen_events import SeenEvents
+from services.kafka_client import client_kwargs
 from services.metrics_endpoint import add_metrics_route
 from services.topics import grants
 
@@ -79,7 +80,7 @@ class Gateway:
         self.registry = registry
         self.topics = Topics(settings.topic_prefix)
         self.publisher = Publisher(
-            settings.kafka_bootstrap, settings.kafka_request_timeout_ms, settings.kafka_ack_timeout_s
+            client_kwargs(settings), settings.kafka_request_timeout_ms, settings.kafka_ack_timeout_s
         )
         self.keys = KeyStore(redis, settings.redis_prefix)
         self.rate = RateLimiter(redis, settings.redis_prefix, settings.rate_limit_records, settings.rate_limit_window_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -20,8 +21,9 @@ class BrokerUnavailable(RuntimeError):
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, request_timeout_ms: int, ack_timeout_s: float) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: dict[str, Any], request_timeout_ms: int, ack_timeout_s: float) -> None:
+        self._kafka = kafka  # services.kafka_client.client_kwargs: bootstrap servers and security
+        self._bootstrap = kafka["bootstrap_servers"]
         self._timeout_ms = request_timeout_ms
         self._ack_timeout_s = ack_timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -33,7 +35,7 @@ class Publisher:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap,
+                    **self._kafka,
                     acks="all",
                     enable_idempotence=True,
                     request_timeout_ms=self._timeout_ms,

@@ -224,7 +224,7 @@ def topic_problems(manifests: Manifests) -> list[str]:
 
 def _acl_set(user: dict[str, Any]) -> set[tuple[str, str, str, str]]:
     return {
-        (a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], op)
+        (a["resource"]["type"], a["resource"].get("name", ""), a["resource"].get("patternType", "literal"), op)
         for a in user["spec"]["authorization"]["acls"]
         for op in a["operations"]
     }
@@ -262,7 +262,10 @@ def user_problems(manifests: Manifests) -> list[str]:
                 problems.append(f"KafkaUser {name} has an ACL on {resource}, which no KafkaTopic declares")
             if kind == "topic" and pattern == "prefix" and not any(t.startswith(resource) for t in topic_names):
                 problems.append(f"KafkaUser {name} has a prefix ACL {resource} matching no topic")
-            if kind not in ("topic", "group"):
+            # The idempotent producers (aiokafka) need IdempotentWrite on the cluster, nothing else there.
+            if kind == "cluster" and op != "IdempotentWrite":
+                problems.append(f"KafkaUser {name} has a cluster ACL ({op}): citywatch needs only IdempotentWrite")
+            if kind not in ("topic", "group", "cluster"):
                 problems.append(f"KafkaUser {name} has a {kind} ACL ({op}): citywatch needs none")
     groups = {
         WORKER_USER: deployment.worker_app_id,

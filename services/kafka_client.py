@@ -1,0 +1,78 @@
+"""How citywatch's own processes connect to Kafka: one place turning the settings into client keywords.
+
+Locally the broker's loopback listener needs nothing (PLAINTEXT). On Strimzi every listener wants SCRAM over TLS:
+set `CITYWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL`, the user, the mounted password file and the cluster CA.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from citywatch.settings import CommonSettings
+
+
+class KafkaSettingsError(ValueError):
+    """The Kafka security settings do not fit together; the message names the setting to fix."""
+
+
+def _password(settings: CommonSettings) -> str:
+    if not settings.kafka_sasl_password_file:
+        raise KafkaSettingsError(
+            f"CITYWATCH_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+            "CITYWATCH_KAFKA_SASL_PASSWORD_FILE (a file holding the user's password)"
+        )
+    path = Path(settings.kafka_sasl_password_file)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise KafkaSettingsError(f"CITYWATCH_KAFKA_SASL_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from exc
+
+
+def ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
+    if "SSL" not in settings.kafka_security_protocol:
+        return None
+    try:
+        return ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise KafkaSettingsError(f"CITYWATCH_KAFKA_SSL_CAFILE: cannot load {settings.kafka_ssl_cafile}: {exc}") from exc
+
+
+def client_kwargs(settings: CommonSettings) -> dict[str, Any]:
+    """Keywords for aiokafka and kafka-python clients (both take the same names), bootstrap servers included."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        if not settings.kafka_sasl_username:
+            raise KafkaSettingsError(
+                f"CITYWATCH_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs CITYWATCH_KAFKA_SASL_USERNAME"
+            )
+        kwargs |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": _password(settings),
+        }
+    context = ssl_context(settings)
+    if context is not None:
+        kwargs["ssl_context"] = context
+    return kwargs
+
+
+def faust_credentials(settings: CommonSettings) -> Any:
+    """faust's `broker_credentials` for the same settings (None for PLAINTEXT)."""
+    import faust
+
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(settings))
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=_password(settings),
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl_context(settings),
+    )
