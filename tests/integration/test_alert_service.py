@@ -7,6 +7,9 @@ event times exactly; the worker's side is covered by the end-to-end and restart 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 
+from citywatch.devstack.config import REPO_ROOT
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
@@ -276,4 +280,40 @@ def test_revised_indicator_amends_the_alert_and_webhook_outage_loses_nothing(
     wait_for(lambda: webhook.statuses(fp) == ["firing", "resolved"], "the webhook calls after the outage", 60)
     time.sleep(2)
     assert webhook.statuses(fp) == ["firing", "resolved"]
+    evaluations.close()
+
+
+def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
+    evaluations = Evaluations(isolation)
+    alerts = isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
+    site = "wj-tongli"
+    fp = fingerprint(RULE, site)
+    evaluations.send(site, "breach", T0, 130.0)
+    env = {
+        **os.environ,
+        "CITYWATCH_ALERTS_URL": f"http://127.0.0.1:{alerts.metrics_port}",
+        "CITYWATCH_API_KEY": isolation.api_key("environment", "oncall"),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "citywatch", "oncall", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = wait_for(lambda: json.loads(cli("alerts", "--json").stdout or "[]"), "the alert in `oncall alerts`")
+    assert [a["fingerprint"] for a in listed] == [fp]
+    acked = cli("ack", fp, "-m", "checking the analyser")
+    assert acked.returncode == 0 and f"acknowledged {RULE} at {site}" in acked.stdout, acked.stderr
+    again = cli("ack", fp, "-m", "twice")
+    assert again.returncode == 1 and "already acknowledged" in again.stderr
+    history = json.loads(cli("history", "--site", site, "--json").stdout)
+    assert [h["status"] for h in history] == ["acknowledged", "firing"]
+    assert history[0]["comment"] == "checking the analyser"
+    assert cli("unack", fp).returncode == 0
     evaluations.close()
