@@ -25,7 +25,7 @@ from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
 from citywatch.standards.tables.gb3095 import UNITS as GB3095_UNITS
 from citywatch.standards.tables.plan import PLAN_TARGETS
 
-Outcome = Literal["breach", "clear", "hold"]
+Outcome = Literal["breach", "clear", "hold", "retired"]
 
 WATER_CLASSES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "劣V": 6}
 
@@ -402,3 +402,29 @@ def _fmt(value: float, unit: str) -> str:
     if unit in ("class", "count", "AQI"):
         return f"{value:g}"
     return f"{value:.1f}"
+
+
+def retirement(rule: Rule, site: str, now: datetime) -> RuleEvaluation:
+    """The last word on a rule removed from the rule files: its alert at `site` resolves (if firing) or goes back to
+    inactive (if pending). The alert service ignores it for an alert it never saw."""
+    return RuleEvaluation(
+        rule_id=rule.id,
+        fingerprint=fingerprint(rule.id, site),
+        site=site,
+        indicator=rule.indicator,
+        value=0.0,
+        unit=CATALOGUE[rule.indicator].unit,
+        outcome="retired",
+        threshold=0.0,
+        threshold_source="rule removed",
+        unverified=False,
+        observed_at=now,
+        revision=0,
+        severity=rule.severity,
+        department=rule.department,
+        source=rule.source,
+        labels={**rule.labels, "site": site},
+        annotations={"summary": f"rule {rule.id} was removed from the rule files; its alert at {site} ends"},
+        kind=rule.kind,
+        entity={"site": site},
+    )

@@ -10,6 +10,8 @@ the new state and, when the status changed, the transition to publish. No I/O: t
   as still active (hysteresis latches the breach until the clear condition holds).
 - clear: a pending alert goes back to inactive (nobody was told); a firing one resolves, but only once the
   condition has been inactive for `keep_firing_for` since it was last active.
+- retired (the rule was removed from the rule files): a firing alert resolves and a pending one goes back to
+  inactive, whatever the event time, since no later evaluation of the rule will ever come.
 - An outcome with an event time older than the last one applied is `stale` and changes nothing; an equal event
   time is applied (a revised indicator for the same bucket).
 """
@@ -20,7 +22,7 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Outcome = Literal["breach", "clear", "hold"]
+Outcome = Literal["breach", "clear", "hold", "retired"]
 Effect = Literal["transition", "unchanged", "stale"]
 
 
@@ -74,6 +76,8 @@ def apply(
     state: AlertState, outcome: Outcome, at: float, *, for_s: float = 0.0, keep_firing_for_s: float = 0.0
 ) -> Step:
     """The state after one evaluation outcome at event time `at` (epoch seconds)."""
+    if outcome == "retired":
+        return _retire(state, at)
     if state.last_at is not None and at < state.last_at:
         return Step(state, "stale")
     seen = replace(state, last_at=at)
@@ -102,6 +106,15 @@ def apply(
     if at - last_active < keep_firing_for_s:
         return Step(seen, "unchanged")
     return _move(replace(seen, active_since=None), Status.RESOLVED, at)
+
+
+def _retire(state: AlertState, at: float) -> Step:
+    at = max(at, state.last_at or at)
+    if state.status is Status.FIRING:
+        return _move(replace(state, last_at=at, active_since=None), Status.RESOLVED, at)
+    if state.status is Status.PENDING:
+        return _move(replace(state, last_at=at, active_since=None, last_active_at=None), Status.INACTIVE, at)
+    return Step(state, "unchanged")
 
 
 def _move(state: AlertState, status: Status, at: float) -> Step:

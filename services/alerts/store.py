@@ -151,6 +151,9 @@ class AlertStore:
                     await pipe.watch(key)
                     raw: Any = await pipe.hgetall(key)
                     fields = {text(k): text(v) for k, v in raw.items()}
+                    if evaluation.outcome == "retired" and not fields:
+                        await pipe.unwatch()  # a removed rule's alert that never existed: nothing to end
+                        return Applied("unchanged")
                     state = _state(fp, fields)
                     step = lifecycle.apply(
                         state,

@@ -187,3 +187,16 @@ def test_an_override_can_change_for_and_the_condition() -> None:
     tongli = evaluate(rule, record("air.pm25.mean_24h", "wj-tongli", 55, at("2025-06-01")))
     assert lili is not None and (lili.outcome, lili.threshold, lili.for_s) == ("breach", 50, 7200)
     assert tongli is not None and (tongli.outcome, tongli.for_s) == ("clear", 0)
+
+
+def test_a_retirement_names_the_removed_rule_and_its_site() -> None:
+    from citywatch.devstack.config import REPO_ROOT
+    from citywatch.registry import load_registry
+    from citywatch.rules.evaluation import fingerprint, retirement
+    from citywatch.rules.loader import load_rules
+
+    registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+    rule = next(r for r in load_rules(REPO_ROOT / "rules", registry) if r.id == "air-pm25-24h-grade2")
+    found = retirement(rule, "wj-lili", dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    assert (found.outcome, found.fingerprint) == ("retired", fingerprint(rule.id, "wj-lili"))
+    assert found.labels["site"] == "wj-lili" and found.severity == rule.severity

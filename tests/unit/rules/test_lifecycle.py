@@ -92,3 +92,15 @@ def test_replaying_the_same_outcomes_changes_nothing(outcomes: list[Outcome], fo
     state = steps[-1].state if steps else AlertState("fp")
     for outcome, at in timed[:-1]:
         assert apply(state, outcome, at, for_s=for_s).effect == "stale"
+
+
+def test_a_retired_rule_resolves_its_firing_alert_even_with_an_older_event_time() -> None:
+    steps = run([("breach", 24 * H), ("retired", 2 * H)])
+    assert statuses(steps) == ["firing", "resolved"]
+    assert transitions(steps)[-1].at == 24 * H  # never before the alert's own last event
+
+
+def test_a_retired_rule_drops_a_pending_alert_and_leaves_others_alone() -> None:
+    assert statuses(run([("breach", 0.0), ("retired", H)], for_s=3 * H)) == ["pending", "inactive"]
+    assert run([("retired", H)])[0].effect == "unchanged"
+    assert run([("breach", 0.0), ("clear", H), ("retired", 2 * H)])[-1].effect == "unchanged"
