@@ -43,6 +43,7 @@ from citywatch.registry import load_registry
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.rules.loader import load_rules
+from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
@@ -143,6 +144,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
             sent.append(
                 await evaluations_topic.send(key=result.fingerprint.encode(), value=result.model_dump_json().encode())
             )
+
+    async def retire_rules(removed: list[Rule]) -> None:
+        sent: Sent = []
+        await send_evaluations(sent, engine.retirements(removed, clock.now()))
+        await asyncio.gather(*sent)
+
+    rule_source.retire = retire_rules
 
     async def publish(
         sent: Sent, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()

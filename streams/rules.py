@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiokafka.partitioner import murmur2
 
 from citywatch.registry import Registry
 from citywatch.rules.engine import ReloadDiff, RuleEngine
+from citywatch.rules.model import Rule
 from citywatch.rules.reload import files_changed, load_candidate, snapshot
 from streams import metrics
 
@@ -56,8 +58,15 @@ class ReloadResult:
 class RuleSource:
     """The rule files behind an engine: reload them on request or when their modification times change."""
 
-    def __init__(self, engine: RuleEngine, path: Path, registry: Registry | None) -> None:
+    def __init__(
+        self,
+        engine: RuleEngine,
+        path: Path,
+        registry: Registry | None,
+        retire: Callable[[list[Rule]], Awaitable[None]] | None = None,
+    ) -> None:
         self.engine = engine
+        self.retire = retire  # publishes the last evaluations of removed rules, so their alerts end
         self.path = path
         self.registry = registry
         self._snapshot = snapshot(path)
@@ -78,8 +87,11 @@ class RuleSource:
                 )
                 result = ReloadResult("failed", problems=candidate.problems)
             else:
+                before = {r.id: r for r in self.engine.rules}
                 diff = self.engine.reload(candidate.rules)
                 log.info("rule reload (%s): %s", why, diff)
+                if diff.removed and self.retire is not None:
+                    await self.retire([before[rule_id] for rule_id in diff.removed])
                 result = ReloadResult("unchanged" if diff.empty else "applied", diff)
             metrics.RULE_RELOADS.labels(outcome=result.outcome).inc()
             metrics.RULES_LOADED.set(len(self.engine.rules))

@@ -33,6 +33,7 @@ from citywatch.rules.evaluation import (
     evaluate_staleness,
     history_span,
     remember,
+    retirement,
 )
 from citywatch.rules.model import Rule
 from citywatch.schemas.indicator import IndicatorRecord
@@ -124,6 +125,27 @@ class RuleEngine:
         self._published = {k: v for k, v in self._published.items() if k[0] in keep}
         self._set_rules(rules)
         return diff
+
+    def retirements(self, removed: Sequence[Rule], now: datetime) -> list[RuleEvaluation]:
+        """The last evaluations of rules taken out of the rule files: one per site the rule could have alerted on
+        (every registry site in its scope, and the sites it named or remembered), so their alerts end."""
+        out: list[RuleEvaluation] = []
+        for rule in removed:
+            registry_sites: list[str] = []
+            if self._registry is not None:
+                indicator = CATALOGUE[rule.indicator]
+                # A district-stage indicator is about an area (the district), a site-stage one about the feed's sites.
+                on = (
+                    self._registry.areas
+                    if indicator.stage == "district"
+                    else self._registry.sites_for_feed(indicator.feed)
+                )
+                registry_sites = [s.id for s in on]
+            named = rule.scope.sites if rule.scope.sites != "*" else []
+            remembered = [site for (rule_id, site) in self._history if rule_id == rule.id]
+            sites = sorted({s for s in (*registry_sites, *named, *remembered) if rule.scope.includes(s)})
+            out.extend(retirement(rule, site, now) for site in sites)
+        return out
 
     # --- records ----------------------------------------------------------------------------------------------------
     def on_record(self, record: IndicatorRecord, received_at: datetime) -> list[RuleEvaluation]:

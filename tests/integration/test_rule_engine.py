@@ -30,12 +30,17 @@ def statuses(records: list[dict[str, Any]], rule: str, site: str) -> list[str]:
     return [r["status"] for r in records if r["rule_id"] == rule and r["site"] == site]
 
 
-def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arrives(isolation: Isolation) -> None:
+def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arrives(
+    isolation: Isolation, tmp_path: Path
+) -> None:
     topics = isolation.ensure_topics()
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules_dir)
     # One simulated hour per real second: the 4 h staleness rule fires after about 4 s of silence.
-    isolation.start(
+    worker = isolation.start(
         "worker",
         "CITYWATCH_WORKER_WEB_PORT",
+        CITYWATCH_RULES_DIR=str(rules_dir),
         CITYWATCH_CLOCK_START=START.isoformat(),
         CITYWATCH_CLOCK_SPEED="3600",
         CITYWATCH_WORKER_STALENESS_INTERVAL_S="1",
@@ -67,6 +72,25 @@ def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arri
         lambda rs: statuses(rs, rule, "wj-lili") == ["firing", "resolved"],
         timeout_s=60,
     )
+
+    # Taking the rule out of the files ends the alerts it still has firing (the other, silent stations).
+    still_firing = {r["site"] for r in records if r["rule_id"] == rule} - {"wj-lili"}
+    assert still_firing, records
+    air = rules_dir / "air.yaml"
+    text = air.read_text(encoding="utf-8")
+    start = text.index("  - id: air-station-silent")
+    end = text.find("\n  - id:", start + 1)
+    air.write_text(text[:start] + (text[end + 1 :] if end != -1 else ""), encoding="utf-8")
+    reloaded = httpx.post(f"http://127.0.0.1:{worker.metrics_port}/rules/reload", timeout=30).json()
+    assert reloaded["removed"] == [rule], reloaded
+    records = read_until(
+        isolation.stack.kafka_bootstrap,
+        topics.alerts,
+        lambda rs: all(statuses(rs, rule, site)[-1:] == ["resolved"] for site in still_firing),
+        timeout_s=60,
+    )
+    for site in still_firing:
+        assert statuses(records, rule, site) == ["firing", "resolved"], site
 
 
 def test_windowed_rule_evaluates_from_history_and_rules_reload_without_restart(

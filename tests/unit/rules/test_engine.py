@@ -244,3 +244,18 @@ def test_loading_a_site_replaces_only_that_site() -> None:
     engine.load_site(SITE, None)
     assert engine.export_site(SITE)["history"] == {}
     assert engine.export_site("wj-lili")["history"] != {}
+
+
+def test_retirements_cover_every_site_a_removed_rule_could_have_alerted_on() -> None:
+    from citywatch.devstack.config import REPO_ROOT
+    from citywatch.registry import load_registry
+    from citywatch.rules.loader import load_rules
+
+    registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+    rules = load_rules(REPO_ROOT / "rules", registry)
+    silent = next(r for r in rules if r.id == "air-station-silent")
+    engine = RuleEngine(rules, registry, started=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    found = engine.retirements([silent], dt.datetime(2026, 5, 2, tzinfo=dt.UTC))
+    air_stations = sorted(s.id for s in registry.sites_for_feed("air"))
+    assert sorted(e.site for e in found) == air_stations
+    assert {e.outcome for e in found} == {"retired"}
