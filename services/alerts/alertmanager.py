@@ -84,6 +84,15 @@ class AlertmanagerClient:
         response.raise_for_status()
         return str(response.json()["silenceID"])
 
+    async def silenced(self, labels: dict[str, str]) -> bool:
+        """Whether a silence covers the alert with exactly these labels (not counting citywatch's own ack and
+        maintenance silences, which citywatch already knows about)."""
+        labels = {**labels, **self.extra_labels}
+        params = httpx.QueryParams([("filter", f'{k}="{v}"') for k, v in labels.items()])
+        response = await self._client.get(f"{self.base_url}/api/v2/alerts", params=params)
+        response.raise_for_status()
+        return any(a["status"]["silencedBy"] and a["labels"] == labels for a in response.json())
+
     async def expire_silence(self, silence_id: str) -> None:
         response = await self._client.delete(f"{self.base_url}/api/v2/silence/{silence_id}")
         if response.status_code != 404:  # already expired or garbage-collected: nothing left to do

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from citywatch.topics import Topics
-from services.alerts.alertmanager import AlertmanagerClient, to_alertmanager
+from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_alertmanager
 from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
 from services.kafka_client import client_kwargs
@@ -126,6 +127,9 @@ class AlertService:
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
             while transitions := await self.store.pending_transitions():
+                notifying = [t for t in transitions if t.notifies]
+                await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in notifying])
+                transitions = [await self._with_holds(t) if t.notifies else t for t in transitions]
                 for t in transitions:
                     await self._producer.send_and_wait(
                         self.topics.alerts,
@@ -136,13 +140,30 @@ class AlertService:
                     if t.amendment is None:
                         self._set_gauge(t.data, t.status)
                 notifying = [t for t in transitions if t.notifies]
-                await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in notifying])
                 for t in notifying:
                     await self._follow_up(t)
-                webhook = [t for t in notifying if "maintenance" not in t.suppressed] if self.webhooks else []
+                webhook = [t for t in notifying if not HELD_BACK & set(t.suppressed)] if self.webhooks else []
                 await self.store.mark_delivered(transitions, webhook)
                 if webhook:
                     self._webhook_wake.set()
+
+    async def _with_holds(self, t: Transition) -> Transition:
+        """The transition with every reason its webhook notification is held back: the site's maintenance, a
+        silence someone set in Alertmanager on the alert, or (for a resolve) a firing that was itself held back —
+        nobody is told an alert ended that they were never told began."""
+        reasons = list(t.suppressed)
+        if t.status == "firing":
+            if self.alertmanager is not None and not HELD_BACK & set(reasons):
+                try:
+                    if await self.alertmanager.silenced(alert_labels(t.data)):
+                        reasons.append("silenced")
+                except httpx.HTTPError as exc:
+                    log.warning("could not ask Alertmanager whether %s is silenced: %s", t.transition_id, exc)
+            if HELD_BACK & set(reasons):
+                await self.store.set_field(t.fingerprint, "held", "1")
+        elif t.status == "resolved" and await self.store.take_field(t.fingerprint, "held"):
+            reasons.append("held")
+        return replace(t, suppressed=reasons)
 
     async def _follow_up(self, t: Transition) -> None:
         """What a notifying transition changes besides the alert itself: an acknowledgement's silence ends with the
@@ -223,6 +244,10 @@ class AlertService:
             else:
                 with contextlib.suppress(KeyError):
                     ALERT_STATE.remove(*labels.values(), state)
+
+
+HELD_BACK = frozenset({"maintenance", "silenced", "held"})
+"""Reasons a transition is not sent to the webhook receivers (it is still published on the alerts topic)."""
 
 
 def _with_fp(t: Transition) -> dict[str, Any]:

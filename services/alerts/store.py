@@ -346,6 +346,15 @@ class AlertStore:
             cursor = "(" + text(entries[-1][0])  # exclusive: continue below the last entry read
         return out[:limit]
 
+    async def take_field(self, fingerprint: str, name: str) -> str | None:
+        """Read and remove a delivery detail in one step."""
+        pipeline: Any = self.redis.pipeline(transaction=True)
+        async with pipeline as pipe:
+            pipe.hget(self._alert_key(fingerprint), name)
+            pipe.hdel(self._alert_key(fingerprint), name)
+            value, _ = await pipe.execute()
+        return None if value is None else text(value)
+
     async def set_field(self, fingerprint: str, name: str, value: str) -> None:
         """Remember a delivery detail (a Grafana annotation id) on the alert."""
         await self.redis.hset(self._alert_key(fingerprint), name, value)

@@ -244,6 +244,45 @@ def test_maintenance_holds_back_notifications_but_records_transitions(
     evaluations.close()
 
 
+def test_a_silence_set_in_alertmanager_holds_back_the_webhook_for_firing_and_resolve(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    evaluations = Evaluations(isolation)
+    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
+    site = "wj-songling"
+    fp = fingerprint(RULE, site)
+    now = datetime.now(UTC)
+    silence = httpx.post(
+        f"{isolation.stack.alertmanager_url}/api/v2/silences",
+        json={
+            "matchers": [
+                {"name": "test", "value": isolation.id, "isRegex": False, "isEqual": True},
+                {"name": "site", "value": site, "isRegex": False, "isEqual": True},
+            ],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(minutes=30)).isoformat(),
+            "createdBy": "operator",
+            "comment": "known issue",
+        },
+        timeout=10,
+    )
+    assert silence.status_code == 200, silence.text
+    try:
+        evaluations.send(site, "breach", T0, 140.0)
+        evaluations.send(site, "clear", T0 + timedelta(hours=1), 10.0)
+        records = read_until(
+            isolation.stack.kafka_bootstrap,
+            isolation.ensure_topics().alerts,
+            lambda rs: transitions(rs, fp) == ["firing", "resolved"],
+        )
+        assert [r.get("suppressed") for r in records if r["fingerprint"] == fp] == [["silenced"], ["held"]]
+        time.sleep(2)  # the webhook queue drains every second: give a wrong delivery its chance
+        assert webhook.calls == []
+    finally:
+        httpx.delete(f"{isolation.stack.alertmanager_url}/api/v2/silence/{silence.json()['silenceID']}", timeout=10)
+    evaluations.close()
+
+
 def test_revised_indicator_amends_the_alert_and_webhook_outage_loses_nothing(
     isolation: Isolation, webhook: WebhookReceiver
 ) -> None:
