@@ -97,6 +97,59 @@ def scrape(
     console.print(table)
 
 
+def _command() -> str:
+    return shlex.join(["citywatch", *sys.argv[1:]])
+
+
+def _check_profile(profile: str) -> None:
+    from citywatch.devstack.config import PROFILES
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}", param_hint="--profile")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s.replace("_", "")) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected comma-separated counts, got {text!r}") from exc
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise typer.BadParameter("give at least two positive site counts (a line needs two points)")
+    return sizes
+
+
+PROFILE_OPTION = typer.Option("test", help="Stack profile to run on (servers that are down are started, then stopped)")
+OUT_DIR_OPTION = typer.Option(Path("bench-results"), help="Directory of the JSON results (<part>.json)")
+KEEP_OPTION = typer.Option(False, help="Keep the run's topics, logs and data directories")
+
+
+@bench_app.command("ingest")
+def ingest(
+    readings: int = typer.Option(200_000, min=1, help="Readings posted (and produced by the baseline)"),
+    batch: int = typer.Option(500, min=1, help="Readings per POST"),
+    clients: int = typer.Option(8, min=1, help="Concurrent HTTP clients"),
+    stations: int = typer.Option(1000, min=1, help="Air stations the readings are spread over"),
+    partitions: int = typer.Option(4, min=1),
+    timeout_s: float = typer.Option(900.0, help="Give up (cleanly, with what was reached) after this long"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """Gateway readings/s (batched POSTs, concurrent clients) beside a bare kafka-python producer; request latency."""
+    from rich.console import Console
+
+    from citywatch.bench.ingest import IngestOptions, run_ingest_bench
+    from citywatch.bench.suite import run_part
+
+    _check_profile(profile)
+    options = IngestOptions(readings, batch, clients, stations, partitions, profile, timeout_s=timeout_s, keep=keep)
+    options.command = _command()
+    console = Console()
+    result = run_part("ingest", lambda: run_ingest_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add `citywatch bench` to the top-level app."""
     app.add_typer(bench_app, name="bench")
