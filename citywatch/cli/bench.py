@@ -150,6 +150,48 @@ def ingest(
         raise typer.Exit(1)
 
 
+@bench_app.command("latency")
+def latency(
+    rate: float = typer.Option(1000.0, min=1, help="Background readings/s asked of the gateway (open loop)"),
+    duration_s: float = typer.Option(120.0, min=1, help="Seconds of load"),
+    batch: int = typer.Option(100, min=1, help="Readings per background POST"),
+    clients: int = typer.Option(4, min=1, help="Concurrent HTTP clients for the background load"),
+    stations: int = typer.Option(1000, min=1, help="Background air stations"),
+    probe_interval_s: float = typer.Option(1.0, min=0.05, help="Seconds between probe breaches (each a new station)"),
+    drain_s: float = typer.Option(60.0, min=0, help="Longest wait after the load for the probes' alerts"),
+    partitions: int = typer.Option(4, min=1),
+    timeout_s: float = typer.Option(900.0, help="Give up (cleanly, with what was reached) after this long"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """Ingest→alert latency p50/p95/p99 at a steady rate, beside a Prometheus alerting rule on the same breach."""
+    from rich.console import Console
+
+    from citywatch.bench.latency import LatencyOptions, run_latency_bench
+    from citywatch.bench.suite import run_part
+
+    _check_profile(profile)
+    options = LatencyOptions(
+        rate,
+        duration_s,
+        batch,
+        clients,
+        stations,
+        probe_interval_s,
+        drain_s,
+        partitions,
+        profile,
+        timeout_s=timeout_s,
+        keep=keep,
+        command=_command(),
+    )
+    console = Console()
+    result = run_part("latency", lambda: run_latency_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add `citywatch bench` to the top-level app."""
     app.add_typer(bench_app, name="bench")
