@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 import urllib.request
@@ -28,7 +29,7 @@ from citywatch.bench.readings import BENCH_DEPARTMENT
 from citywatch.bench.stats import status_bytes
 from citywatch.bench.worker import free_port, loadavg, versions
 from citywatch.devstack.config import PROFILES, REPO_ROOT, StackConfig
-from citywatch.devstack.servers import Server
+from citywatch.devstack.servers import Server, ServerStartError, http_ok
 from citywatch.devstack.stack import CitywatchProcess, Stack
 from citywatch.topics import Topics
 
@@ -156,6 +157,27 @@ class BenchRun:
         proc.start(wait_s=wait_s)
         proc.register_target(self.config.targets_dir, {"bench": self.prefix})
         return proc
+
+    def start_together(
+        self, command: str, port_env: str, envs: list[dict[str, str]], names: list[str], wait_s: float = 120.0
+    ) -> list[CitywatchProcess]:
+        """Several processes spawned at once, then waited for (so that workers join their group together)."""
+        procs = []
+        for env, name in zip(envs, names, strict=True):
+            port = free_port()
+            proc = CitywatchProcess([command], name, self.tmp, {**env, port_env: str(port)}, port)
+            self.processes.append(proc)
+            proc.process.spawn([sys.executable, "-m", "citywatch", command], env=proc.env, cwd=REPO_ROOT)
+            procs.append(proc)
+        deadline = time.monotonic() + wait_s
+        for proc in procs:
+            assert proc.health_url is not None
+            while not http_ok(proc.health_url):
+                if not proc.process.is_running() or time.monotonic() > deadline:
+                    raise ServerStartError(f"{proc.name} did not start; read {proc.log_file}")
+                time.sleep(0.2)
+            proc.register_target(self.config.targets_dir, {"bench": self.prefix})
+        return procs
 
     def stop(self, proc: CitywatchProcess) -> None:
         proc.stop(timeout=30)

@@ -43,3 +43,15 @@ def run_part(
     if out_dir is not None:
         console.print(f"results written to {write_part(result, out_dir)}")
     return result
+
+
+def write_combined(results: list[PartResult], console: Console, out_dir: Path = RESULTS_DIR) -> Path:
+    """The combined table of every part run, and all.json holding each part's document."""
+    console.print(
+        results_table(results, title="citywatch benchmarks (each figure beside its baseline from the same run)")
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "all.json"
+    path.write_text(json.dumps({"parts": {r.part: r.to_json() for r in results}}, indent=2) + "\n")
+    console.print(f"combined results written to {path}")
+    return path

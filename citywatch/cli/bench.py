@@ -192,6 +192,117 @@ def latency(
         raise typer.Exit(1)
 
 
+@bench_app.command("memory")
+def memory(
+    sites: str = typer.Option("1000,10000,100000", help="Site counts, comma-separated (at least two)"),
+    partitions: int = typer.Option(4, min=1),
+    worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the worker, e.g. memory://"),
+    timeout_s: float = typer.Option(1800.0, help="Give up (cleanly, with what was reached) after this long"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """Worker resident memory after one reading per site at each site count; bytes per site (slope) and the fit."""
+    from rich.console import Console
+
+    from citywatch.bench.memory import MemoryOptions, run_memory_bench
+    from citywatch.bench.suite import run_part
+
+    _check_profile(profile)
+    options = MemoryOptions(
+        _sizes(sites), partitions, worker_store, profile=profile, timeout_s=timeout_s, keep=keep, command=_command()
+    )
+    console = Console()
+    result = run_part("memory", lambda: run_memory_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
+@bench_app.command("scaling")
+def scaling(
+    readings: int = typer.Option(100_000, min=1, help="Readings pre-loaded and read by each phase"),
+    stations: int = typer.Option(1000, min=1),
+    partitions: int = typer.Option(4, min=2, help="Partitions (two workers need at least two)"),
+    worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the workers"),
+    timeout_s: float = typer.Option(1800.0, help="Give up (cleanly, with what was reached) after this long"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """One worker against two workers of one group on the same pre-loaded input (throughput ratio)."""
+    from rich.console import Console
+
+    from citywatch.bench.scaling import ScalingOptions, run_scaling_bench
+    from citywatch.bench.suite import run_part
+
+    _check_profile(profile)
+    options = ScalingOptions(
+        readings,
+        stations,
+        partitions,
+        worker_store,
+        profile=profile,
+        timeout_s=timeout_s,
+        keep=keep,
+        command=_command(),
+    )
+    console = Console()
+    result = run_part("scaling", lambda: run_scaling_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
+@bench_app.command("all")
+def all_parts(
+    parts: str = typer.Option("ingest,latency,memory,scaling", help="Parts to run, in order, comma-separated"),
+    small: bool = typer.Option(False, help="Small sizes for development on a busy box (not the figures to publish)"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+) -> None:
+    """Every part at full size (what `make bench` runs): each part's JSON, then one combined table (all.json)."""
+    from rich.console import Console
+
+    from citywatch.bench.harness import stack_servers
+    from citywatch.bench.ingest import IngestOptions, run_ingest_bench
+    from citywatch.bench.latency import LatencyOptions, run_latency_bench
+    from citywatch.bench.memory import MemoryOptions, run_memory_bench
+    from citywatch.bench.scaling import ScalingOptions, run_scaling_bench
+    from citywatch.bench.stats import PartResult
+    from citywatch.bench.suite import run_part, write_combined
+
+    _check_profile(profile)
+    console = Console()
+    command = _command()
+    known = ("ingest", "latency", "memory", "scaling")
+    chosen = [p.strip() for p in parts.split(",") if p.strip()]
+    unknown = set(chosen) - set(known)
+    if unknown:
+        raise typer.BadParameter(f"unknown parts {sorted(unknown)}; known: {', '.join(known)}", param_hint="--parts")
+    ingest_o = IngestOptions(profile=profile, command=command)
+    latency_o = LatencyOptions(profile=profile, command=command)
+    memory_o = MemoryOptions(profile=profile, command=command)
+    scaling_o = ScalingOptions(profile=profile, command=command)
+    if small:
+        ingest_o.readings, ingest_o.clients, ingest_o.stations = 10_000, 4, 200
+        latency_o.rate, latency_o.duration_s, latency_o.batch, latency_o.stations = 50, 20, 25, 100
+        memory_o.sites = (200, 1000, 2000)
+        scaling_o.readings, scaling_o.stations = 2000, 100
+    runners = {
+        "ingest": lambda: run_ingest_bench(ingest_o, console),
+        "latency": lambda: run_latency_bench(latency_o, console),
+        "memory": lambda: run_memory_bench(memory_o, console),
+        "scaling": lambda: run_scaling_bench(scaling_o, console),
+    }
+    results: list[PartResult] = []
+    # The servers once for the whole suite (started if down, stopped again at the end).
+    with stack_servers(profile, console, ("kafka", "redis", "alertmanager", "prometheus")):
+        for part in chosen:
+            results.append(run_part(part, runners[part], console, out_dir))
+    write_combined(results, console, out_dir)
+    if any(not r.complete for r in results):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add `citywatch bench` to the top-level app."""
     app.add_typer(bench_app, name="bench")
