@@ -32,7 +32,7 @@ from citywatch.bench.harness import (
 )
 from citywatch.bench.kafka import preload
 from citywatch.bench.readings import readings, registry_with_stations
-from citywatch.bench.results import counter_total
+from citywatch.bench.results import counter_by_label, counter_total
 from citywatch.bench.stats import Figure, PartResult, linear_fit
 from citywatch.devstack.config import REPO_ROOT
 
@@ -91,15 +91,22 @@ def measure_sites(
         time.sleep(o.settle_s)
         idle_rss, _ = read_rss(pid)
         bar.update(task, description=f"{n:,} sites: pre-load")
-        asyncio.run(preload(config.kafka_bootstrap, run.feed_topic, readings(n, stations[:n]), n, lambda _: None))
+        asyncio.run(
+            preload(
+                config.kafka_bootstrap, run.feed_topic, readings(n, stations[:n]), n, lambda _: None, idempotent=True
+            )
+        )
         bar.update(task, description=f"{n:,} sites: worker")
         counted = wait_counted(url, n, deadline, lambda c: bar.update(task, completed=c))
         time.sleep(o.settle_s)
         rss, hwm = read_rss(pid)
-        exported = counter_total(scrape(url), "process_resident_memory_bytes")
+        text = scrape(url)
+        exported = counter_total(text, "process_resident_memory_bytes")
+        outcomes = counter_by_label(text, READINGS_METRIC, "outcome", feed="air")
         return {
             "sites": n,
             "readings_counted": counted,
+            "outcomes": outcomes,
             "idle_rss_bytes": idle_rss,
             "rss_bytes": rss,
             "peak_rss_bytes": hwm,

@@ -148,6 +148,7 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
                     readings(o.readings, stations),
                     o.readings,
                     lambda n: bar.update(load, completed=n),
+                    idempotent=True,
                 )
             )
             phases = []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 bench_app = typer.Typer(help="Benchmarks on the real broker: each figure beside its baseline from the same run.")
 
@@ -97,6 +100,13 @@ def scrape(
     console.print(table)
 
 
+def _console() -> Console:
+    """Rich's console; when the output is not a terminal (make, tee, CI) wide enough for the results table."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _command() -> str:
     return shlex.join(["citywatch", *sys.argv[1:]])
 
@@ -136,15 +146,13 @@ def ingest(
     keep: bool = KEEP_OPTION,
 ) -> None:
     """Gateway readings/s (batched POSTs, concurrent clients) beside a bare kafka-python producer; request latency."""
-    from rich.console import Console
-
     from citywatch.bench.ingest import IngestOptions, run_ingest_bench
     from citywatch.bench.suite import run_part
 
     _check_profile(profile)
     options = IngestOptions(readings, batch, clients, stations, partitions, profile, timeout_s=timeout_s, keep=keep)
     options.command = _command()
-    console = Console()
+    console = _console()
     result = run_part("ingest", lambda: run_ingest_bench(options, console), console, out_dir)
     if not result.complete:
         raise typer.Exit(1)
@@ -166,8 +174,6 @@ def latency(
     keep: bool = KEEP_OPTION,
 ) -> None:
     """Ingest→alert latency p50/p95/p99 at a steady rate, beside a Prometheus alerting rule on the same breach."""
-    from rich.console import Console
-
     from citywatch.bench.latency import LatencyOptions, run_latency_bench
     from citywatch.bench.suite import run_part
 
@@ -186,7 +192,7 @@ def latency(
         keep=keep,
         command=_command(),
     )
-    console = Console()
+    console = _console()
     result = run_part("latency", lambda: run_latency_bench(options, console), console, out_dir)
     if not result.complete:
         raise typer.Exit(1)
@@ -203,8 +209,6 @@ def memory(
     keep: bool = KEEP_OPTION,
 ) -> None:
     """Worker resident memory after one reading per site at each site count; bytes per site (slope) and the fit."""
-    from rich.console import Console
-
     from citywatch.bench.memory import MemoryOptions, run_memory_bench
     from citywatch.bench.suite import run_part
 
@@ -212,7 +216,7 @@ def memory(
     options = MemoryOptions(
         _sizes(sites), partitions, worker_store, profile=profile, timeout_s=timeout_s, keep=keep, command=_command()
     )
-    console = Console()
+    console = _console()
     result = run_part("memory", lambda: run_memory_bench(options, console), console, out_dir)
     if not result.complete:
         raise typer.Exit(1)
@@ -230,8 +234,6 @@ def scaling(
     keep: bool = KEEP_OPTION,
 ) -> None:
     """One worker against two workers of one group on the same pre-loaded input (throughput ratio)."""
-    from rich.console import Console
-
     from citywatch.bench.scaling import ScalingOptions, run_scaling_bench
     from citywatch.bench.suite import run_part
 
@@ -246,7 +248,7 @@ def scaling(
         keep=keep,
         command=_command(),
     )
-    console = Console()
+    console = _console()
     result = run_part("scaling", lambda: run_scaling_bench(options, console), console, out_dir)
     if not result.complete:
         raise typer.Exit(1)
@@ -260,8 +262,6 @@ def all_parts(
     out_dir: Path = OUT_DIR_OPTION,
 ) -> None:
     """Every part at full size (what `make bench` runs): each part's JSON, then one combined table (all.json)."""
-    from rich.console import Console
-
     from citywatch.bench.harness import stack_servers
     from citywatch.bench.ingest import IngestOptions, run_ingest_bench
     from citywatch.bench.latency import LatencyOptions, run_latency_bench
@@ -271,7 +271,7 @@ def all_parts(
     from citywatch.bench.suite import run_part, write_combined
 
     _check_profile(profile)
-    console = Console()
+    console = _console()
     command = _command()
     known = ("ingest", "latency", "memory", "scaling")
     chosen = [p.strip() for p in parts.split(",") if p.strip()]
