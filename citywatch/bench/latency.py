@@ -54,6 +54,7 @@ RULE = "air-pm25-24h-grade2"
 PROM_ALERT = "CitywatchBenchPm25Above75"
 PROBE_PM25 = 200.0
 READINGS_METRIC = "citywatch_worker_readings_total"
+WARMUP_LIMIT_S = 180.0
 
 
 @dataclass
@@ -191,8 +192,15 @@ class LatencyBench:
             first_probe = self.probes[0]
             await self.post(client, ingest_url, self.background_batch())
             await self.probe(client, ingest_url, first_probe)
+            warm_until = time.monotonic() + WARMUP_LIMIT_S
             while first_probe not in self.fired_at or first_probe not in self.prom_active_at:
                 deadline.check("the warm-up probe's alert (on the alerts topic and in Prometheus)")
+                if time.monotonic() > warm_until:
+                    raise BenchTimeout(
+                        f"latency: the warm-up probe raised no alert within {WARMUP_LIMIT_S:.0f} s (alerts topic: "
+                        f"{first_probe in self.fired_at}, Prometheus: {first_probe in self.prom_active_at}); "
+                        f"read the logs in {self.run.tmp}"
+                    )
                 await self.poll_prometheus(plain)
                 await asyncio.sleep(0.5)
             bar.update(warm, total=1, completed=1)

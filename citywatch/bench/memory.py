@@ -50,7 +50,7 @@ class MemoryOptions:
     settle_s: float = 3.0
     profile: str = "test"
     registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
-    timeout_s: float = 1800.0
+    timeout_s: float = 3600.0
     keep: bool = False
     command: str = ""
 

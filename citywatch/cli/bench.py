@@ -203,7 +203,7 @@ def memory(
     sites: str = typer.Option("1000,10000,100000", help="Site counts, comma-separated (at least two)"),
     partitions: int = typer.Option(4, min=1),
     worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the worker, e.g. memory://"),
-    timeout_s: float = typer.Option(1800.0, help="Give up (cleanly, with what was reached) after this long"),
+    timeout_s: float = typer.Option(3600.0, help="Give up (cleanly, with what was reached) after this long"),
     profile: str = PROFILE_OPTION,
     out_dir: Path = OUT_DIR_OPTION,
     keep: bool = KEEP_OPTION,
