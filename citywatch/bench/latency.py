@@ -207,6 +207,7 @@ class LatencyBench:
             self.fired_at.clear()
             self.prom_active_at.clear()
             self.probe_accepted_at.clear()
+            self.probe_sent_at.clear()
             accepted_before = self.next_reading
 
             pacer = Pacer(o.rate, o.batch, start=time.monotonic())
