@@ -84,7 +84,8 @@ def measure_sites(
         if o.worker_store:
             env["CITYWATCH_WORKER_STORE"] = o.worker_store
         bar.update(task, description=f"{n:,} sites: worker start")
-        worker = run.start("worker", "CITYWATCH_WORKER_WEB_PORT", env, wait_s=max(120.0, n / 500))
+        # A 100k-station registry YAML takes the worker ~1–2 min to load.
+        worker = run.start("worker", "CITYWATCH_WORKER_WEB_PORT", env, wait_s=max(120.0, n / 250))
         pid = worker.process.pid()
         assert pid is not None
         url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
