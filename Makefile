@@ -28,9 +28,9 @@ test: install lint typecheck configcheck
 check: $(STAMP) lint typecheck
 	$(BIN)/pytest -m "not integration" -q
 
-## bench: worker throughput beside an empty faust agent and a bare aiokafka loop (real Kafka; prints a table, writes JSON)
+## bench: the benchmark suite on the real test stack — gateway, ingest→alert latency, worker memory, one vs two workers (prints a table, writes bench-results/*.json)
 bench: install
-	$(CITYWATCH) bench worker
+	$(CITYWATCH) bench all
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

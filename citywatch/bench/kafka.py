@@ -64,16 +64,25 @@ def delete_prefix(bootstrap: str, prefix: str, groups: Iterable[str]) -> list[st
 
 
 async def preload(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]], total: int, progress: Progress
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes, bytes]],
+    total: int,
+    progress: Progress,
+    idempotent: bool = False,
 ) -> ConsumerRate:
-    """Publish the records as fast as aiokafka can (acks=1, large batches, linger); time from first send to last ack."""
+    """Publish the records as fast as aiokafka can (acks=1, large batches, linger); time from first send to last ack.
+
+    `idempotent`: acks=all and the idempotent producer, so that a retried batch (NotLeaderForPartition on a fresh
+    broker) is not written twice — for benchmarks that count records (memory per site, one vs two workers).
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
-        acks=1,
+        acks="all" if idempotent else 1,
         linger_ms=20,
         max_batch_size=512 * 1024,
         max_request_size=4 * 1024 * 1024,
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
     )
     await producer.start()
     await producer.partitions_for(topic)  # metadata before the clock starts

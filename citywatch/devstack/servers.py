@@ -299,8 +299,14 @@ class Prometheus(Server):
     def targets_dir(self) -> Path:
         return self.home / "targets"
 
+    @property
+    def extra_rules_dir(self) -> Path:
+        """Rule files a run adds for itself (benchmarks); loaded beside the shipped ones on /-/reload."""
+        return self.home / "rules"
+
     def prepare(self) -> None:
         self.targets_dir.mkdir(parents=True, exist_ok=True)
+        self.extra_rules_dir.mkdir(parents=True, exist_ok=True)
         render(
             REPO_ROOT / "deploy/local/prometheus.yml",
             self.home / "prometheus.yml",
@@ -311,6 +317,7 @@ class Prometheus(Server):
                 "prometheus_port": self.config.prometheus_port,
                 "targets_dir": self.targets_dir,
                 "rules_dir": REPO_ROOT / "deploy/prometheus/rules",
+                "extra_rules_dir": self.extra_rules_dir,
             },
         )
 

@@ -1,4 +1,4 @@
-"""Pure helpers of `citywatch bench worker`: rates, ratios, metric and /proc parsing, readings, the JSON shape."""
+"""Pure helpers of `citywatch bench`: rates, ratios, percentiles, pacing, the linear fit, metric and /proc parsing, readings, the JSON shapes and tables."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
-from citywatch.bench.readings import air_station_ids, readings, registry_with_stations
+from citywatch.bench.latency import latencies_ms, parse_rfc3339, prometheus_rule
+from citywatch.bench.readings import air_station_ids, calm_reading, readings, registry_with_stations
 from citywatch.bench.results import (
     RESULT_SCHEMA,
     WORKER_TARGET,
@@ -21,6 +23,18 @@ from citywatch.bench.results import (
     rate,
     ratio,
     vm_hwm_bytes,
+)
+from citywatch.bench.stats import (
+    SUITE_SCHEMA,
+    Figure,
+    Pacer,
+    PartResult,
+    backlog_growth,
+    linear_fit,
+    percentile,
+    percentiles,
+    results_table,
+    status_bytes,
 )
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.registry import load_registry
@@ -154,3 +168,135 @@ def test_cli_registers_bench_worker() -> None:
     assert out.exit_code == 0, out.output
     for option in ("--readings", "--stations", "--out", "--cprofile", "--consumers"):
         assert option in out.output
+
+
+# --- the suite's pure parts: percentiles, pacing, the linear fit, figures and tables --------------------------------
+
+
+def test_percentiles_interpolate_between_ranks_like_numpy() -> None:
+    import numpy as np
+
+    values = [12.0, 3.0, 7.0, 40.0, 5.0, 9.0, 100.0]
+    for p in (0, 50, 95, 99, 100):
+        assert percentile(values, p) == pytest.approx(float(np.percentile(values, p)))
+    assert percentile([4.0], 99) == 4.0
+    assert percentile([], 50) is None
+    assert percentiles([1.0, 2.0, 3.0]) == {"p50": 2.0, "p95": pytest.approx(2.9), "p99": pytest.approx(2.98)}
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_pacer_is_an_open_loop_schedule() -> None:
+    pacer = Pacer(rate_per_s=1000, batch=100, start=10.0)
+    assert pacer.interval == pytest.approx(0.1)
+    assert [pacer.due(k) for k in range(3)] == pytest.approx([10.0, 10.1, 10.2])
+    assert pacer.batches_until(0.0) == 1  # batch 0 at once
+    assert pacer.batches_until(1.0) == 11  # 0.0, 0.1, …, 1.0
+    assert pacer.batches_until(-1.0) == 0
+    # 10 s at 1,000/s in batches of 100: 100 batches, 10,000 readings, whatever the sender's speed
+    assert pacer.batches_until(9.99) * pacer.batch == 10_000
+    assert pacer.lag(5, 10.75) == pytest.approx(0.25)  # a late sender is measured, not waited for
+    with pytest.raises(ValueError):
+        Pacer(0, 100)
+
+
+def test_linear_fit_slope_intercept_and_r2() -> None:
+    fit = linear_fit([1000, 10_000, 100_000], [100e6 + 2000 * n for n in (1000, 10_000, 100_000)])
+    assert fit.slope == pytest.approx(2000)
+    assert fit.intercept == pytest.approx(100e6)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit.predict(50_000) == pytest.approx(200e6)
+    noisy = linear_fit([1, 2, 3, 4], [1.0, 3.0, 2.0, 4.0])
+    assert noisy.slope == pytest.approx(0.8) and noisy.r2 == pytest.approx(0.64)
+    assert linear_fit([1, 2], [5.0, 5.0]).r2 is None
+    with pytest.raises(ValueError):
+        linear_fit([1, 1], [1.0, 2.0])
+
+
+def test_backlog_growth_is_the_slope_over_the_load() -> None:
+    assert backlog_growth([(0.0, 0.0), (1.0, 500.0), (2.0, 1000.0)]) == pytest.approx(500.0)
+    assert backlog_growth([(0.0, 10.0), (1.0, 12.0), (2.0, 8.0), (3.0, 10.0)]) == pytest.approx(-0.4)
+    assert backlog_growth([(0.0, 1.0)]) is None
+
+
+def test_status_bytes_reads_any_size_field() -> None:
+    status = "Name:\tpython\nVmHWM:\t  131072 kB\nVmRSS:\t  120000 kB\n"
+    assert status_bytes(status, "VmRSS") == 120000 * 1024
+    assert status_bytes(status, "VmHWM") == 131072 * 1024
+    assert status_bytes(status, "VmSwap") is None
+
+
+def test_figures_ratio_and_target_both_ways() -> None:
+    rate_fig = Figure("gateway", 30_000.0, "/s", "bare", 50_000.0, target=0.5)
+    assert rate_fig.ratio == pytest.approx(0.6) and rate_fig.met is True
+    assert Figure("gateway", 20_000.0, "/s", "bare", 50_000.0, target=0.5).met is False
+    p99 = Figure("p99", 180.0, "ms", "Prometheus", 2100.0, target=250, target_on="value", higher_is_better=False)
+    assert p99.met is True and p99.target_text() == "≤ 250.0 ms"
+    assert Figure("p99", None, "ms", target=250, target_on="value", higher_is_better=False).met is None
+    assert Figure("slope", 2000.0, "B/site").met is None and Figure("x", 1.0, "/s").ratio is None
+
+
+def test_part_result_json_and_combined_table() -> None:
+    ingest = PartResult("ingest", "2026-01-01T00:00:00+00:00", {"readings": 10})
+    ingest.figures = [Figure("gateway accepted readings/s", 30_000.0, "/s", "bare producer", 50_000.0, target=0.5)]
+    latency = PartResult("latency", "2026-01-01T00:00:00+00:00", {}, complete=False, problem="1000/s not sustained")
+    latency.figures = [
+        Figure("ingest→alert p99", 900.0, "ms", "Prometheus rule", 2000.0, 250, "value", higher_is_better=False)
+    ]
+    doc = json.loads(json.dumps(ingest.to_json()))
+    assert doc["schema"] == SUITE_SCHEMA and doc["benchmark"] == "ingest" and doc["complete"] is True
+    assert doc["figures"][0]["ratio"] == pytest.approx(0.6) and doc["figures"][0]["met"] is True
+    console = Console(width=200, record=True)
+    console.print(results_table([ingest, latency]))
+    text = console.export_text()
+    for expected in ("30,000/s", "50,000/s", "0.60×", "≥ 0.5× met", "900.0 ms", "0.45×", "≤ 250.0 ms missed"):
+        assert expected in text, expected
+    assert "latency (incomplete)" in text and "1000/s not sustained" in text
+
+
+def test_probe_latency_from_the_202_and_prometheus_times() -> None:
+    assert parse_rfc3339("2026-01-01T00:00:01.123456789Z") == pytest.approx(1767225601.123456)
+    assert parse_rfc3339("2026-01-01T00:00:01Z") == pytest.approx(1767225601.0)
+    out = latencies_ms({"a": 100.0, "b": 200.0, "c": 300.0}, {"a": 100.2, "c": 300.05})
+    assert out == {"a": pytest.approx(200.0), "c": pytest.approx(50.0)}
+    rule = prometheus_rule("bench123")
+    assert 'citywatch_air_pm25_ugm3{window="24h",bench="bench123"} > 75' in rule
+    import yaml
+
+    assert yaml.safe_load(rule)["groups"][0]["rules"][0]["labels"] == {"bench": "bench123"}
+
+
+def test_calm_readings_breach_nothing_and_probes_breach_pm25() -> None:
+    import random
+
+    from citywatch.bench.readings import FIRST_HOUR
+
+    rng = random.Random(1)
+    calm = [AirReading.model_validate(calm_reading("wj-songling", FIRST_HOUR, rng)) for _ in range(200)]
+    assert max(r.pm25 or 0 for r in calm) <= 35 and max(r.o3 or 0 for r in calm) <= 100
+    probe = AirReading.model_validate(calm_reading("wj-songling", FIRST_HOUR, rng, pm25=200.0))
+    assert probe.pm25 == 200.0
+
+
+def test_cli_registers_the_suite() -> None:
+    from citywatch.cli import bench
+
+    app = typer.Typer()
+    bench.register(app)
+
+    @app.callback()
+    def _root() -> None: ...
+
+    for part, options in {
+        "ingest": ("--readings", "--batch", "--clients", "--timeout-s"),
+        "latency": ("--rate", "--duration-s", "--probe-interval-s", "--drain-s", "--timeout-s"),
+        "memory": ("--sites", "--timeout-s"),
+        "scaling": ("--readings", "--partitions", "--timeout-s"),
+        "all": ("--parts", "--small"),
+    }.items():
+        out = CliRunner().invoke(app, ["bench", part, "--help"])
+        assert out.exit_code == 0, out.output
+        for option in options:
+            assert option in out.output, (part, option)
+    out = CliRunner().invoke(app, ["bench", "memory", "--sites", "1000"])
+    assert out.exit_code != 0 and "two" in out.output
