@@ -33,6 +33,7 @@ from services.ingest.rate_limit import RateLimited, RateLimiter
 from services.ingest.recent_rejections import RecentRejections
 from services.ingest.seen_events import SeenEvents
 from services.metrics_endpoint import add_metrics_route
+from services.redis_errors import add_redis_unavailable_handler
 from services.topics import grants
 
 log = logging.getLogger("citywatch.ingest")
@@ -178,6 +179,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         lifespan=lifespan,
     )
     add_metrics_route(app)
+    add_redis_unavailable_handler(app, "API keys, rate limits, dedup")
     problem = {"model": Problem}
     responses: dict[int | str, dict[str, Any]] = {
         401: problem,
@@ -185,7 +187,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         413: problem,
         422: {"model": Rejected},
         429: {"model": Problem, "description": "rate limit; honour Retry-After"},
-        503: {"model": Problem, "description": "Kafka unavailable; nothing was accepted; honour Retry-After"},
+        503: {"model": Problem, "description": "Kafka or Redis unavailable; honour Retry-After and send again"},
     }
 
     @app.exception_handler(BrokerUnavailable)
