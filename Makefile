@@ -7,7 +7,7 @@ BIN       := $(VENV)/bin
 CITYWATCH := $(BIN)/citywatch
 STAMP     := $(VENV)/.installed
 
-.PHONY: up down status test check bench lint typecheck unit integration configcheck install venv clean
+.PHONY: up down status test check bench lint typecheck unit integration faults configcheck install venv clean
 
 ## up: install what is missing, start the stack, the citywatch processes and the simulator; print where to look
 up: install
@@ -45,6 +45,10 @@ configcheck: install
 
 integration: install
 	$(BIN)/pytest -m integration
+
+## faults: the fault-injection tests alone (SIGKILLed worker, Kafka or Redis down, malformed floods, auth matrix); docs/faults.md
+faults: install
+	$(BIN)/pytest -m faults -p no:cacheprovider --durations=10
 
 install: $(STAMP)
 	$(CITYWATCH) stack install

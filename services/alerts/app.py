@@ -28,6 +28,7 @@ from services.alerts.store import Ack, AlertStore, Maintenance, new_id
 from services.auth.dependencies import require_role
 from services.auth.keys import ApiKey, KeyStore
 from services.metrics_endpoint import add_metrics_route
+from services.redis_errors import add_redis_unavailable_handler
 
 log = logging.getLogger("citywatch.alerts")
 
@@ -75,6 +76,7 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
         "Send an on-call or admin key as `Authorization: Bearer <key>`.",
     )
     add_metrics_route(app)
+    add_redis_unavailable_handler(app, "alert state, API keys")
 
     def may_act_on(key: ApiKey, department: str) -> None:
         if key.role != "admin" and key.department != department:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,8 +24,11 @@ from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_al
 from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
 from services.kafka_client import client_kwargs
+from services.redis_errors import REDIS_DOWN
 
 log = logging.getLogger("citywatch.alerts")
+T = TypeVar("T")
+MAX_BACKOFF_S = 5.0
 
 TRANSITIONS = Counter(
     "citywatch_alert_transitions_total", "Alert transitions published on the alerts topic", ["rule", "status"]
@@ -31,6 +36,10 @@ TRANSITIONS = Counter(
 EVALUATIONS = Counter("citywatch_alert_evaluations_total", "Rule evaluations consumed, by effect", ["effect"])
 WEBHOOK_CALLS = Counter("citywatch_alert_webhook_deliveries_total", "Transitions delivered to every webhook receiver")
 DELIVERY_ERRORS = Counter("citywatch_alert_delivery_errors_total", "Failed deliveries, by target", ["target"])
+REDIS_ERRORS = Counter(
+    "citywatch_alert_redis_errors_total", "Redis calls that failed (Redis down) and are retried, by loop", ["loop"]
+)
+LOOP_RESTARTS = Counter("citywatch_alert_loop_restarts_total", "Loops restarted after an unexpected error", ["loop"])
 ALERT_STATE = Gauge(
     "citywatch_alert_state",
     "1 for each alert pending or firing now (like Prometheus's ALERTS)",
@@ -42,6 +51,8 @@ class AlertService:
     def __init__(self, settings: AlertSettings, store: AlertStore) -> None:
         for target in ("alertmanager", "webhook", "grafana"):
             DELIVERY_ERRORS.labels(target=target)  # exported as 0 from the start, so a rate has a series
+        for loop in ("consume", "outbox", "webhooks", "resend"):
+            REDIS_ERRORS.labels(loop=loop)
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.store = store
@@ -59,6 +70,11 @@ class AlertService:
         self._webhook_wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Outbox and webhook-queue entries already sent whose removal from Redis failed (Redis went down in
+        # between): a retry skips sending them again, so a Redis outage duplicates no transition or call.
+        self._published: set[str] = set()
+        self._webhook_sent: set[str] = set()
+        self._webhook_backoff = 0.5
 
     @property
     def _ends_in(self) -> timedelta:
@@ -69,13 +85,47 @@ class AlertService:
             self._set_gauge(alert, alert["status"])
         self._producer = AIOKafkaProducer(**client_kwargs(self.settings), acks="all", enable_idempotence=True)
         await self._producer.start()
-        self._tasks = [
-            asyncio.create_task(self._consume(), name="consume-evaluations"),
-            asyncio.create_task(self._drain_outbox(), name="drain-outbox"),
-            asyncio.create_task(self._resend_firing(), name="resend-firing"),
-        ]
+        loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "consume-evaluations": self._consume,
+            "drain-outbox": self._drain_outbox,
+            "resend-firing": self._resend_firing,
+        }
         if self.webhooks is not None:
-            self._tasks.append(asyncio.create_task(self._deliver_webhooks(), name="deliver-webhooks"))
+            loops["deliver-webhooks"] = self._deliver_webhooks
+        self._tasks = [asyncio.create_task(self._supervised(name, loop), name=name) for name, loop in loops.items()]
+
+    async def _supervised(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a loop forever: an unexpected error restarts it (with backoff) instead of silently ending the task.
+        The consume loop restarts from the committed offsets, and applying an evaluation twice changes nothing."""
+        backoff = 1.0
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                LOOP_RESTARTS.labels(loop=name).inc()
+                log.exception("alert service loop %s failed; restarting it in %.0f s", name, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _until_redis_answers(self, loop: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, retried with backoff for as long as Redis is unreachable."""
+        backoff = 0.5
+        while True:
+            try:
+                return await call()
+            except REDIS_DOWN as exc:
+                REDIS_ERRORS.labels(loop=loop).inc()
+                log.error(
+                    "Redis at %s is unavailable (%s): %s waits, retrying in %.1f s; nothing is skipped",
+                    self.settings.redis_url,
+                    exc,
+                    loop,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -102,7 +152,8 @@ class AlertService:
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for messages in batches.values():
                     for message in messages:
-                        await self._apply(message.value)
+                        # While Redis is down the same evaluation is retried and no offset is committed.
+                        await self._until_redis_answers("consume", functools.partial(self._apply, message.value))
                 if batches:
                     # Offsets are committed only after Redis holds the outcome: a crash replays, never skips.
                     await consumer.commit()
@@ -121,31 +172,38 @@ class AlertService:
         EVALUATIONS.labels(effect=applied.effect).inc()
 
     async def _drain_outbox(self) -> None:
-        assert self._producer is not None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            while transitions := await self.store.pending_transitions():
-                notifying = [t for t in transitions if t.notifies]
-                await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in notifying])
-                transitions = [await self._with_holds(t) if t.notifies else t for t in transitions]
-                for t in transitions:
-                    await self._producer.send_and_wait(
-                        self.topics.alerts,
-                        key=t.fingerprint.encode(),
-                        value=json.dumps(t.record(), ensure_ascii=False).encode(),
-                    )
-                    TRANSITIONS.labels(rule=t.data["rule_id"], status=t.status).inc()
-                    if t.amendment is None:
-                        self._set_gauge(t.data, t.status)
-                notifying = [t for t in transitions if t.notifies]
-                for t in notifying:
-                    await self._follow_up(t)
-                webhook = [t for t in notifying if not HELD_BACK & set(t.suppressed)] if self.webhooks else []
-                await self.store.mark_delivered(transitions, webhook)
-                if webhook:
-                    self._webhook_wake.set()
+            await self._until_redis_answers("outbox", self._drain_once)
+
+    async def _drain_once(self) -> None:
+        assert self._producer is not None
+        while transitions := await self.store.pending_transitions():
+            notifying = [t for t in transitions if t.notifies]
+            await self._deliver([to_alertmanager(_with_fp(t), t.status, t.at, self._ends_in) for t in notifying])
+            transitions = [await self._with_holds(t) if t.notifies else t for t in transitions]
+            for t in transitions:
+                if t.outbox_id in self._published:
+                    continue  # sent before Redis failed to drop it from the outbox
+                await self._producer.send_and_wait(
+                    self.topics.alerts,
+                    key=t.fingerprint.encode(),
+                    value=json.dumps(t.record(), ensure_ascii=False).encode(),
+                )
+                self._published.add(t.outbox_id)
+                TRANSITIONS.labels(rule=t.data["rule_id"], status=t.status).inc()
+                if t.amendment is None:
+                    self._set_gauge(t.data, t.status)
+            notifying = [t for t in transitions if t.notifies]
+            for t in notifying:
+                await self._follow_up(t)
+            webhook = [t for t in notifying if not HELD_BACK & set(t.suppressed)] if self.webhooks else []
+            await self.store.mark_delivered(transitions, webhook)
+            self._published.difference_update(t.outbox_id for t in transitions)
+            if webhook:
+                self._webhook_wake.set()
 
     async def _with_holds(self, t: Transition) -> Transition:
         """The transition with every reason its webhook notification is held back: the site's maintenance, a
@@ -161,8 +219,8 @@ class AlertService:
                     log.warning("could not ask Alertmanager whether %s is silenced: %s", t.transition_id, exc)
             if HELD_BACK & set(reasons):
                 await self.store.set_field(t.fingerprint, "held", "1")
-        elif t.status == "resolved" and await self.store.take_field(t.fingerprint, "held"):
-            reasons.append("held")
+        elif t.status == "resolved" and await self.store.get_field(t.fingerprint, "held"):
+            reasons.append("held")  # cleared with the outbox entry (mark_delivered), so a retry decides the same
         return replace(t, suppressed=reasons)
 
     async def _follow_up(self, t: Transition) -> None:
@@ -190,35 +248,42 @@ class AlertService:
 
     async def _deliver_webhooks(self) -> None:
         """Drain the webhook queue in order; a receiver that is down is retried with backoff, never skipped."""
-        assert self.webhooks is not None
-        backoff = 0.5
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._webhook_wake.wait(), timeout=1.0)
             self._webhook_wake.clear()
-            for entry_id, record in await self.store.webhook_queue():
+            await self._until_redis_answers("webhooks", self._deliver_webhook_queue)
+
+    async def _deliver_webhook_queue(self) -> None:
+        assert self.webhooks is not None
+        for entry_id, record in await self.store.webhook_queue():
+            if entry_id not in self._webhook_sent:  # else delivered before Redis failed to drop it from the queue
                 try:
                     for url in self.webhooks.urls:
                         await self.webhooks.send(url, record)
                 except WebhookError as exc:
                     DELIVERY_ERRORS.labels(target="webhook").inc()
                     if exc.retry:
-                        log.warning("%s; retrying in %.1f s", exc, backoff)
-                        await asyncio.sleep(backoff)
-                        backoff = min(backoff * 2, 30.0)
+                        log.warning("%s; retrying in %.1f s", exc, self._webhook_backoff)
+                        await asyncio.sleep(self._webhook_backoff)
+                        self._webhook_backoff = min(self._webhook_backoff * 2, 30.0)
                         self._webhook_wake.set()
-                        break
+                        return
                     # A refusal (4xx) will not change on a retry; the transition stays on the alerts topic.
                     log.error("%s; transition %s is not re-sent", exc, record["transition_id"])
                 else:
                     WEBHOOK_CALLS.inc()
-                backoff = 0.5
-                await self.store.webhook_done(entry_id)
+                self._webhook_sent.add(entry_id)
+            self._webhook_backoff = 0.5
+            await self.store.webhook_done(entry_id)
+            self._webhook_sent.discard(entry_id)
 
     async def _resend_firing(self) -> None:
         while True:
             await asyncio.sleep(self.settings.resend_interval_s)
-            firing = await self.store.firing()
+            if self.alertmanager is None:
+                continue
+            firing = await self._until_redis_answers("resend", self.store.firing)
             await self._deliver([to_alertmanager(a, "firing", a["since"], self._ends_in) for a in firing])
 
     async def _deliver(self, alerts: list[dict[str, Any]]) -> None:

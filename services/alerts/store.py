@@ -240,6 +240,9 @@ class AlertStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             for t in webhook:
                 pipe.xadd(self._webhook_key, {"entry": json.dumps(t.record(), ensure_ascii=False)})
+            for t in transitions:
+                if t.status == "resolved":
+                    pipe.hdel(self._alert_key(t.fingerprint), "held")  # the next firing decides afresh
             pipe.xdel(self._outbox_key, *[t.outbox_id for t in transitions])
             await pipe.execute()
 
@@ -346,13 +349,8 @@ class AlertStore:
             cursor = "(" + text(entries[-1][0])  # exclusive: continue below the last entry read
         return out[:limit]
 
-    async def take_field(self, fingerprint: str, name: str) -> str | None:
-        """Read and remove a delivery detail in one step."""
-        pipeline: Any = self.redis.pipeline(transaction=True)
-        async with pipeline as pipe:
-            pipe.hget(self._alert_key(fingerprint), name)
-            pipe.hdel(self._alert_key(fingerprint), name)
-            value, _ = await pipe.execute()
+    async def get_field(self, fingerprint: str, name: str) -> str | None:
+        value: Any = await self.redis.hget(self._alert_key(fingerprint), name)
         return None if value is None else text(value)
 
     async def set_field(self, fingerprint: str, name: str, value: str) -> None:

@@ -34,6 +34,7 @@ from services.ingest.recent_rejections import RecentRejections
 from services.ingest.seen_events import SeenEvents
 from services.kafka_client import client_kwargs
 from services.metrics_endpoint import add_metrics_route
+from services.redis_errors import add_redis_unavailable_handler
 from services.topics import grants
 
 log = logging.getLogger("citywatch.ingest")
@@ -179,6 +180,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         lifespan=lifespan,
     )
     add_metrics_route(app)
+    add_redis_unavailable_handler(app, "API keys, rate limits, dedup")
     problem = {"model": Problem}
     responses: dict[int | str, dict[str, Any]] = {
         401: problem,
@@ -186,7 +188,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         413: problem,
         422: {"model": Rejected},
         429: {"model": Problem, "description": "rate limit; honour Retry-After"},
-        503: {"model": Problem, "description": "Kafka unavailable; nothing was accepted; honour Retry-After"},
+        503: {"model": Problem, "description": "Kafka or Redis unavailable; honour Retry-After and send again"},
     }
 
     @app.exception_handler(BrokerUnavailable)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -28,6 +29,7 @@ class Publisher:
         self._ack_timeout_s = ack_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
 
     async def _ensure(self) -> AIOKafkaProducer:
         if self._producer is not None:
@@ -62,9 +64,28 @@ class Publisher:
                 futures = [await producer.send(topic, key=key, value=value) for key, value in records]
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
+            self._discard(producer)
             raise BrokerUnavailable(f"Kafka did not acknowledge within {self._ack_timeout_s:g} s") from exc
         except (KafkaError, OSError) as exc:
+            self._discard(producer)
             raise BrokerUnavailable(f"Kafka did not acknowledge: {exc}") from exc
+
+    def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Replace a producer that failed: after a broker restart with sends in flight, an idempotent producer can
+        be left in a fatal state (OutOfOrderSequenceNumber on every send) and would refuse every later request.
+        The next request starts a fresh one (a new producer id); the old one is stopped in the background."""
+        if self._producer is not producer:
+            return
+        self._producer = None
+        log.warning("discarding the Kafka producer after a failed publish; the next request starts a new one")
+        task = asyncio.get_running_loop().create_task(self._stop_quietly(producer))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _stop_quietly(self, producer: AIOKafkaProducer) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._timeout_ms / 1000):
+                await producer.stop()
 
     async def close(self) -> None:
         if self._producer is not None:

@@ -6,9 +6,12 @@ The test runs its own broker (ports apart from the shared test stack) so stoppin
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -84,3 +87,79 @@ def test_gateway_answers_503_while_kafka_is_down_and_recovers(isolation: Isolati
     # A batch retried after a 503 may have reached Kafka before the timeout: the worker drops such repeats by
     # event id and revision, so at most the retried day can appear twice.
     assert len(records) <= 72 + 24
+
+
+OUTAGE_S = 30.0
+CLIENTS = ("wj-songling", "wj-lili", "wj-tongli")  # one publishing client per station
+
+
+@pytest.mark.faults
+def test_kafka_down_30s_under_load_retrying_clients_end_with_exact_counts(
+    isolation: Isolation, private_kafka: Kafka
+) -> None:
+    """Three clients keep publishing day batches; Kafka stops for 30 s in the middle. Every answer is a 202 or a 503
+    with Retry-After; each client retries until its batch is accepted; afterwards the feed topic holds exactly the
+    readings sent (a batch retried after a timed-out publish may be there twice: the worker drops such repeats)."""
+    bootstrap = private_kafka.url
+    ingest = isolation.start(
+        "ingest",
+        "CITYWATCH_INGEST_PORT",
+        health_path="/healthz",
+        CITYWATCH_KAFKA_BOOTSTRAP=bootstrap,
+        CITYWATCH_RATE_LIMIT_RECORDS="1000000",
+    )
+    url = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
+    auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
+    stop = threading.Event()
+    sent: dict[str, int] = {}
+    statuses: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def client(station: str) -> None:
+        day, seen = 0, []
+        try:
+            while not stop.is_set():
+                at = date(2025, 1, 1) + timedelta(days=day)
+                batch = [
+                    {"station": station, "observed_at": f"{at.isoformat()}T{h:02d}:00:00+08:00", "pm25": 10 + h}
+                    for h in range(24)
+                ]
+                seen += post_until_accepted(url, batch, auth, limit_s=120)
+                day += 1
+                time.sleep(0.2)
+        except BaseException as exc:
+            errors.append(exc)
+        sent[station], statuses[station] = day * 24, seen
+
+    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in CLIENTS]
+    for thread in threads:
+        thread.start()
+    time.sleep(5)
+    private_kafka.stop()
+    stopped = time.monotonic()
+    time.sleep(OUTAGE_S)
+    private_kafka.start()
+    restarted = time.monotonic()
+    time.sleep(5)  # the clients catch up and go on a little
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=150)
+    assert not errors, errors
+    answers = [s for seen in statuses.values() for s in seen]
+    assert set(answers) <= {202, 503} and answers.count(503) >= len(CLIENTS), Counter(answers)
+
+    total = sum(sent.values())
+    records = read_until(
+        bootstrap,
+        f"{isolation.id}.feed.air.environment",
+        lambda rs: len({(r["station"], r["observed_at"]) for r in rs}) >= total,
+        timeout_s=60,
+    )
+    keys = Counter((r["station"], r["observed_at"]) for r in records)
+    assert len(keys) == total, "every reading accepted is on the topic, and nothing else"
+    assert {station for station, _ in keys} == set(CLIENTS)
+    repeats = sum(n - 1 for n in keys.values())
+    print(
+        f"\nkafka outage: down {restarted - stopped:.1f} s; {len(CLIENTS)} clients sent {total} readings in "
+        f"{answers.count(202)} accepted batches after {answers.count(503)} answers 503; {repeats} repeats on the topic"
+    )

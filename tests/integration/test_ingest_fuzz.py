@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -281,8 +282,10 @@ class Gateway:
         return len(read_until(bootstrap, self.topics.dead_letter, lambda rs: len(rs) >= expected, timeout_s=30))
 
 
+# Issue 8 asks for at least 10k varied malformed payloads (each example is one request; most are malformed).
+EXAMPLES = 10_000
 FUZZ = settings(
-    max_examples=1000,
+    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     print_blob=True,
@@ -290,6 +293,7 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.faults
 def test_malformed_payloads_never_get_a_5xx_and_every_rejection_is_a_dead_letter(isolation: Isolation) -> None:
     gateway = Gateway(isolation)
     tally = Tally()
@@ -307,6 +311,7 @@ def test_malformed_payloads_never_get_a_5xx_and_every_rejection_is_a_dead_letter
         fuzz()
     finally:
         gateway.client.close()
+    assert sum(tally.statuses.values()) >= EXAMPLES, tally.statuses
     assert tally.statuses[422] > 20 and sum(n for s, n in tally.statuses.items() if s < 300) > 0, tally.statuses
     assert gateway.dead_letters(tally.dead_letters) == tally.dead_letters, tally.statuses
 

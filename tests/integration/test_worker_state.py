@@ -4,41 +4,29 @@ state of one uninterrupted worker over the ordered input. Every feed of the simu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from citywatch.devstack.config import StackConfig
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.topics import Topics
 from tests.conftest import Isolation
 from tests.integration.worker_runs import (
+    REPLAY_PARTITIONS,
     Input,
+    Run,
+    assert_same,
     committed_share,
-    final_indicators,
-    final_table,
     produce,
-    scenario_inputs,
+    results,
     shuffled_with_duplicates,
     source_topics,
     wait_for,
-    wait_until_consumed,
+    worker_metrics,
 )
 
-HOURS = 240
-PARTITIONS = 4
+PARTITIONS = REPLAY_PARTITIONS
 # Compared with the same weekday of the four weeks before (tests/unit/indicators/test_bus.py covers it).
 NEEDS_MORE_HISTORY = {"bus.boardings.vs_baseline"}
-
-
-@dataclass
-class Run:
-    indicators: dict[str, dict[str, Any]]
-    table: dict[str, Any]
-    metrics: str = ""  # the (first) worker's /metrics once everything was consumed
 
 
 def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, Topics]:
@@ -56,57 +44,11 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
         # meets faust's recovery races (see streams/stall.py), which this test is not about.
         wait_for(lambda: all(_assigned(p.metrics_port) for p in iso.processes), 90, "every worker to get partitions")
         produce(iso.stack.kafka_bootstrap, topics, inputs)
-    return _results(iso, topics, inputs), topics
+    return results(iso, topics, inputs), topics
 
 
 def _assigned(port: int | None) -> bool:
     return "citywatch_worker_assigned_partitions{" in worker_metrics(port)
-
-
-def _results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
-    app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
-    wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs))
-    return Run(
-        final_indicators(iso.stack.kafka_bootstrap, topics),
-        final_table(iso.stack.kafka_bootstrap, app_id),
-        worker_metrics(iso.processes[0].metrics_port),
-    )
-
-
-@pytest.fixture(scope="module")
-def ordered_inputs() -> list[Input]:
-    return scenario_inputs(HOURS)
-
-
-@pytest.fixture(scope="module")
-def reference(
-    stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, ordered_inputs: list[Input]
-) -> Iterator[Run]:
-    """One worker, ordered input, never interrupted."""
-    iso = Isolation(stack, tmp_path_factory.mktemp("reference"))
-    try:
-        run, _ = _run(iso, ordered_inputs)
-        yield run
-    finally:
-        iso.close()
-
-
-def _assert_same(run: Run, reference: Run) -> None:
-    assert len(reference.indicators) > 500, "the reference run produced too little to compare"
-    missing = sorted(set(reference.indicators) - set(run.indicators))[:10]
-    extra = sorted(set(run.indicators) - set(reference.indicators))[:10]
-    assert not missing and not extra, f"missing buckets {missing}; extra buckets {extra}"
-    differing = [k for k in reference.indicators if run.indicators[k] != reference.indicators[k]]
-    assert not differing, [(k, run.indicators[k], reference.indicators[k]) for k in differing[:3]]
-    assert run.table.keys() == reference.table.keys()
-    table, expected = _event_time_state(run.table), _event_time_state(reference.table)
-    differing = [k for k in expected if table[k] != expected[k]]
-    assert not differing, f"table keys with another state: {differing[:10]}"
-
-
-def _event_time_state(table: dict[str, Any]) -> dict[str, Any]:
-    """The table without the rule state's arrival times (processing time, which differs from run to run)."""
-    return {k: {**v, "last_seen": None} if k.startswith("rules:") else v for k, v in table.items()}
 
 
 def test_every_feed_yields_its_indicators(reference: Run) -> None:
@@ -141,8 +83,8 @@ def test_sigkill_with_a_backlog_then_restart_equals_the_uninterrupted_run(
     assert share < 0.9, f"the worker finished ({share:.0%}) before it could be killed with a backlog"
     worker.kill()
     worker.start(wait_s=90)
-    run = _results(isolation, topics, ordered_inputs)
-    _assert_same(run, reference)
+    run = results(isolation, topics, ordered_inputs)
+    assert_same(run, reference)
 
 
 def test_shuffled_and_duplicated_input_equals_the_ordered_run(
@@ -151,14 +93,14 @@ def test_shuffled_and_duplicated_input_equals_the_ordered_run(
     shuffled = shuffled_with_duplicates(ordered_inputs)
     assert len(shuffled) > len(ordered_inputs)
     run, _ = _run(isolation, shuffled)
-    _assert_same(run, reference)
+    assert_same(run, reference)
 
 
 def test_two_workers_split_the_partitions_and_together_equal_one(
     isolation: Isolation, ordered_inputs: list[Input], reference: Run
 ) -> None:
     run, _ = _run(isolation, ordered_inputs, workers=2)
-    _assert_same(run, reference)
+    assert_same(run, reference)
     for worker in isolation.processes:
         text = worker_metrics(worker.metrics_port)
         processed = sum(
@@ -188,9 +130,3 @@ def test_a_correction_changes_the_outputs(isolation: Isolation, ordered_inputs: 
     day = f"air.pm25.daily_mean|{target.site}|{hour_record['local_date']}"
     assert run.indicators[day]["value"] > reference.indicators[day]["value"]
     assert run.indicators[day]["revision"] > reference.indicators[day]["revision"]
-
-
-def worker_metrics(port: int | None) -> str:
-    import httpx
-
-    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text

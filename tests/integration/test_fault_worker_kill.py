@@ -1,0 +1,103 @@
+"""Fault: the worker is SIGKILLed again and again while it replays a backlog, with the alert service running.
+
+Afterwards the indicators and the table state equal the uninterrupted reference run's (no reading lost, none
+counted twice: every indicator bucket's last record and every table key compared), and the alert service, which
+meets the evaluations the killed worker emits again after each restart, published each transition once and
+called the webhook once per notifying transition. Size: REPLAY_HOURS in worker_runs.py (12,125 readings).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+
+import pytest
+
+from tests.conftest import Isolation
+from tests.integration.webhook_receiver import WebhookReceiver
+from tests.integration.worker_runs import (
+    REPLAY_PARTITIONS,
+    Input,
+    Run,
+    assert_same,
+    committed_share,
+    produce,
+    read_all,
+    results,
+    source_topics,
+    wait_for,
+    wait_until_consumed,
+)
+
+pytestmark = pytest.mark.faults
+
+KILLS = 3  # each as soon as the (restarted) worker has committed more of the backlog: faust commits every 2.8 s
+
+
+def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
+    isolation: Isolation, ordered_inputs: list[Input], reference: Run, webhook: WebhookReceiver
+) -> None:
+    assert len(ordered_inputs) >= 10_000
+    bootstrap = isolation.stack.kafka_bootstrap
+    topics = isolation.ensure_topics(REPLAY_PARTITIONS)
+    produce(bootstrap, topics, ordered_inputs)
+    app_id = isolation.env["CITYWATCH_WORKER_APP_ID"]
+    names = source_topics(topics, ordered_inputs)
+    started = time.monotonic()
+    worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_WORKER_STORE="rocksdb://")
+    isolation.start(
+        "alerts",
+        "CITYWATCH_ALERTS_PORT",
+        health_path="/healthz",
+        CITYWATCH_WEBHOOK_URLS=webhook.url,
+        CITYWATCH_ALERTMANAGER_URL="",  # the topic and the webhook are what is counted
+    )
+    killed_at: list[float] = []
+    for _ in range(KILLS):
+        share = killed_at[-1] if killed_at else 0.02
+        wait_for(
+            lambda share=share: committed_share(bootstrap, app_id, names) > share,
+            120,
+            f"the worker to commit more than {share:.0%} of the backlog",
+        )
+        done = committed_share(bootstrap, app_id, names)
+        assert done < 0.9, f"the worker finished ({done:.0%}) before it could be killed with a backlog"
+        killed_at.append(done)
+        worker.kill()
+        worker.start(wait_s=90)
+    run = results(isolation, topics, ordered_inputs)
+    replayed = time.monotonic() - started
+    assert_same(run, reference)
+
+    # The alert service has seen every evaluation, the repeats after each kill included.
+    wait_until_consumed(bootstrap, isolation.env["CITYWATCH_ALERTS_GROUP_ID"], [topics.rule_evaluations])
+    evaluations = len(read_all(bootstrap, topics.rule_evaluations))
+    time.sleep(3)  # the outbox drains every second
+    records = [json.loads(value or b"null") for _, value in read_all(bootstrap, topics.alerts)]
+    assert records, "the replay raised no alert: nothing to count"
+    ids = Counter(r["transition_id"] for r in records)
+    assert [i for i, n in ids.items() if n > 1] == [], "a transition was published twice"
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for r in records:
+        if "amendment" not in r:
+            seqs[r["fingerprint"]].append(r["seq"])
+    gaps = {fp: s for fp, s in seqs.items() if sorted(s) != list(range(1, len(s) + 1))}
+    assert not gaps, f"transition sequences with gaps or repeats: {list(gaps.items())[:3]}"
+    notifying = {
+        r["transition_id"]
+        for r in records
+        if "amendment" not in r
+        and r["status"] in ("firing", "resolved")
+        and "maintenance" not in r.get("suppressed", [])
+    }
+    wait_for(lambda: len(webhook.calls) >= len(notifying), 30, "every notifying transition at the webhook")
+    time.sleep(2)
+    calls = Counter(c["key"] for c in webhook.calls)
+    assert [k for k, n in calls.items() if n > 1] == [], "the webhook was called twice for a transition"
+    assert set(calls) == notifying
+    print(
+        f"\nworker SIGKILL x{KILLS} at {', '.join(f'{s:.0%}' for s in killed_at)} of {len(ordered_inputs)} "
+        f"readings: replay done in {replayed:.0f} s, {len(run.indicators)} indicator buckets equal; "
+        f"{evaluations} rule evaluations, {len(records)} alert transitions, {len(webhook.calls)} webhook calls"
+    )
