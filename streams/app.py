@@ -52,6 +52,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
+from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
 from streams.rules import RuleSource, partition_of, rules_key
 from streams.stall import StallWatch
@@ -116,10 +117,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
     def topic(*names: str) -> faust.TopicT:
         return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    indicators_topic = topic(topics.indicators)
-    evaluations_topic = topic(topics.rule_evaluations)
-    dead_letter_topic = topic(topics.dead_letter)
     contributions_topic = topic(topics.contributions)
+    outputs = OutputProducer(settings)
+
+    async def stop_outputs(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await outputs.stop()
+
+    app.on_before_shutdown.connect(cast(Any, stop_outputs))  # after the consumer stopped: no send follows
     publishers = grants(registry)
 
     # Every send of a batch is collected and awaited (the broker's acknowledgement) before any state of the batch
@@ -135,14 +139,16 @@ def create_app(settings: WorkerSettings) -> faust.App:
             payload=payload.decode("utf-8", errors="replace"),
             received_at=datetime.now(UTC),
         )
-        metrics.READINGS.labels(feed=feed, outcome=outcome).inc()
-        sent.append(await dead_letter_topic.send(key=feed.encode(), value=letter.model_dump_json().encode()))
+        metrics.readings(feed, outcome).inc()
+        sent.append(await outputs.send(topics.dead_letter, feed.encode(), letter.model_dump_json().encode()))
 
     async def send_evaluations(sent: Sent, evaluations: Sequence[RuleEvaluation]) -> None:
         for result in evaluations:
-            metrics.EVALUATIONS.labels(rule=result.rule_id, outcome=result.outcome).inc()
+            metrics.evaluations(result.rule_id, result.outcome).inc()
             sent.append(
-                await evaluations_topic.send(key=result.fingerprint.encode(), value=result.model_dump_json().encode())
+                await outputs.send(
+                    topics.rule_evaluations, result.fingerprint.encode(), result.model_dump_json().encode()
+                )
             )
 
     async def retire_rules(removed: list[Rule]) -> None:
@@ -158,12 +164,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
         received_at = clock.now()
         for record in records:
             metrics.observe_indicator(record)
-            sent.append(await indicators_topic.send(key=record.key.encode(), value=record.model_dump_json().encode()))
+            sent.append(await outputs.send(topics.indicators, record.key.encode(), record.model_dump_json().encode()))
             await send_evaluations(sent, engine.on_record(record, received_at))
         for contribution in contributions:
             sent.append(
-                await contributions_topic.send(
-                    key=contribution.district.encode(), value=contribution.model_dump_json().encode()
+                await outputs.send(
+                    topics.contributions, contribution.district.encode(), contribution.model_dump_json().encode()
                 )
             )
 
@@ -211,7 +217,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 field = TIME_FIELDS[feed]
                 await reject(sent, feed, event.value, [FieldError(field=field, reason=outcome.reason)], "too-late")
             else:
-                metrics.READINGS.labels(feed=feed, outcome=outcome.kind).inc()
+                metrics.readings(feed, outcome.kind).inc()
         stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
         return [store_later(events[-1], site, result.state), *stores]
 
@@ -263,7 +269,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
             now = time.time()
             for (feed, _), (events, _) in by_site.items():
                 for event in events:
-                    metrics.LATENCY.labels(feed=feed).observe(max(0.0, now - event.message.timestamp / 1000))
+                    metrics.latency(feed).observe(max(0.0, now - event.message.timestamp / 1000))
 
     process_district = district_processor(settings)
 

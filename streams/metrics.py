@@ -3,6 +3,7 @@ one gauge per catalogue metric with labels `site`, `window` and `standard` (rend
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -32,6 +33,24 @@ LATENCY = Histogram(
     ["feed"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+# The labelled children, looked up once per label set: `.labels()` takes a lock and builds its key on every call,
+# and the worker counts every reading and every evaluation.
+@cache
+def readings(feed: str, outcome: str) -> Any:
+    return READINGS.labels(feed=feed, outcome=outcome)
+
+
+@cache
+def evaluations(rule: str, outcome: str) -> Any:
+    return EVALUATIONS.labels(rule=rule, outcome=outcome)
+
+
+@cache
+def latency(feed: str) -> Any:
+    return LATENCY.labels(feed=feed)
+
 
 CONSUMER_LAG = Gauge(
     "citywatch_worker_consumer_lag_records",
