@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -49,14 +48,60 @@ class SubIndex:
     use_instead: str | None = None  # the input whose IAQI the standard reports in its place
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """One stretch of a column between two breakpoints, as integers: c_lo = lo_num / lo_den, c_hi - c_lo =
+    span_num / span_den."""
+
+    c_lo: Fraction
+    c_hi: Fraction
+    iaqi_lo: int
+    iaqi_rise: int
+    lo_num: int
+    lo_den: int
+    span_num: int
+    span_den: int
+
+
+_SEGMENTS: dict[int, tuple[Column, tuple[_Segment, ...]]] = {}
+
+
+def _segments(column: Column) -> tuple[_Segment, ...]:
+    """The column's segments, built once per column: the worker interpolates several IAQIs per reading."""
+    cached = _SEGMENTS.get(id(column))
+    if cached is not None and cached[0] is column:
+        return cached[1]
+    built = []
+    for low, high in itertools.pairwise(column.breakpoints):
+        c_lo, c_hi = Fraction(low.concentration), Fraction(high.concentration)
+        span = c_hi - c_lo
+        built.append(
+            _Segment(
+                c_lo,
+                c_hi,
+                low.iaqi,
+                high.iaqi - low.iaqi,
+                c_lo.numerator,
+                c_lo.denominator,
+                span.numerator,
+                span.denominator,
+            )
+        )
+    segments = tuple(built)
+    _SEGMENTS[id(column)] = (column, segments)
+    return segments
+
+
 def interpolate(column: Column, concentration: Fraction) -> int | None:
     """Ceiling of the linear interpolation on `column`; None above its last breakpoint."""
-    points = column.breakpoints
-    for low, high in itertools.pairwise(points):
-        c_lo, c_hi = Fraction(low.concentration), Fraction(high.concentration)
-        if c_lo <= concentration <= c_hi:
-            slope = Fraction(high.iaqi - low.iaqi) / (c_hi - c_lo)
-            return math.ceil(slope * (concentration - c_lo) + low.iaqi)
+    for seg in _segments(column):
+        if seg.c_lo <= concentration <= seg.c_hi:
+            # iaqi_lo + rise × (c − c_lo) / span, in integers: c = p/q, c_lo = a/b, span = m/n gives
+            # rise × (p·b − a·q) × n / (q·b·m), and ceil(x/y) = −(−x // y) for y > 0.
+            p, q = concentration.numerator, concentration.denominator
+            above = seg.iaqi_rise * (p * seg.lo_den - seg.lo_num * q) * seg.span_den
+            per = q * seg.lo_den * seg.span_num
+            return seg.iaqi_lo - (-above // per)
     return None
 
 
