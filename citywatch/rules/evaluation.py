@@ -171,6 +171,27 @@ def resolve(
     raise ValueError("a status condition has no numeric threshold")
 
 
+_RESOLVED: dict[tuple[int, date, str, str | None], tuple[Threshold, ResolvedThreshold | None]] = {}
+_RESOLVED_SIZE = 20_000
+
+
+def resolve_cached(
+    threshold: Threshold, on: date, indicator: Indicator, section_target: str | None
+) -> ResolvedThreshold | None:
+    """`resolve`, remembered per threshold and date: a rule meets many records of one day, and resolving looks up
+    versioned tables and units each time. Keyed by the threshold object's identity (checked on a hit: a reloaded
+    rule set brings new objects)."""
+    key = (id(threshold), on, indicator.id, section_target)
+    hit = _RESOLVED.get(key)
+    if hit is not None and hit[0] is threshold:
+        return hit[1]
+    if len(_RESOLVED) >= _RESOLVED_SIZE:
+        _RESOLVED.clear()
+    found = resolve(threshold, on, indicator, section_target)
+    _RESOLVED[key] = (threshold, found)
+    return found
+
+
 def _scaled(value: Decimal, factor: float) -> float:
     # In decimal, so 99 % is exactly the float 0.99 a record's ratio is compared with.
     return float(value * Decimal(str(factor)))
@@ -286,7 +307,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
         # A status condition has no number; 0 keeps the field valid JSON for the alert service.
         threshold = ResolvedThreshold(value=0.0, label=f"status {' or '.join(cond.status)}")
     else:
-        fire = resolve(cond, record.local_date, indicator, section_target)
+        fire = resolve_cached(cond, record.local_date, indicator, section_target)
         if fire is None:
             return None
         threshold = fire
@@ -297,7 +318,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
         elif effective.clear is None:
             outcome = "clear"
         else:
-            clear = resolve(effective.clear, record.local_date, indicator, section_target)
+            clear = resolve_cached(effective.clear, record.local_date, indicator, section_target)
             if clear is None or effective.clear.op is None:
                 outcome = "clear"
             else:
