@@ -12,10 +12,10 @@ from typing import Any
 
 from citywatch.indicators.air_station import AirContext, process_station_batch
 from citywatch.indicators.batch import BatchResult, latest_records, run_batch
-from citywatch.indicators.bus import BusContext, ModeShareContext, process_area, process_route
+from citywatch.indicators.bus import BusContext, ModeShareContext, process_area, process_route_batch
 from citywatch.indicators.district import DistrictContext, process_district_batch
 from citywatch.indicators.records import Contribution, Result
-from citywatch.indicators.waste import WasteContext, process_plant
+from citywatch.indicators.waste import WasteContext, process_plant_batch
 from citywatch.indicators.water import WaterContext, process_section
 from citywatch.registry import Registry
 from citywatch.registry.model import WastePlant, WaterSection
@@ -60,24 +60,28 @@ def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, F
         ctx = WaterContext(zone=zone, kind=section.kind, target_class=section.target_class, district=district)
         return process_section(state, sample, ctx)
 
-    def bus_route(state: Any, count: BusRidership) -> Result[Any]:
-        return process_route(state, count, bus)
+    def bus_routes(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
+        counts = [r for r in records if isinstance(r, BusRidership)]
+        assert len(counts) == len(records)
+        return process_route_batch(state, counts, bus)
 
     def area(state: Any, rec: ModeShareRecord) -> Result[Any]:
         return process_area(state, rec, mode_share)
 
-    def waste(state: Any, rec: WasteRecord) -> Result[Any]:
-        plant = registry.site(rec.site_id)
+    def waste(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
+        recs = [r for r in records if isinstance(r, WasteRecord)]
+        assert len(recs) == len(records)
+        plant = registry.site(recs[0].site_id)
         assert isinstance(plant, WastePlant)
         ctx = WasteContext(zone=zone, capacity_t_per_day=plant.capacity_t_per_day, district=district)
-        return process_plant(state, rec, ctx)
+        return process_plant_batch(state, recs, ctx)
 
     batches: dict[str, ProcessBatch] = {
         "air": air_batch,
         "water": one_by_one(water),
-        "bus": one_by_one(bus_route),
+        "bus": bus_routes,
         "mode_share": one_by_one(area),
-        "waste": one_by_one(waste),
+        "waste": waste,
     }
     return {feed: FeedProcessor(feed, fn) for feed, fn in batches.items()}
 

@@ -61,3 +61,54 @@ def run_batch(process: Callable[[S | None, In], Result[S]], state: S | None, inp
     if current is None:
         raise ValueError("run_batch needs at least one input")
     return BatchResult(current, outcomes, latest_records(records), latest_contributions(contributions))
+
+
+Touched = tuple[set[str], ...]
+"""What one input changed, in the feed's own terms (e.g. a bus route's interval keys and local days)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredFeed(Generic[S, In]):
+    """How a feed folds inputs in without emitting (`apply`), brings the state up to date for what they touched
+    (`settle`, e.g. a day's summary over all its events), emits what they touched (`emit`), and whether folding an
+    input may prune state (`prunes_at`)."""
+
+    apply: Callable[[S | None, In], tuple[S, Outcome, Touched]]
+    settle: Callable[[S, Touched], S]
+    emit: Callable[[S, Touched], tuple[list[IndicatorRecord], list[Contribution]]]
+    prunes_at: Callable[[S, In], bool]
+
+
+def run_deferred(feed: DeferredFeed[S, In], state: S | None, inputs: Iterable[In]) -> BatchResult[S]:
+    """`run_batch` for feeds whose per-input work is costly (a day's summary over all its events, a month of
+    baselines): fold every input in, then settle and emit what they touched once.
+
+    The same records as one input at a time: a bucket's last one-by-one record is emitted at the last change of
+    anything it is computed from, so it equals the one computed from the final state, unless pruning removed its
+    inputs in between. So before an input whose fold may prune, what is pending is settled and emitted first.
+    """
+    outcomes: list[Outcome] = []
+    records: list[IndicatorRecord] = []
+    contributions: list[Contribution] = []
+    pending: Touched = ()
+    current = state
+
+    def flush(at: S) -> S:
+        settled = feed.settle(at, pending)
+        out, contrib = feed.emit(settled, pending)
+        records.extend(out)
+        contributions.extend(contrib)
+        return settled
+
+    for item in inputs:
+        if current is not None and any(pending) and feed.prunes_at(current, item):
+            current = flush(current)
+            pending = ()
+        current, outcome, touched = feed.apply(current, item)
+        outcomes.append(outcome)
+        pending = tuple(a | b for a, b in zip(pending, touched, strict=True)) if pending else touched
+    if current is None:
+        raise ValueError("run_deferred needs at least one input")
+    if any(pending):
+        current = flush(current)
+    return BatchResult(current, outcomes, latest_records(records), latest_contributions(contributions))

@@ -15,12 +15,13 @@ in (same weekday, 1–4 weeks later) that are already in the state.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypedDict
 
 from citywatch.indicators import catalogue as cat
+from citywatch.indicators.batch import BatchResult, DeferredFeed, Touched, run_deferred
 from citywatch.indicators.eventtime import (
     DAY_S,
     DEFAULT_LATENESS,
@@ -411,3 +412,27 @@ def process_area(state: ModeShareState | None, rec: ModeShareRecord, ctx: ModeSh
         )
     )
     return Result(new, outcome, tuple(out))
+
+
+def process_route_batch(
+    state: BusRouteState | None, counts: Sequence[BusRidership], ctx: BusContext
+) -> BatchResult[BusRouteState]:
+    """Many counts of one route: the records `process_route` would leave, each day and its baselines emitted once."""
+    route = counts[0].route
+
+    def apply(current: BusRouteState | None, count: BusRidership) -> tuple[BusRouteState, Outcome, Touched]:
+        new, outcome, intervals, days = apply_count(current, count, ctx)
+        return new, outcome, (intervals, days)
+
+    def prunes_at(current: BusRouteState, count: BusRidership) -> bool:
+        t = count.interval_start.timestamp()
+        wm = current["wm"]
+        return prune_due(wm, t if wm is None else max(wm, t), ctx.lateness.allowed_s)
+
+    feed: DeferredFeed[BusRouteState, BusRidership] = DeferredFeed(
+        apply=apply,
+        settle=lambda current, touched: current,
+        emit=lambda current, touched: emit_route(current, route, touched[0], touched[1], ctx),
+        prunes_at=prunes_at,
+    )
+    return run_deferred(feed, state, counts)

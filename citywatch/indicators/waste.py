@@ -12,12 +12,13 @@ emit time, in exact fractions:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypedDict
 
 from citywatch.indicators import catalogue as cat
+from citywatch.indicators.batch import BatchResult, DeferredFeed, Touched, run_deferred
 from citywatch.indicators.eventtime import (
     DAY_S,
     DEFAULT_LATENESS,
@@ -127,9 +128,28 @@ def summarise_day(events: Mapping[str, WasteEvent]) -> WasteDay | None:
     )
 
 
+def _summarise_days(events: dict[str, dict[str, WasteEvent]], days: dict[str, WasteDay], which: Iterable[str]) -> None:
+    for d in which:
+        summary = summarise_day(events.get(d, {}))
+        if summary is None:
+            days.pop(d, None)
+            events.pop(d, None)
+        else:
+            days[d] = summary
+
+
+def settle_days(state: WastePlantState, which: Iterable[str]) -> WastePlantState:
+    """The state with the summaries of days folded in by `apply_record(..., summarise=False)` brought up to date."""
+    events, days = dict(state["events"]), dict(state["days"])
+    _summarise_days(events, days, which)
+    return {**state, "events": events, "days": days}
+
+
 def apply_record(
-    state: WastePlantState | None, rec: WasteRecord, ctx: WasteContext
+    state: WastePlantState | None, rec: WasteRecord, ctx: WasteContext, *, summarise: bool = True
 ) -> tuple[WastePlantState, Outcome, set[str]]:
+    """Fold one record in: new state, outcome, touched local days. With `summarise=False` the touched days'
+    summaries are left for `settle_days` (a batch summarises each day once, not once per record)."""
     current = state or new_plant_state()
     at = rec.event_time(ctx.zone)
     t = at.timestamp()
@@ -153,13 +173,8 @@ def apply_record(
                 touched.add(d)
     events[day] = {**events.get(day, {}), rec.event_id: event}
     days = dict(current["days"])
-    for d in touched:
-        summary = summarise_day(events[d])
-        if summary is None:
-            days.pop(d, None)
-            events.pop(d, None)
-        else:
-            days[d] = summary
+    if summarise:
+        _summarise_days(events, days, touched)
     old_wm = current["wm"]
     wm = t if old_wm is None else max(old_wm, t)
     new: WastePlantState = {
@@ -289,3 +304,27 @@ def process_plant(state: WastePlantState | None, rec: WasteRecord, ctx: WasteCon
         return Result(new, outcome)
     records, contributions = emit_plant(new, rec.plant, days, ctx)
     return Result(new, outcome, tuple(records), tuple(contributions))
+
+
+def process_plant_batch(
+    state: WastePlantState | None, recs: Sequence[WasteRecord], ctx: WasteContext
+) -> BatchResult[WastePlantState]:
+    """Many records of one plant: the records `process_plant` would leave, each touched day summarised once."""
+    plant = recs[0].plant
+
+    def apply(current: WastePlantState | None, rec: WasteRecord) -> tuple[WastePlantState, Outcome, Touched]:
+        new, outcome, days = apply_record(current, rec, ctx, summarise=False)
+        return new, outcome, (days,)
+
+    def prunes_at(current: WastePlantState, rec: WasteRecord) -> bool:
+        t = rec.event_time(ctx.zone).timestamp()
+        wm = current["wm"]
+        return prune_due(wm, t if wm is None else max(wm, t), ctx.lateness.allowed_s)
+
+    feed: DeferredFeed[WastePlantState, WasteRecord] = DeferredFeed(
+        apply=apply,
+        settle=lambda current, touched: settle_days(current, touched[0]),
+        emit=lambda current, touched: emit_plant(current, plant, touched[0], ctx),
+        prunes_at=prunes_at,
+    )
+    return run_deferred(feed, state, recs)
