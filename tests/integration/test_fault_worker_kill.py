@@ -3,7 +3,8 @@
 Afterwards the indicators and the table state equal the uninterrupted reference run's (no reading lost, none
 counted twice: every indicator bucket's last record and every table key compared), and the alert service, which
 meets the evaluations the killed worker emits again after each restart, published each transition once and
-called the webhook once per notifying transition. Size: REPLAY_HOURS in worker_runs.py (12,125 readings).
+called the webhook once per notifying transition. Size: FAULT_REPLAY_HOURS in worker_runs.py (100,145 readings),
+with its own uninterrupted reference run.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from citywatch.devstack.config import StackConfig
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import (
+    FAULT_REPLAY_HOURS,
     REPLAY_PARTITIONS,
     Input,
     Run,
@@ -25,6 +28,8 @@ from tests.integration.worker_runs import (
     produce,
     read_all,
     results,
+    scenario_inputs,
+    single_worker_run,
     source_topics,
     wait_for,
     wait_until_consumed,
@@ -32,13 +37,28 @@ from tests.integration.worker_runs import (
 
 pytestmark = pytest.mark.faults
 
-KILLS = 3  # each as soon as the (restarted) worker has committed more of the backlog: faust commits every 2.8 s
+KILL_AT = (0.15, 0.40, 0.65)  # shares of the backlog committed (faust commits every 2.8 s): kills spread over it
+
+
+@pytest.fixture(scope="module")
+def replay() -> list[Input]:
+    return scenario_inputs(FAULT_REPLAY_HOURS)
+
+
+@pytest.fixture(scope="module")
+def replay_reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, replay: list[Input]) -> Run:
+    iso = Isolation(stack, tmp_path_factory.mktemp("fault-reference"))
+    try:
+        return single_worker_run(iso, replay)
+    finally:
+        iso.close()
 
 
 def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
-    isolation: Isolation, ordered_inputs: list[Input], reference: Run, webhook: WebhookReceiver
+    isolation: Isolation, replay: list[Input], replay_reference: Run, webhook: WebhookReceiver
 ) -> None:
-    assert len(ordered_inputs) >= 10_000
+    ordered_inputs, reference = replay, replay_reference
+    assert len(ordered_inputs) >= 100_000
     bootstrap = isolation.stack.kafka_bootstrap
     topics = isolation.ensure_topics(REPLAY_PARTITIONS)
     produce(bootstrap, topics, ordered_inputs)
@@ -54,8 +74,7 @@ def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
         CITYWATCH_ALERTMANAGER_URL="",  # the topic and the webhook are what is counted
     )
     killed_at: list[float] = []
-    for _ in range(KILLS):
-        share = killed_at[-1] if killed_at else 0.02
+    for share in KILL_AT:
         wait_for(
             lambda share=share: committed_share(bootstrap, app_id, names) > share,
             120,
@@ -97,7 +116,7 @@ def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
     assert [k for k, n in calls.items() if n > 1] == [], "the webhook was called twice for a transition"
     assert set(calls) == notifying
     print(
-        f"\nworker SIGKILL x{KILLS} at {', '.join(f'{s:.0%}' for s in killed_at)} of {len(ordered_inputs)} "
+        f"\nworker SIGKILL x{len(KILL_AT)} at {', '.join(f'{s:.0%}' for s in killed_at)} of {len(ordered_inputs)} "
         f"readings: replay done in {replayed:.0f} s, {len(run.indicators)} indicator buckets equal; "
         f"{evaluations} rule evaluations, {len(records)} alert transitions, {len(webhook.calls)} webhook calls"
     )
