@@ -42,10 +42,11 @@ class Input:
     at: datetime  # when the simulator emits it (simulated time)
 
 
-def scenario_inputs(hours: int, seed: int = 11) -> list[Input]:
-    """Every feed of the sample registry for `hours` simulated hours, in emission order, no incidents."""
+def scenario_inputs(hours: int, seed: int = 11, start: datetime = START) -> list[Input]:
+    """Every feed of the sample registry for `hours` simulated hours from `start`, in emission order, no
+    incidents."""
     registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
-    scenario = Scenario(registry, seed, START, SHANGHAI, incidents=())
+    scenario = Scenario(registry, seed, start, SHANGHAI, incidents=())
     out: list[Input] = []
     for step in range(hours):
         for batch in scenario.emissions(step):
