@@ -30,6 +30,7 @@ check: $(STAMP) lint typecheck
 
 ## bench: the benchmark suite on the real test stack — gateway, ingest→alert latency, worker memory, one vs two workers (prints a table, writes bench-results/*.json)
 bench: install
+	$(CITYWATCH) bench worker
 	$(CITYWATCH) bench all
 
 lint: $(STAMP)
