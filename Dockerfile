@@ -31,6 +31,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     CITYWATCH_RULES_DIR=/opt/citywatch/rules \
+    CITYWATCH_REGISTRY_FILE=/opt/citywatch/registry/wujiang-sample.yaml \
     CITYWATCH_WORKER_DATA_DIR=/var/lib/citywatch/worker \
     CITYWATCH_INGEST_HOST=0.0.0.0 \
     CITYWATCH_ALERTS_HOST=0.0.0.0 \
@@ -47,6 +48,7 @@ RUN groupadd --system --gid 10001 citywatch \
 
 COPY --from=build /opt/venv /opt/venv
 COPY rules /opt/citywatch/rules
+COPY registry /opt/citywatch/registry
 
 WORKDIR /opt/citywatch
 USER citywatch

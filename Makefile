@@ -28,7 +28,7 @@ test: install lint typecheck configcheck
 check: $(STAMP) lint typecheck
 	$(BIN)/pytest -m "not integration" -q
 
-## bench: the benchmark suite on the real test stack — gateway, ingest→alert latency, worker memory, one vs two workers (prints a table, writes bench-results/*.json)
+## bench: the benchmark suite on the real test stack — worker vs empty faust agent and bare loop, gateway, ingest→alert latency, worker memory, one vs two workers (prints tables, writes bench-results/*.json)
 bench: install
 	$(CITYWATCH) bench worker
 	$(CITYWATCH) bench all

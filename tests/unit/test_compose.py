@@ -422,6 +422,17 @@ def prometheus_problems(prometheus: dict[str, Any], compose: Compose) -> list[st
     for name in [*CITYWATCH_SERVICES, "alertmanager"]:
         if name not in {host for host, _ in scraped}:
             problems.append(f"prometheus: {name} is not scraped")
+    for job in prometheus.get("scrape_configs") or []:
+        for static in job.get("static_configs") or []:
+            for target in static.get("targets") or []:
+                host, _ = split_host_port(target)
+                if host not in CITYWATCH_SERVICES:
+                    continue
+                # The pipeline rules and dashboards select job="citywatch" and tell processes apart by `process`.
+                if job["job_name"] != "citywatch":
+                    problems.append(f"prometheus: {host} is scraped by job {job['job_name']!r}, not 'citywatch'")
+                if (static.get("labels") or {}).get("process") != CITYWATCH_SERVICES[host]:
+                    problems.append(f"prometheus: {host} lacks the label process={CITYWATCH_SERVICES[host]}")
     if ("localhost", 9090) not in scraped and ("prometheus", 9090) not in scraped:
         problems.append("prometheus: does not scrape itself")
     alertmanagers = {
@@ -518,6 +529,21 @@ def dockerfile_problems(text: str) -> list[str]:
         for keyword, args in final
     ):
         problems.append(f"Dockerfile: rules/ is not copied to CITYWATCH_RULES_DIR={rules_dirs[-1]}")
+    registry_files = re.findall(r"CITYWATCH_REGISTRY_FILE=(\S+)", " ".join(args for kw, args in final if kw == "ENV"))
+    if not registry_files:
+        problems.append("Dockerfile: CITYWATCH_REGISTRY_FILE is not set (the default is relative to the source tree)")
+    else:
+        inside = registry_files[-1]
+        copied = [
+            args.split()[-1].rstrip("/")
+            for keyword, args in final
+            if keyword == "COPY" and args.split()[0].rstrip("/") == "registry"
+        ]
+        name = Path(inside).name
+        if not copied or not inside.startswith(copied[-1] + "/") or not (ROOT / "registry" / name).is_file():
+            problems.append(
+                f"Dockerfile: CITYWATCH_REGISTRY_FILE={inside} is not a file the image copies from registry/"
+            )
     return problems
 
 
@@ -697,7 +723,9 @@ def test_every_compose_check_has_a_mutation() -> None:
     [
         pytest.param(_set("scrape_configs", []), id="no-scrapes"),
         pytest.param(_set("scrape_configs.2.static_configs.0.targets", ["ingest:8000"]), id="unknown-host"),
-        pytest.param(_set("scrape_configs.3.static_configs.0.targets", ["citywatch-worker:9999"]), id="wrong-port"),
+        pytest.param(_set("scrape_configs.2.static_configs.1.targets", ["citywatch-worker:9999"]), id="wrong-port"),
+        pytest.param(_set("scrape_configs.2.job_name", "citywatch-apps"), id="job-not-citywatch"),
+        pytest.param(_set("scrape_configs.2.static_configs.1.labels", {}), id="no-process-label"),
         pytest.param(_set("alerting", None), id="no-alerting"),
         pytest.param(_set("rule_files", ["/etc/prometheus/other/*.yml"]), id="rules-unmounted"),
     ],
@@ -737,6 +765,8 @@ def test_grafana_check_catches_mutation(compose: Compose, target: str, mutate: C
         pytest.param("FROM python:3.11-slim\n", "FROM python:3.12\n", id="base"),
         pytest.param("COPY rules ", "COPY docs ", id="rules-not-copied"),
         pytest.param("CITYWATCH_RULES_DIR=/", "CITYWATCH_RULES_DIR=", id="rules-relative"),
+        pytest.param("COPY registry ", "COPY docs ", id="registry-not-copied"),
+        pytest.param("CITYWATCH_REGISTRY_FILE=/opt/citywatch/registry/wujiang-sample.yaml", "A=b", id="no-registry"),
     ],
 )
 def test_dockerfile_check_catches_mutation(old: str, new: str) -> None:
