@@ -49,29 +49,72 @@ def new_district_state() -> DistrictState:
 
 
 def apply_contribution(state: DistrictState | None, c: Contribution) -> tuple[DistrictState, Outcome]:
+    new, outcomes, _ = _fold(state, [c])
+    return new, outcomes[0]
+
+
+def _fold(
+    state: DistrictState | None, contributions: Iterable[Contribution]
+) -> tuple[DistrictState, list[Outcome], dict[tuple[str, str], set[str]]]:
+    """Fold contributions into a copy of the state: the new state, an outcome per contribution, and the buckets
+    touched per (stage, district).
+
+    A district holds every site's contribution, so the fold works in place on a copy made once per batch (a
+    dict copy or a city AQI per contribution would make a batch quadratic in sites) and computes the city AQI
+    of each touched day once at the end. The state is what folding one contribution at a time leaves.
+    """
     current = state or new_district_state()
-    buckets = current["stages"].get(c.stage, {})
-    sites = buckets.get(c.bucket, {})
-    previous = sites.get(c.site)
-    if previous is not None and c.revision <= previous["r"]:
-        what = f"{c.stage} {c.site} {c.bucket} revision {c.revision}"
-        if c.revision == previous["r"]:
-            return current, Dropped("duplicate", f"duplicate: {what}")
-        return current, Dropped("stale-revision", f"stale: {what} < {previous['r']}")
-    new_buckets = {**buckets, c.bucket: {**sites, c.site: SiteEntry(r=c.revision, v=dict(c.values))}}
-    newest_year = max(int(b[:4]) for b in new_buckets)
-    new_buckets = {b: s for b, s in new_buckets.items() if int(b[:4]) >= newest_year - 1}
-    agg = {**current["agg"]}
-    if c.stage == "air.city":
-        stage_agg = {b: a for b, a in agg.get(c.stage, {}).items() if b in new_buckets}
-        city = _city_aqi(new_buckets[c.bucket], dt.date.fromisoformat(c.bucket))
-        if city is None:
-            stage_agg.pop(c.bucket, None)
-        else:
-            stage_agg[c.bucket] = city.result.aqi
-        agg[c.stage] = stage_agg
-    new: DistrictState = {"v": STATE_VERSION, "stages": {**current["stages"], c.stage: new_buckets}, "agg": agg}
-    return new, Accepted("new" if previous is None else "correction", None if previous is None else previous["r"])
+    stages = dict(current["stages"])
+    agg = dict(current["agg"])
+    copied_stages: set[str] = set()
+    copied_buckets: set[tuple[str, str]] = set()
+    newest: dict[str, int] = {}
+    outcomes: list[Outcome] = []
+    touched: dict[tuple[str, str], set[str]] = {}
+    city_days: set[str] = set()
+    for c in contributions:
+        buckets = stages.get(c.stage, {})
+        previous = buckets.get(c.bucket, {}).get(c.site)
+        if previous is not None and c.revision <= previous["r"]:
+            what = f"{c.stage} {c.site} {c.bucket} revision {c.revision}"
+            if c.revision == previous["r"]:
+                outcomes.append(Dropped("duplicate", f"duplicate: {what}"))
+            else:
+                outcomes.append(Dropped("stale-revision", f"stale: {what} < {previous['r']}"))
+            continue
+        if c.stage not in copied_stages:
+            buckets = stages[c.stage] = dict(buckets)
+            copied_stages.add(c.stage)
+            newest[c.stage] = max((int(b[:4]) for b in buckets), default=int(c.bucket[:4]))
+        if (c.stage, c.bucket) not in copied_buckets or c.bucket not in buckets:  # not yet copied, or pruned
+            buckets[c.bucket] = dict(buckets.get(c.bucket, {}))
+            copied_buckets.add((c.stage, c.bucket))
+        buckets[c.bucket][c.site] = SiteEntry(r=c.revision, v=dict(c.values))
+        year = int(c.bucket[:4])
+        if year > newest[c.stage] or year < newest[c.stage] - 1:
+            # Keep this year's and last year's buckets (a bucket older than that is dropped on arrival).
+            newest[c.stage] = max(newest[c.stage], year)
+            for b in [b for b in buckets if int(b[:4]) < newest[c.stage] - 1]:
+                del buckets[b]
+        if c.stage == "air.city":
+            city_days.add(c.bucket)
+        outcomes.append(
+            Accepted("new" if previous is None else "correction", None if previous is None else previous["r"])
+        )
+        touched.setdefault((c.stage, c.district), set()).add(c.bucket)
+    if city_days:
+        buckets = stages["air.city"]
+        stage_agg = {b: a for b, a in agg.get("air.city", {}).items() if b in buckets}
+        for day in sorted(city_days):
+            if day not in buckets:
+                continue
+            city = _city_aqi(buckets[day], dt.date.fromisoformat(day))
+            if city is None:
+                stage_agg.pop(day, None)
+            else:
+                stage_agg[day] = city.result.aqi
+        agg["air.city"] = stage_agg
+    return {"v": STATE_VERSION, "stages": stages, "agg": agg}, outcomes, touched
 
 
 def process_district(state: DistrictState | None, c: Contribution, ctx: DistrictContext) -> Result[DistrictState]:
@@ -85,18 +128,32 @@ def process_district(state: DistrictState | None, c: Contribution, ctx: District
 def process_district_batch(
     state: DistrictState | None, contributions: Iterable[Contribution], ctx: DistrictContext
 ) -> tuple[DistrictState, list[Outcome], list[IndicatorRecord]]:
-    """Many contributions of one district: apply all, emit each touched bucket once."""
+    """Many contributions of one district: apply all, emit each touched bucket once.
+
+    A contribution of a new year prunes the buckets of two years before; what is pending is emitted before it,
+    so a bucket touched and then pruned in one batch still gets the record one contribution at a time gives it.
+    """
     current = state or new_district_state()
+    newest = {stage: max((int(b[:4]) for b in buckets), default=0) for stage, buckets in current["stages"].items()}
     outcomes: list[Outcome] = []
-    touched: dict[tuple[str, str], set[str]] = {}
-    for c in contributions:
-        current, outcome = apply_contribution(current, c)
-        outcomes.append(outcome)
-        if outcome.accepted:
-            touched.setdefault((c.stage, c.district), set()).add(c.bucket)
     records: list[IndicatorRecord] = []
-    for (stage, district), buckets in sorted(touched.items()):
-        records.extend(emit_district(current, stage, district, sorted(buckets), ctx))
+    run: list[Contribution] = []
+
+    def flush() -> None:
+        nonlocal current
+        current, folded, touched = _fold(current, run)
+        outcomes.extend(folded)
+        for (stage, district), buckets in sorted(touched.items()):
+            records.extend(emit_district(current, stage, district, sorted(buckets), ctx))
+        run.clear()
+
+    for c in contributions:
+        year = int(c.bucket[:4])
+        if run and year > newest.get(c.stage, year):
+            flush()
+        newest[c.stage] = max(newest.get(c.stage, year), year)
+        run.append(c)
+    flush()
     return current, outcomes, records
 
 

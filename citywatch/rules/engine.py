@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import Registry
@@ -87,6 +87,32 @@ def diff_rules(old: Iterable[Rule], new: Iterable[Rule]) -> ReloadDiff:
     )
 
 
+V = TypeVar("V")
+
+
+class BySite(dict[tuple[str, str], V], Generic[V]):
+    """A dict keyed by (rule id or indicator, site) that also knows each site's keys: loading and exporting one
+    site's state must not scan every site's (a worker with 100k sites does it for each site of every batch)."""
+
+    def __init__(self, items: Iterable[tuple[tuple[str, str], V]] = ()) -> None:
+        super().__init__()
+        self._keys: dict[str, set[tuple[str, str]]] = {}
+        for key, value in items:
+            self[key] = value
+
+    def __setitem__(self, key: tuple[str, str], value: V) -> None:
+        super().__setitem__(key, value)
+        self._keys.setdefault(key[1], set()).add(key)
+
+    def of_site(self, site: str) -> list[tuple[tuple[str, str], V]]:
+        """The site's entries, sorted by key."""
+        return [(key, self[key]) for key in sorted(self._keys.get(site, ()))]
+
+    def drop_site(self, site: str) -> None:
+        for key in self._keys.pop(site, ()):
+            super().__delitem__(key)
+
+
 class RuleEngine:
     """Rules and their per-site state on one worker. `started` is when the watch began (engine start, or the last
     `forget`): a site never seen counts as silent since then."""
@@ -94,8 +120,8 @@ class RuleEngine:
     def __init__(self, rules: Sequence[Rule], registry: Registry | None = None, *, started: datetime) -> None:
         self._registry = registry
         self.started = started
-        self._history: dict[tuple[str, str], tuple[Sample, ...]] = {}  # (rule id, site) -> samples
-        self._last_seen: dict[tuple[str, str], datetime] = {}  # (indicator, site) -> processing time
+        self._history: BySite[tuple[Sample, ...]] = BySite()  # (rule id, site) -> samples
+        self._last_seen: BySite[datetime] = BySite()  # (indicator, site) -> processing time
         self._published: dict[tuple[str, str], Outcome] = {}  # (staleness rule id, site) -> last outcome sent
         self._loaded: set[str] = set()
         self._set_rules(rules)
@@ -120,7 +146,7 @@ class RuleEngine:
         diff = diff_rules(self._rules, rules)
         old_keys = {r.id: history_key(r) for r in self._rules}
         new_keys = {r.id: history_key(r) for r in rules}
-        self._history = {k: v for k, v in self._history.items() if old_keys.get(k[0]) == new_keys.get(k[0])}
+        self._history = BySite((k, v) for k, v in self._history.items() if old_keys.get(k[0]) == new_keys.get(k[0]))
         keep = set(diff.unchanged)
         self._published = {k: v for k, v in self._published.items() if k[0] in keep}
         self._set_rules(rules)
@@ -230,19 +256,17 @@ class RuleEngine:
                 "key": history_key(self._by_id[rule_id]),
                 "samples": [[s.at.isoformat(), s.value] for s in samples],
             }
-            for (rule_id, s_site), samples in sorted(self._history.items())
-            if s_site == site and samples and rule_id in self._by_id
+            for (rule_id, _), samples in self._history.of_site(site)
+            if samples and rule_id in self._by_id
         }
-        last_seen = {
-            indicator: at.isoformat() for (indicator, s_site), at in sorted(self._last_seen.items()) if s_site == site
-        }
+        last_seen = {indicator: at.isoformat() for (indicator, _), at in self._last_seen.of_site(site)}
         return {"v": SITE_STATE_VERSION, "history": history, "last_seen": last_seen}
 
     def load_site(self, site: str, data: Mapping[str, Any] | None) -> None:
         """Replace the site's remembered values and last arrivals with `data` (from `export_site`; None for a site
         without any). Values of rules that are gone or whose `history_key` changed are dropped."""
-        self._history = {k: v for k, v in self._history.items() if k[1] != site}
-        self._last_seen = {k: v for k, v in self._last_seen.items() if k[1] != site}
+        self._history.drop_site(site)
+        self._last_seen.drop_site(site)
         self._loaded.add(site)
         if not data or data.get("v") != SITE_STATE_VERSION:
             return

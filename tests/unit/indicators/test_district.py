@@ -71,3 +71,43 @@ def test_any_arrival_order_of_contributions_gives_the_same_district_result(order
         records += res.records
     assert canonical(one_by_one) == canonical(ordered[0])
     assert final(records) == final(ordered[2])
+
+
+def _contributions_over_years() -> list:
+    """Air contributions of three stations on days across a year boundary, revised and repeated."""
+    out = []
+    for station, pm25 in (("a", 30), ("b", 80), ("c", 120)):
+        for base in (station_contributions(station, pm25, 60),):
+            out += base
+            for shift_days in (200, 380, 760):  # into 2025, 2026 and 2027: older buckets get pruned
+                out += [c.model_copy(update={"bucket": _shift(c.bucket, shift_days)}) for c in base[-3:]]
+    return out
+
+
+def _shift(bucket: str, days: int) -> str:
+    return (dt.date.fromisoformat(bucket) + dt.timedelta(days=days)).isoformat()
+
+
+OVER_YEARS = _contributions_over_years()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=40))
+def test_a_batch_leaves_what_one_contribution_at_a_time_leaves(rng, size: int) -> None:
+    contributions = list(OVER_YEARS)
+    rng.shuffle(contributions)
+    contributions += contributions[: len(contributions) // 5]  # repeats: duplicates and stale revisions
+    one_state, one_kinds, one_records = None, [], []
+    for c in contributions:
+        result = process_district(one_state, c, DCTX)
+        one_state = result.state
+        one_kinds.append(result.outcome.kind)
+        one_records += result.records
+    state, kinds, records = None, [], []
+    for at in range(0, len(contributions), size):
+        state, outcomes, out = process_district_batch(state, contributions[at : at + size], DCTX)
+        kinds += [o.kind for o in outcomes]
+        records += out
+    assert kinds == one_kinds
+    assert canonical(state) == canonical(one_state)
+    assert final(records) == final(one_records)
