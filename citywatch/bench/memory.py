@@ -73,6 +73,15 @@ def wait_counted(url: str, expected: int, deadline: Deadline, on_count: Any, pol
     return count
 
 
+def first_error(logs: Path) -> str:
+    """The first ERROR or CRITICAL line of the run's logs: a crash's cause, before the shutdown's own errors."""
+    for log in sorted(logs.glob("*.log")):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if "[ERROR]" in line or "[CRITICAL]" in line:
+                return f"{log.name}: {line.strip()[:400]}"
+    return "none found"
+
+
 def measure_sites(
     o: MemoryOptions, console: Console, config: Any, n: int, deadline: Deadline, bar: Progress
 ) -> dict[str, Any]:
@@ -98,7 +107,13 @@ def measure_sites(
             )
         )
         bar.update(task, description=f"{n:,} sites: worker")
-        counted = wait_counted(url, n, deadline, lambda c: bar.update(task, completed=c))
+        try:
+            counted = wait_counted(url, n, deadline, lambda c: bar.update(task, completed=c))
+        except OSError as exc:
+            raise RuntimeError(
+                f"the worker stopped answering {url} at {n:,} sites ({exc}); first error in its log: "
+                f"{first_error(run.tmp / 'logs')}"
+            ) from exc
         time.sleep(o.settle_s)
         rss, hwm = read_rss(pid)
         text = scrape(url)
