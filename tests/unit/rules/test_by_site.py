@@ -6,7 +6,7 @@ from citywatch.rules.engine import BySite
 
 
 def test_of_site_and_drop_site_touch_only_that_site() -> None:
-    entries = BySite((((f"rule-{r}", f"site-{s}"), r * 100 + s) for r in range(3) for s in range(50)))
+    entries = BySite(((f"rule-{r}", f"site-{s}"), r * 100 + s) for r in range(3) for s in range(50))
     entries[("rule-0", "site-7")] = -1  # overwriting keeps one key
     assert entries.of_site("site-7") == [
         (("rule-0", "site-7"), -1),
