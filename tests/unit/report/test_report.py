@@ -4,7 +4,6 @@ headline figures recomputed here from the records, independently of citywatch.re
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 import warnings
 from collections import defaultdict
@@ -18,6 +17,7 @@ from citywatch.registry import load_registry
 from citywatch.report import kafka_source, render
 from citywatch.report.figures import Period, alert_transitions, compute, current_values
 from citywatch.schemas.indicator import IndicatorRecord
+from tests.unit.report.recompute import assert_headlines_match, current, headlines, latest_by_site
 from tests.unit.report.simulated import ZONE, simulated_records
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,32 +66,6 @@ def rendered(records: list[IndicatorRecord], tmp_path_factory: pytest.TempPathFa
     yield out
 
 
-def _headlines(index: Path) -> dict[str, str]:
-    text = index.read_text(encoding="utf-8")
-    rows = re.findall(r'<tr data-key="([a-z0-9_]+)"><th>.*?</th><td>(.*?)</td></tr>', text)
-    return {key: html.unescape(value) for key, value in rows}
-
-
-def _current(records: list[IndicatorRecord]) -> dict[tuple[str, str, str], IndicatorRecord]:
-    """Highest revision per (indicator, site, bucket) among the period's records: written out again on purpose."""
-    best: dict[tuple[str, str, str], IndicatorRecord] = {}
-    for r in records:
-        if not PERIOD.start <= r.local_date <= PERIOD.end:
-            continue
-        key = (r.indicator, r.site, r.period or r.observed_at.isoformat())
-        if key not in best or r.revision >= best[key].revision:
-            best[key] = r
-    return best
-
-
-def _latest_by_site(current: dict[tuple[str, str, str], IndicatorRecord], indicator: str) -> dict[str, IndicatorRecord]:
-    out: dict[str, IndicatorRecord] = {}
-    for (ind, site, _), r in sorted(current.items(), key=lambda item: item[1].local_date):
-        if ind == indicator:
-            out[site] = r
-    return out
-
-
 def test_pngs_and_chinese_headings(rendered: Path) -> None:
     index = rendered / "index.html"
     text = index.read_text(encoding="utf-8")
@@ -114,37 +88,18 @@ def test_pngs_and_chinese_headings(rendered: Path) -> None:
 
 
 def test_headline_figures_equal_an_independent_recomputation(rendered: Path, records: list[IndicatorRecord]) -> None:
-    shown = _headlines(rendered / "index.html")
-    current = _current(records)
-
-    city = [r.value for (ind, _, _), r in current.items() if ind == "air.city.pm25.daily_mean"]
-    assert len(city) == (PERIOD.end - PERIOD.start).days + 1
-    assert shown["pm25_period_mean"] == f"{sum(city) / len(city):.1f} µg/m³"
-
-    attainment = _latest_by_site(current, "air.pm25.attainment")
-    assert len(attainment) == 5
-    on_track = sum(1 for r in attainment.values() if r.status == "on-track")
-    assert shown["stations_on_track"] == f"{on_track} / {len(attainment)}"
-    for pollutant in ("pm25", "o3"):
-        days = _latest_by_site(current, f"air.{pollutant}.exceedance_days_ytd")
-        assert shown[f"{pollutant}_exceedance_days"] == str(sum(int(r.value) for r in days.values()))
-
-    good = _latest_by_site(current, "air.city.good_day_share_ytd")
-    (district,) = good.values()
+    shown = headlines(rendered / "index.html")
+    values = current(records, PERIOD)
+    assert_headlines_match(shown, values, PERIOD)
+    (district,) = latest_by_site(values, "air.city.good_day_share_ytd").values()
     assert district.local_date == PERIOD.end
-    assert shown["good_day_share"] == f"{district.value * 100:.1f} %"
-
-    met = [r for (ind, _, _), r in current.items() if ind == "water.target_met.month"]
-    assert met, "January ends in the period: its monthly classes must be there"
-    assert shown["water_target_met"] == f"{100 * sum(r.status == 'met' for r in met) / len(met):.1f} %"
-
     assert shown["alerts_fired"] == "2"  # fp1:1 once, fp3:1; fp2:1 is before the period
 
 
 def test_water_classes_by_month(records: list[IndicatorRecord]) -> None:
     data = compute(records, PERIOD, (), ZONE)
     expected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (ind, _, bucket), r in _current(records).items():
+    for (ind, _, bucket), r in current(records, PERIOD).items():
         if ind == "water.class.month":
             expected[bucket][r.labels["class"]] += 1
     assert data.water_classes == {m: dict(c) for m, c in expected.items()}
@@ -156,7 +111,7 @@ def test_plan_targets_come_from_the_plan_table(records: list[IndicatorRecord]) -
     share = by_id["mode_share.public_transport.ytd"]
     assert (share.target.id, share.unit, share.scale) == ("public_transport_share", "%", 100.0)
     (latest,) = share.latest.values()
-    source = _latest_by_site(_current(records), "mode_share.public_transport.ytd")
+    source = latest_by_site(current(records, PERIOD), "mode_share.public_transport.ytd")
     assert latest == pytest.approx(next(iter(source.values())).value * 100)
     assert "waste.tonnes.day" not in by_id  # a plant's tonnes are not comparable with the district's capacity
 
