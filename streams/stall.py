@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from streams.metrics import last_read_offset
 
 log = logging.getLogger("citywatch.worker.stall")
@@ -100,8 +102,14 @@ class StallWatch:
         if not tps:
             log.debug("stall check: no source partitions assigned")
             return
-        await self._heal_commit_gaps(consumer, tps, now)
-        ends = await consumer.highwaters(*tps)
+        try:
+            await self._heal_commit_gaps(consumer, tps, now)
+            ends = await consumer.highwaters(*tps)
+        except (KafkaError, TimeoutError) as exc:
+            # An exception in a faust timer crashes the whole app: a broker slow to answer under load must cost one
+            # check, not the worker.
+            log.warning("stall check skipped: the broker did not answer in time (%r); the next check retries", exc)
+            return
         lag: dict[Any, int] = {}
         read: dict[Any, int] = {}
         for tp in tps:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 
+from citywatch.devstack.stack import CitywatchProcess
 from citywatch.registry import load_registry
 from citywatch.schemas.feeds import SITE_FIELDS
 from citywatch.topics import STATE_TABLE, Topics, changelog
@@ -121,22 +123,44 @@ def committed_share(bootstrap: str, group: str, topic_names: list[str]) -> float
     return sum(min(done.get(tp, 0), n) for tp, n in ends.items()) / total if total else 1.0
 
 
-def wait_until_consumed(bootstrap: str, group: str, topic_names: list[str], timeout_s: float = 180.0) -> None:
+def wait_until_consumed(
+    bootstrap: str,
+    group: str,
+    topic_names: list[str],
+    timeout_s: float = 180.0,
+    processes: Sequence[CitywatchProcess] = (),
+) -> None:
     """Until the group has committed every partition of `topic_names` to its end, stable over two polls (the
-    district stage's input grows while the feeds are processed)."""
+    district stage's input grows while the feeds are processed). Fails at once, with the end of its log, when one of
+    `processes` (the group's members) has exited: nothing would consume the rest."""
     deadline = time.monotonic() + timeout_s
     stable = 0
     last: dict[TopicPartition, int] = {}
+    behind: dict[TopicPartition, int] = {}
     while time.monotonic() < deadline:
-        ends = _end_offsets(bootstrap, topic_names)
-        done = committed(bootstrap, group)
+        for proc in processes:
+            if not proc.process.is_running():
+                raise AssertionError(f"{proc.name} exited while {group} had records to consume:\n{log_tail(proc)}")
+        try:
+            ends = _end_offsets(bootstrap, topic_names)
+            done = committed(bootstrap, group)
+        except KafkaTimeoutError:
+            continue  # the broker, busy with the worker on 2 cores, answers the next poll
         behind = {tp: n - done.get(tp, 0) for tp, n in ends.items() if n > done.get(tp, 0)}
         stable = stable + 1 if not behind and ends == last else 0
         if stable >= 2:
             return
         last = ends
         time.sleep(1.0)
-    raise AssertionError(f"group {group} did not consume {topic_names} within {timeout_s} s; behind: {behind}")
+    tails = "\n".join(log_tail(p) for p in processes)
+    raise AssertionError(f"group {group} did not consume {topic_names} within {timeout_s} s; behind: {behind}\n{tails}")
+
+
+def log_tail(proc: CitywatchProcess, lines: int = 30) -> str:
+    """The end of a process's log, warnings and errors first (what a failed wait should show)."""
+    text = proc.log_file.read_text(errors="replace").splitlines() if proc.log_file.exists() else []
+    alarms = [line for line in text if "[WARNING]" in line or "[ERROR]" in line or '"level": "error"' in line]
+    return f"--- {proc.log_file} (warnings and errors, then its end)\n" + "\n".join(alarms[-10:] + text[-lines:])
 
 
 def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -185,8 +209,11 @@ def final_table(bootstrap: str, app_id: str) -> dict[str, Any]:
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if condition():
-            return
+        try:
+            if condition():
+                return
+        except KafkaTimeoutError:
+            pass  # a condition reading the broker: it answers the next poll
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
@@ -203,7 +230,8 @@ class Run:
 def results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
     """Once the worker group has consumed every input: what it left."""
     app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
-    wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs))
+    workers = [p for p in iso.processes if p.command[0] == "worker"]
+    wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs), processes=workers)
     return Run(
         final_indicators(iso.stack.kafka_bootstrap, topics),
         final_table(iso.stack.kafka_bootstrap, app_id),
