@@ -52,6 +52,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
+from streams.commits import WorkerApp
 from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
 from streams.rules import RuleSource, partition_of, rules_key
@@ -86,7 +87,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     rules = load_rules(Path(settings.rules_dir), registry)
     log.info("loaded %d rules from %s and the site registry %s", len(rules), settings.rules_dir, settings.registry_file)
 
-    app = faust.App(
+    app = WorkerApp(
         settings.worker_app_id,
         broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),

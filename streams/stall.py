@@ -103,7 +103,7 @@ class StallWatch:
             log.debug("stall check: no source partitions assigned")
             return
         try:
-            await self._heal_commit_gaps(consumer, tps, now)
+            await self._heal_commit_gaps(app, consumer, tps, now)
             ends = await consumer.highwaters(*tps)
         except (KafkaError, TimeoutError) as exc:
             # An exception in a faust timer crashes the whole app: a broker slow to answer under load must cost one
@@ -147,16 +147,14 @@ class StallWatch:
             consumer.resume_partitions(list(stalled))
             consumer.resume_flow()
             app.flow_control.resume()
-            for tp in stalled:
-                committed = consumer._committed_offset.get(tp)
-                await consumer.seek(tp, committed if committed is not None else 0)
+            await reread_from_committed(app, list(stalled))
             self.remedies = 1
         elif self.remedies == 1 and longest >= 2 * self.after_s:
             log.warning("partitions still stalled after resuming; rejoining the consumer group %s", state)
             await _rejoin(consumer)
             self.remedies = 2
 
-    async def _heal_commit_gaps(self, consumer: Any, tps: list[Any], now: float) -> None:
+    async def _heal_commit_gaps(self, app: Any, consumer: Any, tps: list[Any], now: float) -> None:
         """Re-read a partition whose committed offset stopped moving although records past it were read.
 
         faust commits a partition only up to the first gap in its acknowledged offsets, and a recovery that clears
@@ -192,7 +190,7 @@ class StallWatch:
                 min(acked) if acked else "none",
                 committed if committed is not None else 0,
             )
-            await consumer.seek(tp, committed if committed is not None else 0)
+            await reread_from_committed(app, [tp])
             self.commits.pop(tp, None)
 
 
@@ -206,6 +204,33 @@ def _task_stacks(limit: int = 40) -> str:
         )
         out.write(f"{task.get_name()}: {where or 'not started'}\n")
     return out.getvalue()
+
+
+# Long enough for faust's fetch loop to hand over the record it was delivering when the flow stopped (it then
+# marks it read) and park; a seek before that would be overtaken by that record's read offset.
+FLOW_SETTLE_S = 0.5
+
+
+async def reread_from_committed(app: Any, tps: list[Any]) -> None:
+    """Read `tps` again from their committed offsets.
+
+    faust's own `seek` races with its fetch loop: a record fetched before the seek and handed out after it moves the
+    read offset past the re-read records, which faust then drops as already read (and, before streams/commits.py,
+    counted as processed). So the flow stops first, the seek happens while nothing is handed out, and the flow
+    resumes, unless a rebalance began meanwhile (faust then seeks to the committed offsets itself).
+    """
+    consumer = app.consumer
+    consumer.stop_flow()
+    try:
+        await asyncio.sleep(FLOW_SETTLE_S)
+        if app.rebalancing:
+            return
+        for tp in tps:
+            committed = consumer._committed_offset.get(tp)
+            await consumer.seek(tp, committed if committed is not None else 0)
+    finally:
+        if not app.rebalancing:
+            consumer.resume_flow()
 
 
 async def _rejoin(consumer: Any) -> None:
