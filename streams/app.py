@@ -20,7 +20,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
+from streams.batches import batches
 from streams.commits import WorkerApp
 from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
@@ -368,12 +369,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
         await stall.check(time.monotonic())
 
     return app
-
-
-def batches(stream: faust.StreamT[bytes], size: int, within: float) -> AsyncIterator[list[Event]]:
-    """`stream.take_events` (missing from faust's type stubs)."""
-    take_events: Any = stream.take_events  # type: ignore[attr-defined]
-    return cast(AsyncIterator[list[Event]], take_events(size, within=within))
 
 
 def _exposition() -> bytes:
