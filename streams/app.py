@@ -52,7 +52,7 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
-from streams.batches import batches, owned, steady_epoch, wait_until_steady
+from streams.batches import batches
 from streams.commits import WorkerApp
 from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
@@ -251,10 +251,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.agent(topic(*feed_topics))
     async def feed_readings(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
-            epoch = await wait_until_steady(app)
-            if epoch is None or not owned(app, batch):
-                batch.leave_unprocessed()  # read again once faust has sought back (or by the partition's new owner)
-                continue
             sent: Sent = []
             by_site: dict[tuple[str, str], tuple[list[Event], list[FeedRecord]]] = {}
             for event in batch:
@@ -270,9 +266,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 with current_event(events[-1]):
                     stores += await process_site(sent, feed, site, events, records)
             await asyncio.gather(*sent)
-            if steady_epoch(app) != epoch:
-                batch.leave_unprocessed()  # a rebalance began: the table may be restored under us
-                continue
             for store in stores:
                 store()
             now = time.time()
@@ -286,10 +279,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def district_stage(stream: faust.StreamT[bytes]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
-            epoch = await wait_until_steady(app)
-            if epoch is None or not owned(app, batch):
-                batch.leave_unprocessed()
-                continue
             by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}
             for event in batch:
                 contribution = Contribution.model_validate_json(event.value)
@@ -305,9 +294,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 stores += await publish_with_rules(sent, events[-1], result.records)
                 stores.append(store_later(events[-1], key, result.state))
             await asyncio.gather(*sent)
-            if steady_epoch(app) != epoch:
-                batch.leave_unprocessed()
-                continue
             for store in stores:
                 store()
 

@@ -8,14 +8,10 @@ faust-streaming 0.15's consumer can commit past records no stream ever processed
   fetched before the seek and drops the re-read ones as "already read". Measured: a seek back to offset 1,733 of a
   bus partition counted 1,734–12,835 as processed; a SIGKILL later those readings were gone.
 - its commit check lets exactly one unacknowledged record at the head through (`min(acked) - committed > 1`, where
-  the committed offset is already the next one to read), and none at all while it knows no committed offset: after
-  a partition was revoked and before it is sought back, or before the group's first commit, the first run of
-  acknowledged offsets was committed whatever lay before it.
+  the committed offset is already the next one to read).
 
 Here a hole counts only where the broker no longer holds the records (retention deleted them before they were read);
-otherwise the partition's commit waits, and the stall watch's re-read (streams/stall.py) fills the hole. Without a
-committed offset, the commit starts from where reading was last sought to (the partition's earliest offset for a
-group that never committed), and from nowhere when that is unknown. Records read
+otherwise the partition's commit waits, and the stall watch's re-read (streams/stall.py) fills the hole. Records read
 twice are harmless: the worker drops duplicates and its outputs are idempotent.
 """
 
@@ -34,10 +30,11 @@ log = logging.getLogger("citywatch.worker.commits")
 def next_commit(acked: list[int], committed: int | None) -> tuple[int | None, int]:
     """The offset to commit next and how many of the sorted `acked` offsets it covers.
 
-    `committed` is the next offset to read (Kafka's meaning); None when it is not known, and then nothing is
-    committed. Nothing is committed either while the record at `committed` is unacknowledged.
+    `committed` is the next offset to read (Kafka's meaning), None when the group never committed the partition (then
+    the first run of acknowledged offsets starts where reading started). Nothing is committed while the record at
+    `committed` is unacknowledged.
     """
-    if not acked or committed is None or acked[0] != committed:
+    if not acked or (committed is not None and acked[0] != committed):
         return None, 0
     n = 1
     while n < len(acked) and acked[n] == acked[n - 1] + 1:
@@ -55,33 +52,6 @@ def deleted_range(offset_from: int, offset_to: int, earliest: int | None) -> tup
 
 class StrictCommitConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer with `next_commit` and `deleted_range` in place of its own gap bookkeeping."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sought: dict[TP, int] = {}  # where reading of each partition was last sought to
-
-    async def perform_seek(self) -> None:
-        """faust's seek to the committed offsets, remembering where each partition's reading starts."""
-        committed = await self.seek_to_committed()
-        self._read_offset.update({tp: o if o is not None and o >= 0 else None for tp, o in committed.items()})
-        self._committed_offset.update({tp: o if o else None for tp, o in committed.items() if o is not None})
-        never = [tp for tp, o in committed.items() if o is None or o <= 0]
-        earliest: dict[TP, int] = {}
-        if never:
-            try:
-                earliest = dict(await self.earliest_offsets(*never))
-            except Exception as exc:  # unknown start: commit nothing for them until the next seek
-                log.warning("could not read the earliest offsets of %s (%r): their commits wait", never, exc)
-        for tp, o in committed.items():
-            start = o if o is not None and o > 0 else earliest.get(tp)
-            if start is None:
-                self._sought.pop(tp, None)
-            else:
-                self._sought[tp] = start
-
-    async def seek(self, partition: TP, offset: int) -> None:
-        await super().seek(partition, offset)
-        self._sought[partition] = offset
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         try:
@@ -114,13 +84,7 @@ class StrictCommitConsumer(faust_aiokafka.Consumer):
             acked[:] = sorted(set(acked))
         else:
             acked.sort()
-        committed = self._committed_offset[tp]
-        start = committed if committed is not None else self._sought.get(tp)
-        if start is not None and acked[0] < start:
-            # acknowledged while faust knew no committed offset (after a revocation): already committed
-            self._acked_index[tp].difference_update(o for o in acked if o < start)
-            acked[:] = [o for o in acked if o >= start]
-        offset, n = next_commit(acked, start)
+        offset, n = next_commit(acked, self._committed_offset[tp])
         if offset is None:
             return None
         self._acked_index[tp].difference_update(acked[:n])

@@ -225,10 +225,9 @@ async def reread_from_committed(app: Any, tps: list[Any]) -> None:
         await asyncio.sleep(FLOW_SETTLE_S)
         if app.rebalancing:
             return
-        sought = getattr(consumer, "_sought", {})  # streams/commits.py: where reading last started
         for tp in tps:
             committed = consumer._committed_offset.get(tp)
-            await consumer.seek(tp, committed if committed is not None else sought.get(tp, 0))
+            await consumer.seek(tp, committed if committed is not None else 0)
     finally:
         if not app.rebalancing:
             consumer.resume_flow()

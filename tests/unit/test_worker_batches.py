@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from streams.batches import batches, steady_epoch, wait_until_steady
+from streams.batches import batches
 
 
 class TakeEventsLikeFaust:
@@ -81,50 +80,3 @@ def test_a_cancelled_agent_leaves_its_batch_unacknowledged() -> None:
 
     asyncio.run(main())
     assert stream.acked == ["a"]
-
-
-def test_a_batch_left_unprocessed_is_not_acknowledged_and_the_next_ones_are() -> None:
-    stream = TakeEventsLikeFaust(["a"], ["b"], ["c"])
-
-    async def main() -> None:
-        async for batch in batches(stream, 10, within=0.1):  # type: ignore[arg-type]
-            if batch == ["b"]:
-                batch.leave_unprocessed()  # e.g. the tables were being restored
-
-    asyncio.run(main())
-    assert stream.acked == ["a", "c"]
-
-
-def _app(rebalancing: bool = False, in_recovery: bool = False, actives_ready: bool = True, count: int = 3) -> Any:
-    return SimpleNamespace(
-        rebalancing=rebalancing,
-        in_recovery=in_recovery,
-        rebalancing_count=count,
-        tables=SimpleNamespace(actives_ready=actives_ready),
-    )
-
-
-def test_tables_are_steady_only_between_faust_seeking_back_and_the_next_rebalance() -> None:
-    assert steady_epoch(_app()) == 3
-    assert steady_epoch(_app(rebalancing=True)) is None
-    assert steady_epoch(_app(in_recovery=True)) is None
-    assert steady_epoch(_app(actives_ready=False)) is None  # restored, not yet sought back to the committed offsets
-    assert steady_epoch(_app(count=4)) != steady_epoch(_app())  # a rebalance came and went during a batch
-
-
-def test_a_batch_waits_for_the_restore_but_never_for_a_rebalance() -> None:
-    async def wait_while(app: Any, then: Callable[[], None]) -> int | None:
-        async def later() -> None:
-            await asyncio.sleep(0.05)
-            then()
-
-        other = asyncio.ensure_future(later())
-        epoch = await wait_until_steady(app, poll_s=0.01)
-        await other
-        return epoch
-
-    restoring = _app(actives_ready=False)
-    assert asyncio.run(wait_while(restoring, lambda: setattr(restoring.tables, "actives_ready", True))) == 3
-    # a rebalance's revocation waits for this batch's events: never wait on it
-    rebalanced = _app(actives_ready=False)
-    assert asyncio.run(wait_while(rebalanced, lambda: setattr(rebalanced, "rebalancing", True))) is None

@@ -22,9 +22,8 @@ def test_one_unacknowledged_record_at_the_head_holds_the_commit() -> None:
     assert next_commit([101, 102, 103], committed=100) == (None, 0)
 
 
-def test_nothing_is_committed_from_an_unknown_start() -> None:
-    # faust committed the first run whatever lay before it (after a revocation, before the first commit)
-    assert next_commit([7, 8, 9], committed=None) == (None, 0)
+def test_a_partition_never_committed_commits_from_where_reading_started() -> None:
+    assert next_commit([0, 1, 2], committed=None) == (3, 3)
     assert next_commit([], committed=5) == (None, 0)
 
 
@@ -57,7 +56,6 @@ def _consumer(acked: list[int], committed: int | None, gaps: list[tuple[int, int
     consumer._acked_index = defaultdict(set, {tp: set(acked)})
     consumer._gap = defaultdict(IntervalTree, {tp: IntervalTree.from_tuples(gaps)})
     consumer._committed_offset = defaultdict(lambda: None, {tp: committed})
-    consumer._sought = {}
     return consumer
 
 
@@ -73,16 +71,3 @@ def test_the_consumer_holds_its_commit_and_keeps_what_it_cannot_commit_yet() -> 
 def test_the_consumer_counts_a_deleted_hole_as_processed() -> None:
     consumer, tp = _consumer([100, 150, 151], committed=100, gaps=[(101, 150)]), TP("feed", 0)
     assert consumer._new_offset(tp) == 152
-
-
-def test_a_partition_the_group_never_committed_commits_from_where_reading_was_sought_to() -> None:
-    consumer, tp = _consumer([0, 1, 2], committed=None), TP("feed", 0)
-    assert consumer._new_offset(tp) is None  # where reading started is not known yet
-    consumer._sought[tp] = 0  # perform_seek: never committed, the partition's earliest offset is 0
-    assert consumer._new_offset(tp) == 3
-
-
-def test_offsets_acknowledged_below_the_committed_one_do_not_hold_the_commit() -> None:
-    # acknowledged after a revocation (faust forgot the committed offset), then the partition came back at 480
-    consumer, tp = _consumer([470, 471, 480, 481], committed=480), TP("feed", 0)
-    assert consumer._new_offset(tp) == 482
