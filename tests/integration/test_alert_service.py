@@ -189,6 +189,8 @@ def test_ack_silences_in_alertmanager_until_resolved_and_roles_are_enforced(
         "the ack's silence to expire when the alert resolves",
     )
     assert silence["createdBy"].startswith("environment/")
+    # the resolution reaches the webhook through the outbox (drained every second), after the silence expired
+    wait_for(lambda: len(webhook.statuses(fp)) >= 2, "the resolution at the webhook")
     assert webhook.statuses(fp) == ["firing", "resolved"]  # an ack holds back repeats, not the resolution
     history = httpx.get(f"{base}/v1/history", params={"site": site}, headers=oncall).json()
     assert [h["status"] for h in history] == ["resolved", "acknowledged", "unacknowledged", "acknowledged", "firing"]
