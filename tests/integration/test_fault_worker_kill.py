@@ -42,8 +42,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 # Known open defect (issue 8, docs/faults.md "Worker and its input offsets"): after a restart faust resumes fetching
 # while it restores the tables and before it seeks the inputs back, so a batch can be folded into a half-restored
-# table that the restore then overwrites. Seen in 1 of 2 fresh-clone CI runs after the other offset fixes: one bus
-# count of 100,145 readings missing (a 0-boarding count, so only revisions differed). Processing only against
+# table that the restore then overwrites. Seen in both fresh-clone CI runs after the other offset fixes (in one, a
+# bus count of 100,145 readings was missing: a 0-boarding count, so only revisions differed). Processing only against
 # steady tables was tried and reverted: the batches it had to leave unprocessed were re-read after later records
 # and rejected as too late. The test still runs and reports; it is not allowed to hide a pass (strict=False only
 # because the race is timing-dependent).
