@@ -103,7 +103,7 @@ class StallWatch:
             log.debug("stall check: no source partitions assigned")
             return
         try:
-            await self._heal_commit_gaps(app, consumer, tps, now)
+            await self._heal_commit_gaps(app, tps, now)
             ends = await consumer.highwaters(*tps)
         except (KafkaError, TimeoutError) as exc:
             # An exception in a faust timer crashes the whole app: a broker slow to answer under load must cost one
@@ -154,7 +154,7 @@ class StallWatch:
             await _rejoin(consumer)
             self.remedies = 2
 
-    async def _heal_commit_gaps(self, app: Any, consumer: Any, tps: list[Any], now: float) -> None:
+    async def _heal_commit_gaps(self, app: Any, tps: list[Any], now: float) -> None:
         """Re-read a partition whose committed offset stopped moving although records past it were read.
 
         faust commits a partition only up to the first gap in its acknowledged offsets, and a recovery that clears
@@ -163,6 +163,7 @@ class StallWatch:
         back to the committed offset delivers those records again; the worker drops the ones it already applied
         as duplicates.
         """
+        consumer = app.consumer
         for tp in tps:
             read = consumer._read_offset.get(tp)
             committed = consumer._committed_offset.get(tp)
