@@ -31,11 +31,12 @@ class BatchResult(Generic[S]):
 
 
 def latest_records(records: Iterable[IndicatorRecord]) -> list[IndicatorRecord]:
-    """The last record per bucket, ordered by observation time (ties keep first-seen order)."""
+    """The last record per bucket, ordered by observation time, ties by bucket key: the order must not depend on
+    how the inputs were batched (a day's tonnage and the year to date end at the same instant)."""
     last: dict[str, IndicatorRecord] = {}
     for r in records:
         last[r.bucket_key] = r
-    return sorted(last.values(), key=lambda r: r.observed_at)
+    return sorted(last.values(), key=lambda r: (r.observed_at, r.bucket_key))
 
 
 def latest_contributions(contributions: Iterable[Contribution]) -> list[Contribution]:
