@@ -13,16 +13,25 @@ faust-streaming 0.15's consumer can commit past records no stream ever processed
 Here a hole counts only where the broker no longer holds the records (retention deleted them before they were read);
 otherwise the partition's commit waits, and the stall watch's re-read (streams/stall.py) fills the hole. Records read
 twice are harmless: the worker drops duplicates and its outputs are idempotent.
+
+The same consumer keeps such holes from arising: its `DeliveryGate` (streams/delivery.py) holds newly assigned inputs
+back until faust restored the tables and sought the inputs, and refuses records fetched before a seek.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar, cast
 
 import faust
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, Message
+
+from streams.delivery import DeliveryGate
 
 log = logging.getLogger("citywatch.worker.commits")
 
@@ -50,8 +59,87 @@ def deleted_range(offset_from: int, offset_to: int, earliest: int | None) -> tup
     return offset_from, min(offset_to, earliest - 1)
 
 
+# How long a fetch waits when every assigned input is held back (faust itself waits 1 s with nothing assigned).
+HELD_FETCH_WAIT_S = 0.1
+
+
 class StrictCommitConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with `next_commit` and `deleted_range` in place of its own gap bookkeeping."""
+    """faust's aiokafka consumer with `next_commit` and `deleted_range` in place of its own gap bookkeeping, and a
+    `DeliveryGate` (streams/delivery.py) between its fetches, its seeks and the streams."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate: DeliveryGate[TP] = DeliveryGate()
+        # Fetches and seeks take turns: a seek never lands while a fetch is under way, so every fetch is either
+        # wholly before a seek (its records of that partition are refused) or wholly after it.
+        self._fetch_or_seek = asyncio.Lock()
+        self._fetched_at: Mapping[TP, int] = {}
+        self._sought_to: dict[TP, int | None] = {}
+        self._refused_while_held: dict[TP, int] = {}  # partition -> first offset refused
+        self._release_generation: int | None = None
+        self.fetch_rounds = 0  # fetches started: the stall watch tells a stopped fetcher from a busy one
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        self.gate.hold(tp for tp in assigned if not self._is_changelog_tp(tp))
+        self._release_generation = None
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def release_after_seek(self, generation_id: int) -> None:
+        """The tables of `generation_id` are restored: the seek to the committed offsets that follows releases the
+        held inputs (if no newer rebalance began)."""
+        self._release_generation = generation_id
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        self.fetch_rounds += 1
+        partitions = None if active_partitions is None else self.gate.fetchable(active_partitions)
+        if partitions is not None and not partitions:
+            # aiokafka reads an empty set as "every partition"
+            await asyncio.sleep(HELD_FETCH_WAIT_S)
+            return {}
+        async with self._fetch_or_seek:
+            self._fetched_at = self.gate.fetch_started()
+            return await super()._getmany(partitions, timeout)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        gate = self.gate
+        async for tp, message in super().getmany(timeout):
+            fetched_at = self._fetched_at
+            if not gate.deliverable(tp, fetched_at):
+                # Held back (the seek that releases it reads it again) or fetched before a seek (read again by it).
+                if tp in gate.held:
+                    first = self._refused_while_held.get(tp)
+                    self._refused_while_held[tp] = message.offset if first is None else min(first, message.offset)
+                continue
+            yield tp, message
+            if gate.sought_since(tp, fetched_at):
+                # Sought while this record was being processed: faust has just moved the read offset to it, which
+                # would drop the records the seek re-reads as already read.
+                self._read_offset[tp] = self._sought_to.get(tp)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        async with self._fetch_or_seek:
+            await super().seek(partition, offset)
+            self.gate.sought([partition])
+            self._sought_to[partition] = self._read_offset.get(partition)
+
+    async def perform_seek(self) -> None:
+        async with self._fetch_or_seek:
+            await super().perform_seek()
+            inputs = [tp for tp in self.assignment() if not self._is_changelog_tp(tp)]
+            # aiokafka seeks only partitions committed past 0; the others stay where fetching left them, which is
+            # right unless records of theirs were refused while held: then reading goes back to the first of those.
+            sought = [tp for tp in inputs if self._read_offset.get(tp)]
+            for tp in inputs:
+                refused = self._refused_while_held.pop(tp, None)
+                if refused is not None and tp not in sought:
+                    await self._seek(tp, refused)
+                    self._read_offset[tp] = None
+                    sought.append(tp)
+            self.gate.sought(sought)
+            self._sought_to.update({tp: self._read_offset.get(tp) for tp in sought})
+            if self._release_generation is not None and self._release_generation == self.app.consumer_generation_id:
+                self.gate.release()
+                self._release_generation = None
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         try:
@@ -96,8 +184,33 @@ class StrictCommitTransport(faust_aiokafka.Transport):
     Consumer: ClassVar[type[Any]] = StrictCommitConsumer
 
 
+class WorkerRecovery(Recovery):
+    """faust's table recovery, telling the consumer when its inputs may flow again (after the seek that ends it)."""
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        cast(StrictCommitConsumer, self.app.consumer).release_after_seek(generation_id)
+        await super().on_recovery_completed(generation_id)
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        cast(StrictCommitConsumer, self.app.consumer).release_after_seek(generation_id)
+        await super()._resume_streams(generation_id)
+
+
+class WorkerTableManager(TableManager):
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = WorkerRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
+
 class WorkerApp(faust.App):
-    """The worker's faust app: its consumer commits only what was processed (StrictCommitConsumer)."""
+    """The worker's faust app: its consumer commits only what was processed (StrictCommitConsumer) and delivers
+    nothing fetched before a seek or before the tables are restored (DeliveryGate)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("TableManager", WorkerTableManager)
+        super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
         return StrictCommitTransport(self.conf.broker_consumer, self)

@@ -40,18 +40,6 @@ from tests.integration.worker_runs import (
 # waited for.
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
-# Known open defect (issue 8, docs/faults.md "Worker and its input offsets"): after a restart faust resumes fetching
-# while it restores the tables and before it seeks the inputs back, so a batch can be folded into a half-restored
-# table that the restore then overwrites. Seen in both fresh-clone CI runs after the other offset fixes (in one, a
-# bus count of 100,145 readings was missing: a 0-boarding count, so only revisions differed). Processing only against
-# steady tables was tried and reverted: the batches it had to leave unprocessed were re-read after later records
-# and rejected as too late. The test still runs and reports; it is not allowed to hide a pass (strict=False only
-# because the race is timing-dependent).
-KNOWN_RESTORE_RACE = pytest.mark.xfail(
-    strict=False,
-    reason="faust restore/seek race after a restart can lose a reading (issue 8; docs/faults.md)",
-)
-
 KILL_AT = (0.15, 0.40, 0.65)  # shares of the backlog committed (faust commits every 2.8 s): kills spread over it
 
 
@@ -69,7 +57,6 @@ def replay_reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactor
         iso.close()
 
 
-@KNOWN_RESTORE_RACE
 def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
     isolation: Isolation, replay: list[Input], replay_reference: Run, webhook: WebhookReceiver
 ) -> None:
