@@ -23,27 +23,48 @@ from streams.metrics import last_read_offset
 log = logging.getLogger("citywatch.worker.stall")
 
 
+# Fetch rounds a partition must miss, on top of the time, to be stalled: while faust is still delivering one
+# large fetch (a backlog), partitions with new records wait for the next round without anything being wrong.
+ROUNDS_MISSED = 2
+
+
 @dataclass
 class Progress:
-    """Which partitions have records waiting but have not been read from for too long. Pure: fed with offsets and
-    a clock. Per partition: one stuck partition among busy ones is a stall too."""
+    """Which partitions have records waiting but have not been read from for too long. Pure: fed with offsets, a
+    clock and, where the consumer counts them, its fetch rounds. Per partition: one stuck partition among busy ones
+    is a stall too."""
 
     after_s: float
-    _since: dict[Any, tuple[int, float]] = field(default_factory=dict)  # partition -> (read offset, unchanged since)
+    # partition -> (read offset, unchanged since, fetch round then)
+    _since: dict[Any, tuple[int, float, int | None]] = field(default_factory=dict)
+    _moved_at: float | None = None  # when any partition's read offset last moved
 
-    def update(self, lag: dict[Any, int], read: dict[Any, int], now: float) -> dict[Any, float]:
-        """The stalled partitions and for how long (seconds); partitions without lag or that moved are not."""
+    def update(
+        self, lag: dict[Any, int], read: dict[Any, int], now: float, rounds: int | None = None
+    ) -> dict[Any, float]:
+        """The stalled partitions and for how long (seconds); partitions without lag or that moved are not, nor,
+        when `rounds` (fetches started so far) is given, those that did not miss ROUNDS_MISSED fetches while other
+        partitions moved (a fetch loop that stopped altogether moves nothing and starts no round)."""
         stalled: dict[Any, float] = {}
+        waiting: list[tuple[Any, tuple[int, float, int | None]]] = []
+        if self._moved_at is None:
+            self._moved_at = now
         for tp, position in read.items():
             if lag.get(tp, 0) <= 0:
                 self._since.pop(tp, None)
                 continue
             seen = self._since.get(tp)
             if seen is None or seen[0] != position:
-                self._since[tp] = (position, now)
+                if seen is not None:
+                    self._moved_at = now
+                self._since[tp] = (position, now, rounds)
                 continue
-            if now - seen[1] >= self.after_s:
-                stalled[tp] = now - seen[1]
+            waiting.append((tp, seen))
+        all_still = now - self._moved_at >= self.after_s
+        for tp, (_, since, rounds_then) in waiting:
+            missed = rounds is None or rounds_then is None or rounds - rounds_then >= ROUNDS_MISSED or all_still
+            if now - since >= self.after_s and missed:
+                stalled[tp] = now - since
         for tp in set(self._since) - set(read):
             del self._since[tp]
         return stalled
@@ -68,6 +89,7 @@ class StallWatch:
         self.transition_since: float | None = None
         self.reported = 0.0
         self.commits: dict[Any, tuple[int | None, float]] = {}  # partition -> (committed offset, seen since)
+        self.backpressure: tuple[int, float] | None = None  # (sum of committed offsets, unchanged since)
 
     async def check(self, now: float) -> None:
         app = self.app
@@ -110,6 +132,8 @@ class StallWatch:
             # check, not the worker.
             log.warning("stall check skipped: the broker did not answer in time (%r); the next check retries", exc)
             return
+        if self._under_backpressure(consumer, tps, now):
+            return
         lag: dict[Any, int] = {}
         read: dict[Any, int] = {}
         for tp in tps:
@@ -118,7 +142,7 @@ class StallWatch:
             end = ends.get(tp)
             if end is not None:
                 lag[tp] = max(0, end - (read[tp] + 1))
-        stalled = self.progress.update(lag, read, now)
+        stalled = self.progress.update(lag, read, now, getattr(consumer, "fetch_rounds", None))
         if any(lag.values()) and now - self.reported >= self.after_s:
             self.reported = now
             log.info("consumer lag %s", {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n})
@@ -132,6 +156,7 @@ class StallWatch:
             "flow_active": getattr(consumer, "flow_active", None),
             "paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in getattr(consumer, "_paused_partitions", ())),
             "app_flow_control_active": app.flow_control.is_active(),
+            "held_until_restored": sorted(f"{tp.topic}[{tp.partition}]" for tp in _held(consumer)),
         }
         if longest >= self.exit_after_s:
             log.error(
@@ -153,6 +178,41 @@ class StallWatch:
             log.warning("partitions still stalled after resuming; rejoining the consumer group %s", state)
             await _rejoin(consumer)
             self.remedies = 2
+
+    def _under_backpressure(self, consumer: Any, tps: list[Any], now: float) -> bool:
+        """Whether a stream's buffer is full, so faust holds its partition back (and, while it waits to deliver to
+        that stream, every partition): records wait unread because an agent is busy, not because fetching stopped.
+        Re-seeking or rejoining then only adds work (and once cost readings); what counts is whether commits still
+        move. Measured: the district stage behind a 100k-reading backlog held its partition back for 10–25 s."""
+        buffered = set(getattr(consumer, "_buffered_partitions", ()))
+        if not buffered:
+            self.backpressure = None
+            return False
+        self.progress = Progress(self.after_s)
+        self.remedies = 0
+        commits = sum(consumer._committed_offset.get(tp) or 0 for tp in tps)
+        if self.backpressure is None or self.backpressure[0] != commits:
+            self.backpressure = (commits, now)
+            return True
+        waited = now - self.backpressure[1]
+        if waited >= self.exit_after_s:
+            log.error(
+                "streams have been full for %.0f s and no commit moved; exiting so that its supervisor restarts the "
+                "worker (it resumes from the committed offsets) %s\n%s",
+                waited,
+                sorted(f"{tp.topic}[{tp.partition}]" for tp in buffered),
+                _task_stacks(),
+            )
+            logging.shutdown()
+            os._exit(70)
+        if waited >= self.after_s and now - self.reported >= self.after_s:
+            self.reported = now
+            log.warning(
+                "streams full (backpressure) and no commit moved for %.0f s: %s",
+                waited,
+                sorted(f"{tp.topic}[{tp.partition}]" for tp in buffered),
+            )
+        return True
 
     async def _heal_commit_gaps(self, app: Any, tps: list[Any], now: float) -> None:
         """Re-read a partition whose committed offset stopped moving although records past it were read.
@@ -195,6 +255,11 @@ class StallWatch:
             self.commits.pop(tp, None)
 
 
+def _held(consumer: Any) -> set[Any]:
+    gate = getattr(consumer, "gate", None)  # the worker's consumer (streams/commits.py); absent in plain faust
+    return set(gate.held) if gate is not None else set()
+
+
 def _task_stacks(limit: int = 40) -> str:
     """The innermost frames of every asyncio task of the loop (what a stalled agent is waiting on)."""
     out = io.StringIO()
@@ -207,31 +272,16 @@ def _task_stacks(limit: int = 40) -> str:
     return out.getvalue()
 
 
-# Long enough for faust's fetch loop to hand over the record it was delivering when the flow stopped (it then
-# marks it read) and park; a seek before that would be overtaken by that record's read offset.
-FLOW_SETTLE_S = 0.5
-
-
 async def reread_from_committed(app: Any, tps: list[Any]) -> None:
-    """Read `tps` again from their committed offsets.
-
-    faust's own `seek` races with its fetch loop: a record fetched before the seek and handed out after it moves the
-    read offset past the re-read records, which faust then drops as already read (and, before streams/commits.py,
-    counted as processed). So the flow stops first, the seek happens while nothing is handed out, and the flow
-    resumes, unless a rebalance began meanwhile (faust then seeks to the committed offsets itself).
-    """
+    """Read `tps` again from their committed offsets, unless a rebalance began (faust then seeks to the committed
+    offsets itself). The worker's consumer makes the seek safe against records fetched before it
+    (streams/delivery.py)."""
     consumer = app.consumer
-    consumer.stop_flow()
-    try:
-        await asyncio.sleep(FLOW_SETTLE_S)
-        if app.rebalancing:
-            return
-        for tp in tps:
-            committed = consumer._committed_offset.get(tp)
-            await consumer.seek(tp, committed if committed is not None else 0)
-    finally:
-        if not app.rebalancing:
-            consumer.resume_flow()
+    if app.rebalancing:
+        return
+    for tp in tps:
+        committed = consumer._committed_offset.get(tp)
+        await consumer.seek(tp, committed if committed is not None else 0)
 
 
 async def _rejoin(consumer: Any) -> None:
