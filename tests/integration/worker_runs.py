@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from citywatch.devstack.stack import CitywatchProcess
 from citywatch.registry import load_registry
@@ -102,13 +102,21 @@ def _end_offsets(bootstrap: str, topic_names: list[str]) -> dict[TopicPartition,
         consumer.close()
 
 
-def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets({group: None}).get(group, {})
-        return {tp: meta.offset for tp, meta in offsets.items()}
-    finally:
-        admin.close()
+def committed(bootstrap: str, group: str, retry_s: float = 30.0) -> dict[TopicPartition, int]:
+    """The group's committed offsets. A broker that just started has no group coordinator for a few seconds
+    (CoordinatorNotAvailable, retriable): ask again for up to `retry_s`."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
+            return {tp: meta.offset for tp, meta in offsets.items()}
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+        finally:
+            admin.close()
+        time.sleep(0.5)
 
 
 def source_topics(topics: Topics, inputs: Iterable[Input]) -> list[str]:
