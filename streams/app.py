@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,7 +38,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from citywatch.clock import ProcessingClock
+from citywatch.indicators import district_parts
 from citywatch.indicators.bus import fleet_clean_energy_share
+from citywatch.indicators.district import DistrictState
+from citywatch.indicators.district_parts import DistrictIndex
 from citywatch.indicators.records import Contribution
 from citywatch.registry import load_registry
 from citywatch.rules.engine import RuleEngine
@@ -238,6 +242,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
         after = {site: engine.export_site(site) for site in sites}
         return [store_later(event, rules_key(site), after[site]) for site in sites if after[site] != before[site]]
 
+    def delete_later(event: Event, key: str) -> Callable[[], None]:
+        def delete() -> None:
+            with current_event(event):
+                del state[key]
+
+        return delete
+
     def store_later(event: Event, key: str, value: Any) -> Callable[[], None]:
         """The table write of one key, in the partition of its own last event, to run once the batch's outputs are
         acknowledged."""
@@ -274,6 +285,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     metrics.latency(feed).observe(max(0.0, now - event.message.timestamp / 1000))
 
     process_district = district_processor(settings)
+    # The district states as last stored by this worker (the table holds them in parts, citywatch/indicators/district_parts.py):
+    # loading every part for every batch would cost more than the batch. Forgotten when partitions are revoked.
+    district_states: dict[str, tuple[DistrictState | None, DistrictIndex | None]] = {}
 
     @app.agent(contributions_topic)
     async def district_stage(stream: faust.StreamT[bytes]) -> None:
@@ -288,11 +302,17 @@ def create_app(settings: WorkerSettings) -> faust.App:
             sent: Sent = []
             stores = []
             for district, (events, contributions) in by_district.items():
-                key = f"district:{district}"
-                with current_event(events[-1]):
-                    result = process_district(state.get(key), contributions)
+                if district in district_states:
+                    before, index = district_states[district]
+                else:
+                    with current_event(events[-1]):
+                        before, index = district_parts.load(district, state.get)
+                result = process_district(before, contributions)
                 stores += await publish_with_rules(sent, events[-1], result.records)
-                stores.append(store_later(events[-1], key, result.state))
+                changes, new_index = district_parts.changes(district, before, index, result.state)
+                stores += [store_later(events[-1], key, value) for key, value in changes.writes.items()]
+                stores += [delete_later(events[-1], key) for key in changes.deletes]
+                stores.append(partial(district_states.__setitem__, district, (result.state, new_index)))
             await asyncio.gather(*sent)
             for store in stores:
                 store()
@@ -344,6 +364,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""
         engine.forget(clock.now())
+        district_states.clear()
 
     app.on_partitions_revoked.connect(cast(Any, on_partitions_revoked))  # mode's handler type rejects any coroutine
 
