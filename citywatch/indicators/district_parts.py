@@ -5,8 +5,13 @@ value that grows with the district's sites: at ~10,000 sites Kafka refused its c
 memory benchmark). So the state is stored as
 
 - an index under `district:<district>`: the cached aggregates and, per stage and bucket, how many parts it has;
-- one entry per part of a bucket, `district:<district>|<stage>|<bucket>|<k>`: the bucket's sites split by a stable
-  hash of the site id into a power-of-two number of parts of at most MAX_PART_SITES sites each on average.
+- one entry per part of a bucket, `district:<district>|<stage>|<bucket>|<k>/<n>`: the bucket's sites split by a
+  stable hash of the site id into a power-of-two number `n` of parts of at most MAX_PART_SITES sites each on
+  average.
+
+Writes go parts first, index last, deletes after: whatever prefix of them a crash leaves, the index names parts that
+exist and hold every site (a bucket that changes its number of parts gets new keys, so the old parts stay whole
+until the index stops naming them). Sites whose newer entries were lost are applied again from the replayed input.
 
 Only the parts of buckets a batch changed are written again (the fold copies a bucket only when it changes it, so
 an unchanged bucket is the very same object). A stored state of the single-value layout (v1) is read as it is and
@@ -43,8 +48,8 @@ def index_key(district: str) -> str:
     return f"district:{district}"
 
 
-def part_key(district: str, stage: str, bucket: str, k: int) -> str:
-    return f"district:{district}|{stage}|{bucket}|{k}"
+def part_key(district: str, stage: str, bucket: str, k: int, n: int) -> str:
+    return f"district:{district}|{stage}|{bucket}|{k}/{n}"
 
 
 def part_count(sites: int) -> int:
@@ -81,7 +86,7 @@ def load(district: str, get: Callable[[str], Any]) -> tuple[DistrictState | None
         for bucket, n in buckets.items():
             sites: dict[str, SiteEntry] = {}
             for k in range(n):
-                sites.update(get(part_key(district, stage, bucket, k)) or {})
+                sites.update(get(part_key(district, stage, bucket, k, n)) or {})
             stage_buckets[bucket] = sites
     state = new_district_state()
     state["stages"] = stages
@@ -107,14 +112,15 @@ def changes(
                 counts[bucket] = had
                 continue
             split = split_bucket(sites)
-            counts[bucket] = len(split)
+            n = counts[bucket] = len(split)
             for k, part in enumerate(split):
-                out.writes[part_key(district, stage, bucket, k)] = part
-            out.deletes += [part_key(district, stage, bucket, k) for k in range(len(split), had)]
+                out.writes[part_key(district, stage, bucket, k, n)] = part
+            if had and had != n:
+                out.deletes += [part_key(district, stage, bucket, k, had) for k in range(had)]
     for stage, counted in old_parts.items():
         for bucket, had in counted.items():
             if bucket not in new_parts.get(stage, {}):
-                out.deletes += [part_key(district, stage, bucket, k) for k in range(had)]
+                out.deletes += [part_key(district, stage, bucket, k, had) for k in range(had)]
     new_index = DistrictIndex(v=INDEX_VERSION, agg=after["agg"], parts=new_parts)
     if index is None or new_index != index:
         out.writes[index_key(district)] = new_index
