@@ -13,15 +13,15 @@ Writes go parts first, index last, deletes after: whatever prefix of them a cras
 exist and hold every site (a bucket that changes its number of parts gets new keys, so the old parts stay whole
 until the index stops naming them). Sites whose newer entries were lost are applied again from the replayed input.
 
-Only the parts of buckets a batch changed are written again (the fold copies a bucket only when it changes it, so
-an unchanged bucket is the very same object). A stored state of the single-value layout (v1) is read as it is and
+Only the parts holding sites a batch changed are written again (the fold copies a bucket, and replaces a site's
+entry, only when it changes them, so whatever is unchanged is the very same object). A stored state of the single-value layout (v1) is read as it is and
 rewritten in parts on its next change.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -108,13 +108,18 @@ def changes(
         counts = new_parts[stage] = {}
         for bucket, sites in buckets.items():
             had = old_parts.get(stage, {}).get(bucket, 0)
-            if old_buckets.get(bucket) is sites and had:
+            old_sites = old_buckets.get(bucket)
+            if old_sites is sites and had:
                 counts[bucket] = had
                 continue
             split = split_bucket(sites)
             n = counts[bucket] = len(split)
-            for k, part in enumerate(split):
-                out.writes[part_key(district, stage, bucket, k, n)] = part
+            touched: Iterable[int] = range(n)
+            if old_sites is not None and had == n:  # only the parts holding a site whose entry changed
+                touched = {part_of(site, n) for site, entry in sites.items() if old_sites.get(site) is not entry}
+                touched |= {part_of(site, n) for site in old_sites.keys() - sites.keys()}
+            for k in touched:
+                out.writes[part_key(district, stage, bucket, k, n)] = split[k]
             if had and had != n:
                 out.deletes += [part_key(district, stage, bucket, k, had) for k in range(had)]
     for stage, counted in old_parts.items():

@@ -148,3 +148,17 @@ def test_a_crash_part_way_through_the_writes_loses_no_site(cut: int) -> None:
     new_sites = new["stages"]["air.city"]["2026-03-01"]
     assert set(old_sites) <= set(sites), "a crash lost sites the district had"
     assert all(entry in (old_sites.get(site), new_sites[site]) for site, entry in sites.items())
+
+
+def test_a_revised_site_rewrites_only_its_own_part() -> None:
+    table = Table()
+    day, _, _ = process_district_batch(None, _day(range(3_000), revision=1), DCTX)
+    index = _store(table, None, None, day)
+    revised, _, _ = process_district_batch(day, _day(range(7, 8), revision=2), DCTX)
+    changes, _ = parts.changes("wj", day, index, revised)
+    n = parts.part_count(3_000)
+    written = set(changes.writes) - {parts.index_key("wj")}  # the index, if the city AQI of the day moved
+    assert written == {parts.part_key("wj", "air.city", "2026-03-01", parts.part_of("s00007", n), n)}
+    table.apply(changes)
+    loaded, _ = parts.load("wj", table.get)
+    assert canonical(loaded) == canonical(revised)
