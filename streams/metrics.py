@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import Registry
@@ -95,11 +95,17 @@ FAUST_PREFIX = "citywatch_worker_faust"
 """Name prefix of faust's own sensor metrics in the worker."""
 
 SITE_INFO_LABELS = ("site", "feed", "department", "name", "lat", "lon")
+# The registry does not change while a worker runs, so its info metric is rendered once, not at every scrape:
+# prometheus_client took 1.4 s per scrape for 100,000 sites, and scrapes piling up behind each other starved the
+# worker (the 100k-site memory benchmark never saw it answer).
+_SITE_INFO_REGISTRY = CollectorRegistry(auto_describe=True)
 SITE_INFO = Gauge(
     "citywatch_site_info",
     "One series per registry site (value 1): its feed, department, Chinese and English name and coordinates",
     list(SITE_INFO_LABELS),
+    registry=_SITE_INFO_REGISTRY,
 )
+_site_info_text = b""
 
 
 def site_display_name(name_zh: str, name_en: str) -> str:
@@ -123,8 +129,15 @@ def site_info_labels(registry: Registry) -> list[dict[str, str]]:
 
 
 def export_site_info(registry: Registry) -> None:
+    global _site_info_text
     for labels in site_info_labels(registry):
         SITE_INFO.labels(**labels).set(1)
+    _site_info_text = generate_latest(_SITE_INFO_REGISTRY)
+
+
+def site_info_text() -> bytes:
+    """`citywatch_site_info` as Prometheus text, rendered when the registry was exported."""
+    return _site_info_text
 
 
 def _escape(value: str) -> str:

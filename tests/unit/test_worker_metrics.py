@@ -62,3 +62,29 @@ def test_the_exposition_is_valid_prometheus_text_with_the_newest_value_per_site_
     assert samples["wj-lili"].labels == {"site": "wj-lili", "window": "24h", "standard": "GB 3095-2026"}
     assert samples['odd"site\\'].value == 1.0
     assert len(families) == 1, "metrics with no series yet are left out"
+
+
+def test_the_site_registry_is_exposed_once_per_site_from_text_rendered_at_export() -> None:
+    from citywatch.registry import load_registry
+    from streams.metrics import export_site_info, site_info_labels, site_info_text
+
+    registry = load_registry("registry/wujiang-sample.yaml")
+    export_site_info(registry)
+    families = list(text_string_to_metric_families(site_info_text().decode()))
+    assert [f.name for f in families] == ["citywatch_site_info"]
+    exposed = sorted(tuple(sorted(s.labels.items())) for s in families[0].samples if s.value == 1)
+    assert exposed == sorted(tuple(sorted(labels.items())) for labels in site_info_labels(registry))
+
+
+def test_a_scrape_may_ask_for_named_metrics_only() -> None:
+    from citywatch.registry import load_registry
+    from streams import metrics
+    from streams.app import _exposition
+
+    metrics.export_site_info(load_registry("registry/wujiang-sample.yaml"))
+    metrics.READINGS.labels(feed="air", outcome="new").inc()
+    text = _exposition(frozenset({"citywatch_worker_readings_total", "process_resident_memory_bytes"})).decode()
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert names == {"citywatch_worker_readings", "process_resident_memory_bytes"}
+    everything = {f.name for f in text_string_to_metric_families(_exposition().decode())}
+    assert {"citywatch_worker_readings", "process_resident_memory_bytes", "citywatch_site_info"} <= everything
