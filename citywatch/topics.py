@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The worker's faust table: every site's state (site ids are unique across feeds) and each district's, keyed
-# "district:<id>"; its compacted changelog topic is named by faust from the app id.
+# "district:<id>" (and its parts, citywatch/indicators/district_parts.py); its compacted changelog topic is named
+# by faust from the app id.
 STATE_TABLE = "state"
 WORKER_TABLES = (STATE_TABLE,)
 

@@ -285,8 +285,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     metrics.latency(feed).observe(max(0.0, now - event.message.timestamp / 1000))
 
     process_district = district_processor(settings)
-    # The district states as last stored by this worker (the table holds them in parts, citywatch/indicators/district_parts.py):
-    # loading every part for every batch would cost more than the batch. Forgotten when partitions are revoked.
+    # The district states as last stored by this worker (the table holds them in parts,
+    # citywatch/indicators/district_parts.py): loading every part for every batch would cost more than the batch.
+    # Forgotten when partitions are revoked.
     district_states: dict[str, tuple[DistrictState | None, DistrictIndex | None]] = {}
 
     @app.agent(contributions_topic)

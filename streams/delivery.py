@@ -48,7 +48,7 @@ class DeliveryGate(Generic[P]):
         self._seeks.update(partitions)
 
     def deliverable(self, partition: P, fetched_at: Mapping[P, int]) -> bool:
-        return partition not in self.held and self._seeks[partition] == fetched_at.get(partition, 0)
+        return partition not in self.held and not self.sought_since(partition, fetched_at)
 
     def sought_since(self, partition: P, fetched_at: Mapping[P, int]) -> bool:
         return self._seeks[partition] != fetched_at.get(partition, 0)

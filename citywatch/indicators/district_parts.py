@@ -14,8 +14,8 @@ exist and hold every site (a bucket that changes its number of parts gets new ke
 until the index stops naming them). Sites whose newer entries were lost are applied again from the replayed input.
 
 Only the parts holding sites a batch changed are written again (the fold copies a bucket, and replaces a site's
-entry, only when it changes them, so whatever is unchanged is the very same object). A stored state of the single-value layout (v1) is read as it is and
-rewritten in parts on its next change.
+entry, only when it changes them, so whatever is unchanged is the very same object). A stored state of the
+single-value layout (v1) is read as it is and rewritten in parts on its next change.
 """
 
 from __future__ import annotations
