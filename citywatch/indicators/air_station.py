@@ -39,7 +39,7 @@ from citywatch.indicators.eventtime import (
 )
 from citywatch.indicators.records import Contribution, Result, day_end, day_start_epoch, record
 from citywatch.schemas.air import VALID_FLAGS, AirReading, Pollutant
-from citywatch.schemas.indicator import IndicatorRecord, local_date_of
+from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord, local_date_of
 from citywatch.standards import (
     Accumulator,
     Share,
@@ -393,7 +393,7 @@ def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, wit
                 samples=avg.count,
                 revision=rev24,
                 period=period,
-                status="valid" if avg.valid else "insufficient-data",
+                status="valid" if avg.valid else INSUFFICIENT_DATA,
                 standard=_gb3095_label(on),
                 unverified=bool(avg.unverified),
             )
@@ -414,7 +414,7 @@ def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, wit
                 samples=o3_8h.count,
                 revision=rev8,
                 period=period,
-                status="valid" if o3_8h.valid else "insufficient-data",
+                status="valid" if o3_8h.valid else INSUFFICIENT_DATA,
                 standard=_gb3095_label(on),
                 unverified=bool(o3_8h.unverified),
             )
@@ -477,7 +477,7 @@ def _daily_records(
                 samples=summary["hours"][p],
                 revision=rev,
                 period=period,
-                status="valid" if valid is not None else "insufficient-data",
+                status="valid" if valid is not None else INSUFFICIENT_DATA,
                 standard=_gb3095_label(day),
             )
         )
@@ -494,7 +494,7 @@ def _daily_records(
                 samples=sum(1 for k in _day_slots(day, ctx.zone) if _hour_value(hours.get(str(k)), "o3") is not None),
                 revision=rev,
                 period=period,
-                status="valid" if summary["o3_8h"] is not None else "insufficient-data",
+                status="valid" if summary["o3_8h"] is not None else INSUFFICIENT_DATA,
                 standard=_gb3095_label(day),
                 unverified=True,  # the ">= 14 valid 8 h windows" rule is marked unverified in standards.md
             )
@@ -516,7 +516,7 @@ def _daily_records(
                 samples=len(inputs),
                 revision=rev,
                 period=period,
-                status="valid" if valid_inputs else "insufficient-data",
+                status="valid" if valid_inputs else INSUFFICIENT_DATA,
                 standard=result.standard,
                 labels=_aqi_labels(result.category, result.primary_pollutants),
                 unverified=bool(result.unverified),

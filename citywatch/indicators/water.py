@@ -34,7 +34,7 @@ from citywatch.indicators.eventtime import (
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.schemas.water import STANDARD_NAMES, WaterSample
 from citywatch.standards import SectionClass, WaterClass, classify_section, meets_target
 from citywatch.standards.tables.gb3838 import MIN_SAMPLES
@@ -220,7 +220,7 @@ def emit(
                     samples=n,
                     revision=rev,
                     period=period,
-                    status="valid" if enough else "insufficient-data",
+                    status="valid" if enough else INSUFFICIENT_DATA,
                     standard=sc.standard,
                     labels=_class_labels(sc, ctx.target_class),
                 )

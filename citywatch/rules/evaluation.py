@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.rules.duration import format_duration
 from citywatch.rules.model import OPERATORS, Rule, Threshold
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
 from citywatch.standards.tables.gb3095 import UNITS as GB3095_UNITS
 from citywatch.standards.tables.plan import PLAN_TARGETS
@@ -213,7 +213,13 @@ def remember(rule: Rule, history: Sequence[Sample], record: IndicatorRecord) -> 
     if span <= timedelta(0):
         return ()
     merged = {s.at: s for s in history}
-    merged[record.observed_at] = Sample(record.observed_at, record.value)
+    if record.status == INSUFFICIENT_DATA:
+        # Not a value the rule may judge, so not one a window may average either (it may revise a valid one).
+        merged.pop(record.observed_at, None)
+    else:
+        merged[record.observed_at] = Sample(record.observed_at, record.value)
+    if not merged:
+        return ()
     newest = max(merged)
     return tuple(merged[t] for t in sorted(merged) if t > newest - span)
 
@@ -285,9 +291,12 @@ def _status_outcome(rule: Rule, status: str | None) -> Outcome:
 
 
 def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -> RuleEvaluation | None:
-    """The rule's outcome on this record, or None when the record is outside the rule's scope or period, or there
-    is not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
+    """The rule's outcome on this record, or None when the record is outside the rule's scope or period, is no
+    valid statistic under its standard (INSUFFICIENT_DATA: a 24 h mean of 3 hours is not a 24 h mean), or there is
+    not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
     if rule.indicator != record.indicator or rule.kind == "staleness" or not rule.scope.includes(record.site):
+        return None
+    if record.status == INSUFFICIENT_DATA:
         return None
     if not rule.in_effect(record.local_date):
         return None

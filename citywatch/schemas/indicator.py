@@ -30,6 +30,10 @@ from datetime import date, datetime, tzinfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+INSUFFICIENT_DATA = "insufficient-data"
+"""The `status` of a statistic with fewer valid inputs than its standard requires (GB 3095 Table 4, GB 3838 time
+aggregation). Its value is the mean of the inputs present, shown on dashboards, but no rule judges it."""
+
 
 class IndicatorRecord(BaseModel):
     """One computed value of one indicator for one site at one event time."""

@@ -194,6 +194,18 @@ class AlertService:
                 )
                 self._published.add(t.outbox_id)
                 TRANSITIONS.labels(rule=t.data["rule_id"], status=t.status).inc()
+                log.info(
+                    "alert %s at %s: %s -> %s on the value %s %s (threshold %s) observed at %s [%s]",
+                    t.data.get("rule_id"),
+                    t.data.get("site"),
+                    t.previous or "-",
+                    t.status,
+                    t.data.get("value"),
+                    t.data.get("unit", ""),
+                    t.data.get("threshold"),
+                    t.data.get("observed_at"),
+                    t.transition_id,
+                )
                 if t.amendment is None:
                     self._set_gauge(t.data, t.status)
             notifying = [t for t in transitions if t.notifies]

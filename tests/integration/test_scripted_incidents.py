@@ -116,7 +116,12 @@ def test_scripted_incidents_raise_their_alerts_once_and_resolve(incidents_run: I
 
     records = read_until(incidents_run.stack.kafka_bootstrap, topics.alerts, all_resolved, timeout_s=180)
     for rule, site in sorted(expected):
-        assert statuses(records, rule, site) == ["firing", "resolved"], (rule, site)
+        history = [
+            (r["status"], r.get("observed_at"), r.get("value"), r.get("threshold"))
+            for r in records
+            if r["rule_id"] == rule and r["site"] == site
+        ]
+        assert statuses(records, rule, site) == ["firing", "resolved"], (rule, site, history)
         firing = next(r for r in records if r["rule_id"] == rule and r["site"] == site and r["status"] == "firing")
         assert re.search(r"plan-indicators\.md|standards\.md|GB \d+", firing["source"]), firing["source"]
         # Alertmanager had it, with its source cited, while it fired.

@@ -14,6 +14,7 @@ from citywatch.rules.engine import ReloadDiff, RuleEngine, diff_rules
 from citywatch.rules.loader import load_paths
 from citywatch.rules.model import Rule
 from citywatch.schemas.indicator import IndicatorRecord
+from tests.unit.rules.alert_path import pm25_24h_transitions
 
 ZONE = ZoneInfo("Asia/Shanghai")
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
@@ -259,3 +260,16 @@ def test_retirements_cover_every_site_a_removed_rule_could_have_alerted_on() -> 
     air_stations = sorted(s.id for s in registry.sites_for_feed("air"))
     assert sorted(e.site for e in found) == air_stations
     assert {e.outcome for e in found} == {"retired"}
+
+
+def test_a_station_first_hours_page_nobody_until_its_24h_mean_is_valid() -> None:
+    # The first hour alone is above 75; the hours after it bring the mean under 70 long before 20 hours exist.
+    # Judging the 1-hour "mean" would fire and then resolve: a page for a statistic GB 3095 does not recognise.
+    transitions, judged = pm25_24h_transitions([90.0] + [30.0] * 29)
+    assert transitions == []
+    assert judged and min(judged) == 20
+
+
+def test_an_episode_after_a_valid_day_fires_once_and_resolves_once() -> None:
+    transitions, _ = pm25_24h_transitions([30.0] * 24 + [130.0] * 30 + [30.0] * 30)
+    assert transitions == ["firing", "resolved"]

@@ -140,6 +140,26 @@ def test_windowed_rules_aggregate_the_remembered_history() -> None:
     assert len(history) == 3
 
 
+def test_a_statistic_with_insufficient_data_is_judged_by_no_rule() -> None:
+    # GB 3095 Table 4: a 24 h mean needs 20 valid hours. The mean of 1 hour at 500 is no 24 h mean above 75.
+    rule = RULES["air-pm25-24h-grade2"]
+    short = record("air.pm25.mean_24h", "wj-songling", 500, at("2025-06-01"), status="insufficient-data", samples=1)
+    assert evaluate(rule, short) is None
+    valid = evaluate(rule, short.model_copy(update={"status": "valid", "samples": 24}))
+    assert valid is not None and valid.outcome == "breach"
+
+
+def test_a_window_neither_averages_an_insufficient_value_nor_keeps_one_it_revised() -> None:
+    rule = RULES["bus-ridership-below-baseline-3d"]
+    first = record("bus.boardings.vs_baseline", "wj-bus-701", 0.6, at("2025-03-03"))
+    history = remember(rule, (), first)
+    assert [s.value for s in history] == [0.6]
+    short = record("bus.boardings.vs_baseline", "wj-bus-701", 0.1, at("2025-03-04"), status="insufficient-data")
+    assert remember(rule, history, short) == history
+    # A revision of the same bucket that turns out insufficient takes the earlier value out.
+    assert remember(rule, history, first.model_copy(update={"status": "insufficient-data", "revision": 1})) == ()
+
+
 def test_rate_of_change_is_per_hour_against_the_oldest_value_in_the_lookback() -> None:
     rule = RULES["air-pm25-1h-rapid-rise"]
     first = record("air.pm25.1h", "wj-songling", 20, at("2025-01-10", 0))
