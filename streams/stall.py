@@ -13,6 +13,7 @@ import asyncio
 import io
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,18 +146,18 @@ class StallWatch:
         stalled = self.progress.update(lag, read, now, getattr(consumer, "fetch_rounds", None))
         if any(lag.values()) and now - self.reported >= self.after_s:
             self.reported = now
-            log.info("consumer lag %s", {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n})
+            log.info("consumer lag %s", {_name(tp): n for tp, n in lag.items() if n})
         if not stalled:
             self.remedies = 0
             return
         longest = max(stalled.values())
         state = {
-            "stalled_s": {f"{tp.topic}[{tp.partition}]": round(t, 1) for tp, t in stalled.items()},
-            "lag": {f"{tp.topic}[{tp.partition}]": lag[tp] for tp in stalled},
+            "stalled_s": {_name(tp): round(t, 1) for tp, t in stalled.items()},
+            "lag": {_name(tp): lag[tp] for tp in stalled},
             "flow_active": getattr(consumer, "flow_active", None),
-            "paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in getattr(consumer, "_paused_partitions", ())),
+            "paused": _names(getattr(consumer, "_paused_partitions", ())),
             "app_flow_control_active": app.flow_control.is_active(),
-            "held_until_restored": sorted(f"{tp.topic}[{tp.partition}]" for tp in _held(consumer)),
+            "held_until_restored": _names(_held(consumer)),
         }
         if longest >= self.exit_after_s:
             log.error(
@@ -200,7 +201,7 @@ class StallWatch:
                 "streams have been full for %.0f s and no commit moved; exiting so that its supervisor restarts the "
                 "worker (it resumes from the committed offsets) %s\n%s",
                 waited,
-                sorted(f"{tp.topic}[{tp.partition}]" for tp in buffered),
+                _names(buffered),
                 _task_stacks(),
             )
             logging.shutdown()
@@ -210,7 +211,7 @@ class StallWatch:
             log.warning(
                 "streams full (backpressure) and no commit moved for %.0f s: %s",
                 waited,
-                sorted(f"{tp.topic}[{tp.partition}]" for tp in buffered),
+                _names(buffered),
             )
         return True
 
@@ -241,10 +242,9 @@ class StallWatch:
                 continue
             acked = consumer._acked.get(tp) or []
             log.warning(
-                "%s[%d]: committed offset stuck at %s for %.0f s although offset %d was read (acknowledged from %s); "
+                "%s: committed offset stuck at %s for %.0f s although offset %d was read (acknowledged from %s); "
                 "faust cannot commit past unacknowledged records (faust-streaming #596): re-reading from %s",
-                tp.topic,
-                tp.partition,
+                _name(tp),
                 committed,
                 now - seen[1],
                 read,
@@ -253,6 +253,14 @@ class StallWatch:
             )
             await reread_from_committed(app, [tp])
             self.commits.pop(tp, None)
+
+
+def _name(tp: Any) -> str:
+    return f"{tp.topic}[{tp.partition}]"
+
+
+def _names(tps: Iterable[Any]) -> list[str]:
+    return sorted(_name(tp) for tp in tps)
 
 
 def _held(consumer: Any) -> set[Any]:
