@@ -5,13 +5,15 @@ Defaults work against the local stack (`make up`). Every environment name is def
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citywatch.intake.clock import ClockBounds
 
 
 class CommonSettings(BaseSettings):
@@ -36,6 +38,17 @@ class CommonSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
     registry_file: str = Field("registry/wujiang-sample.yaml", description="Site registry YAML")
+    max_clock_skew_s: float = Field(
+        300.0,
+        gt=0,
+        description="An observation may be at most this much later than its receipt (the sender's clock skew); "
+        "a later one is refused (422 at the gateway, a dead letter at the worker)",
+    )
+    earliest_observation: date = Field(
+        date(2013, 1, 1),
+        description="Observations dated (local day) before this are refused: the history horizon (national PM2.5 "
+        "monitoring began in 2013)",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -46,6 +59,10 @@ class CommonSettings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def clock_bounds(self) -> ClockBounds:
+        """When a record may say it was observed, relative to its receipt (`citywatch.intake.clock`)."""
+        return ClockBounds(timedelta(seconds=self.max_clock_skew_s), self.earliest_observation, self.zone)
 
 
 class IngestSettings(CommonSettings):
@@ -61,6 +78,18 @@ class IngestSettings(CommonSettings):
     rate_limit_window_s: int = Field(60, description="Rate-limit window")
     dedup_ttl_s: int = Field(30 * 24 * 3600, description="How long the gateway remembers published event ids")
     rejections_kept: int = Field(1000, description="Recent rejections kept per department for the API")
+    receipt_ttl_s: int = Field(
+        7 * 24 * 3600, description="How long a receipt (what became of the readings sent under it) is kept"
+    )
+    request_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A request's headers must arrive within this time of the connection (or of the "
+        "previous response); slower clients are disconnected",
+    )
+    request_body_timeout_s: float = Field(
+        30.0, gt=0, description="A request's body must arrive within this time once its headers did (408 after)"
+    )
 
 
 class WorkerSettings(CommonSettings):

@@ -54,6 +54,19 @@ class Topics:
         """Rejected records with the reason, never dropped (key: feed)."""
         return f"{self.prefix}.dead-letter"
 
+    @property
+    def receipts(self) -> str:
+        """The worker's verdict on every reading published under a receipt (key: receipt id), which the gateway
+        serves to the publisher (`citywatch.schemas.receipt`)."""
+        return f"{self.prefix}.receipts"
+
     def all(self) -> list[str]:
         """The topics every deployment has; feed topics depend on the registry's departments."""
-        return [self.indicators, self.contributions, self.rule_evaluations, self.alerts, self.dead_letter]
+        return [
+            self.indicators,
+            self.contributions,
+            self.rule_evaluations,
+            self.alerts,
+            self.dead_letter,
+            self.receipts,
+        ]

@@ -17,6 +17,8 @@ COMPACTED = {"cleanup.policy": "compact"}
 
 
 FEED_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
+# A publisher follows its receipt while it waits for its readings to count: a week is plenty.
+RECEIPT_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
 
 def grants(registry: Registry) -> dict[str, set[str]]:
@@ -38,6 +40,7 @@ def topic_configs(
         topics.rule_evaluations: {"retention.ms": str(7 * 24 * 3600 * 1000)},
         topics.alerts: KEEP_FOREVER,
         topics.dead_letter: {"retention.ms": str(90 * 24 * 3600 * 1000)},
+        topics.receipts: RECEIPT_RETENTION,
     }
 
 

@@ -39,18 +39,22 @@ from pydantic import ValidationError
 
 from citywatch.clock import ProcessingClock
 from citywatch.indicators import district_parts
+from citywatch.indicators.batch import guarded
 from citywatch.indicators.bus import fleet_clean_energy_share
 from citywatch.indicators.district import DistrictState
 from citywatch.indicators.district_parts import DistrictIndex
+from citywatch.indicators.eventtime import Failed, Refused, TooLate
 from citywatch.indicators.records import Contribution
+from citywatch.intake import admission
 from citywatch.registry import load_registry
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
-from citywatch.schemas.feeds import SITE_FIELDS, TIME_FIELDS, FeedRecord, parse_record
+from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.receipt import WorkerOutcome
 from citywatch.settings import WorkerSettings
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
@@ -60,6 +64,7 @@ from streams.batches import batches
 from streams.commits import WorkerApp
 from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
+from streams.receipts import ReceiptBook, receipt_of, source_of
 from streams.rules import RuleSource, partition_of, rules_key
 from streams.stall import StallWatch
 
@@ -116,6 +121,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     metrics.export_site_info(registry)
     clock = ProcessingClock(settings.clock_start_at, settings.clock_speed)
     engine = RuleEngine(rules, registry, started=clock.now())
+    bounds = settings.clock_bounds()
     rule_source = RuleSource(engine, Path(settings.rules_dir), registry)
     _serve_rule_reload(app, rule_source)
     log.info("processing clock: %r", clock)
@@ -137,16 +143,46 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # readings into duplicates and their outputs would be lost.
     Sent = list[Awaitable[Any]]
 
-    async def reject(sent: Sent, feed: str, payload: bytes, errors: list[FieldError], outcome: str = "invalid") -> None:
+    async def reject(
+        sent: Sent,
+        book: ReceiptBook,
+        feed: str,
+        event: Event,
+        errors: list[FieldError],
+        outcome: WorkerOutcome,
+        record: FeedRecord | None = None,
+    ) -> None:
+        """Dead-letter one feed record with the reason, for its department (`/v1/rejections`) and its receipt."""
+        message = event.message
+        department = topics.department_of(message.topic)
+        receipt = receipt_of(event.headers)
         letter = DeadLetter(
             feed=feed,
             stage="worker",
             errors=errors,
-            payload=payload.decode("utf-8", errors="replace"),
+            payload=_text(event.value),
             received_at=datetime.now(UTC),
+            department=department,
+            outcome=outcome,
+            site=None if record is None else record.site_id,
+            event_id=None if record is None else record.event_id,
+            revision=None if record is None else record.revision,
+            receipt=receipt,
+            source=f"{message.topic}[{message.partition}]@{message.offset}",
         )
         metrics.readings(feed, outcome).inc()
+        metrics.dead_letters(feed, outcome).inc()
+        book.note(receipt, department, feed, _source(event), outcome, f"{errors[0].field}: {errors[0].reason}")
         sent.append(await outputs.send(topics.dead_letter, feed.encode(), letter.model_dump_json().encode()))
+
+    def judged(book: ReceiptBook, feed: str, event: Event, outcome: WorkerOutcome) -> None:
+        """A record that was not refused: counted, and noted for its receipt."""
+        metrics.readings(feed, outcome).inc()
+        book.note(receipt_of(event.headers), topics.department_of(event.message.topic), feed, _source(event), outcome)
+
+    async def send_receipts(sent: Sent, book: ReceiptBook) -> None:
+        for update in book.updates():
+            sent.append(await outputs.send(topics.receipts, update.receipt.encode(), update.model_dump_json().encode()))
 
     async def send_evaluations(sent: Sent, evaluations: Sequence[RuleEvaluation]) -> None:
         for result in evaluations:
@@ -171,7 +207,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
         for record in records:
             metrics.observe_indicator(record)
             sent.append(await outputs.send(topics.indicators, record.key.encode(), record.model_dump_json().encode()))
-            await send_evaluations(sent, engine.on_record(record, received_at))
+            try:
+                evaluations = engine.on_record(record, received_at)
+            except Exception:  # a rule that breaks on one value must not stop the partition: logged and counted
+                metrics.RULE_ERRORS.inc()
+                log.exception(
+                    "rule evaluation failed on %s at %s; its rules were skipped", record.bucket_key, record.site
+                )
+                continue
+            await send_evaluations(sent, evaluations)
         for contribution in contributions:
             sent.append(
                 await outputs.send(
@@ -189,42 +233,58 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # with one agent per feed sometimes consumed nothing after a restart (see the note on issue 5).
     feed_topics = {topics.feed(feed, d): feed for d, feeds in sorted(publishers.items()) for feed in sorted(feeds)}
 
-    async def check(sent: Sent, event: Event) -> tuple[str, FeedRecord] | None:
-        """The event's feed and parsed record, or None after dead-lettering it with the reason."""
+    async def check(sent: Sent, book: ReceiptBook, event: Event) -> tuple[str, FeedRecord] | None:
+        """The event's feed and parsed record, or None after dead-lettering it with the reason: the same admission
+        as the gateway's (schema, registry, bounded clocks), and the partition the site's state lives on."""
         raw: bytes = event.value
-        feed = feed_topics[event.message.topic]
+        message = event.message
+        feed = feed_topics[message.topic]
         try:
             record = parse_record(feed, raw)
         except ValidationError as exc:
-            await reject(sent, feed, raw, field_errors(exc))
+            await reject(sent, book, feed, event, field_errors(exc), "invalid")
+            return None
+        except Exception as exc:  # bytes no parser foresaw: kept with the reason, the partition moves on
+            reason = f"could not be read ({type(exc).__name__}: {exc})"
+            await reject(sent, book, feed, event, [FieldError(field="(record)", reason=reason)], "invalid")
             return None
         site = record.site_id
         if event.key is not None and event.key != site.encode():
             # Tables are partitioned by the message key; a mismatched key would split a site's state.
-            await reject(sent, feed, raw, [FieldError(field="key", reason="message key must equal the site id")])
+            errors = [FieldError(field="key", reason="message key must equal the site id")]
+            await reject(sent, book, feed, event, errors, "invalid", record)
             return None
-        department = topics.department_of(event.message.topic)
-        if not registry.may_publish(department, feed, site):
-            reason = (
-                f"{site!r} is not among department {department!r}'s {feed} sites, "
-                "yet its topic carried it (see the site registry)"
-            )
-            await reject(sent, feed, raw, [FieldError(field=SITE_FIELDS[feed], reason=reason)])
+        expected = partition_of(site, app.consumer.topic_partitions(message.topic) or settings.topic_partitions)
+        if message.partition != expected:
+            await reject(sent, book, feed, event, [wrong_partition(site, message, expected)], "wrong-partition", record)
+            return None
+        department = topics.department_of(message.topic)
+        refusal = admission(registry, department, feed, record, bounds, datetime.now(UTC))
+        if refusal is not None:
+            outcome: WorkerOutcome = "forbidden" if refusal.forbidden else "invalid"
+            await reject(sent, book, feed, event, list(refusal.errors), outcome, record)
             return None
         return feed, record
 
     async def process_site(
-        sent: Sent, feed: str, site: str, events: list[Event], records: list[FeedRecord]
+        sent: Sent, book: ReceiptBook, feed: str, site: str, events: list[Event], records: list[FeedRecord]
     ) -> list[Callable[[], None]]:
-        """Compute and publish; return the stores of the site's new states, to run once the batch is acknowledged."""
-        result = processors[feed].process_batch(state.get(site), records)
-        for event, outcome in zip(events, result.outcomes, strict=True):
-            if outcome.dead_letter:
-                field = TIME_FIELDS[feed]
-                await reject(sent, feed, event.value, [FieldError(field=field, reason=outcome.reason)], "too-late")
+        """Compute and publish; return the stores of the site's new states, to run once the batch is acknowledged.
+        A record whose processing raises is dead-lettered and the others count (`guarded`)."""
+        result, failures = guarded(processors[feed].process_batch, state.get(site), records)
+        for index, exc in failures:
+            log.error("%s record %s of %s could not be processed; dead-lettered", feed, index, site, exc_info=exc)
+        for event, record, outcome in zip(events, records, result.outcomes, strict=True):
+            if isinstance(outcome, Refused | TooLate | Failed):
+                field = outcome.field or TIME_FIELDS[feed]
+                await reject(
+                    sent, book, feed, event, [FieldError(field=field, reason=outcome.reason)], outcome.kind, record
+                )
             else:
-                metrics.readings(feed, outcome.kind).inc()
+                judged(book, feed, event, outcome.kind)
         stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
+        if result.state is None:  # every record failed on a site without state: nothing to store
+            return stores
         return [store_later(events[-1], site, result.state), *stores]
 
     async def publish_with_rules(
@@ -263,9 +323,10 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def feed_readings(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
             sent: Sent = []
+            book = ReceiptBook()
             by_site: dict[tuple[str, str], tuple[list[Event], list[FeedRecord]]] = {}
             for event in batch:
-                checked = await check(sent, event)
+                checked = await check(sent, book, event)
                 if checked is None:
                     continue
                 feed, record = checked
@@ -275,7 +336,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
             stores = []
             for (feed, site), (events, records) in by_site.items():
                 with current_event(events[-1]):
-                    stores += await process_site(sent, feed, site, events, records)
+                    stores += await process_site(sent, book, feed, site, events, records)
+            await send_receipts(sent, book)
             await asyncio.gather(*sent)
             for store in stores:
                 store()
@@ -290,17 +352,36 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # Forgotten when partitions are revoked.
     district_states: dict[str, tuple[DistrictState | None, DistrictIndex | None]] = {}
 
+    async def reject_contribution(sent: Sent, event: Event, errors: list[FieldError]) -> None:
+        """A contribution the district stage cannot use (a bug upstream): kept, and the stage moves on."""
+        message = event.message
+        letter = DeadLetter(
+            feed="contributions",
+            stage="district",
+            errors=errors,
+            payload=_text(event.value),
+            received_at=datetime.now(UTC),
+            outcome="processing-error",
+            source=f"{message.topic}[{message.partition}]@{message.offset}",
+        )
+        metrics.dead_letters("contributions", "processing-error").inc()
+        sent.append(await outputs.send(topics.dead_letter, b"contributions", letter.model_dump_json().encode()))
+
     @app.agent(contributions_topic)
     async def district_stage(stream: faust.StreamT[bytes]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
+            sent: Sent = []
             by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}
             for event in batch:
-                contribution = Contribution.model_validate_json(event.value)
+                try:
+                    contribution = Contribution.model_validate_json(event.value)
+                except ValidationError as exc:
+                    await reject_contribution(sent, event, field_errors(exc))
+                    continue
                 events, contributions = by_district.setdefault(contribution.district, ([], []))
                 events.append(event)
                 contributions.append(contribution)
-            sent: Sent = []
             stores = []
             for district, (events, contributions) in by_district.items():
                 if district in district_states:
@@ -308,7 +389,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 else:
                     with current_event(events[-1]):
                         before, index = district_parts.load(district, state.get)
-                result = process_district(before, contributions)
+                result, failures = guarded(process_district, before, contributions)
+                for i, failure in failures:
+                    log.error(
+                        "contribution %s of %s could not be processed; dead-lettered", i, district, exc_info=failure
+                    )
+                    error = FieldError(field="(record)", reason=result.outcomes[i].reason)
+                    await reject_contribution(sent, events[i], [error])
+                if result.state is None:
+                    continue
                 stores += await publish_with_rules(sent, events[-1], result.records)
                 changes, new_index = district_parts.changes(district, before, index, result.state)
                 stores += [store_later(events[-1], key, value) for key, value in changes.writes.items()]
@@ -425,3 +514,27 @@ def _serve_rule_reload(app: faust.App, rule_source: RuleSource) -> None:
             return self.json(result.as_json(), status=422 if result.outcome == "failed" else 200)
 
     del RulesReload  # registered by the decorator
+
+
+def _text(value: Any) -> str:
+    """A record's value as text for a dead letter, whatever was sent (bytes, nothing)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _source(event: Event) -> str:
+    return source_of(event.message.topic, event.message.partition, event.message.offset)
+
+
+def wrong_partition(site: str, message: Any, expected: int) -> FieldError:
+    """Why a record on the wrong partition does not count: its site's state lives on another one."""
+    reason = (
+        f"the record for site {site!r} arrived on partition {message.partition} of {message.topic}, but the site's "
+        f"state lives on partition {expected}: produce with the site id as the message key and Kafka's default "
+        "partitioner (murmur2, as the Java client, kafka-python and aiokafka do); librdkafka clients (confluent-kafka, "
+        "node-rdkafka, …) must set partitioner=murmur2_random (docs/kafka-security.md)"
+    )
+    return FieldError(field="(partition)", reason=reason)

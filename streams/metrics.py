@@ -14,8 +14,18 @@ from citywatch.schemas.indicator import IndicatorRecord
 
 READINGS = Counter(
     "citywatch_worker_readings_total",
-    "Readings processed by the worker, by feed and outcome (new, correction, duplicate, stale-revision, too-late, invalid)",
+    "Readings processed by the worker, by feed and outcome (new, correction, duplicate, ignored, and the refusals of "
+    "citywatch_worker_dead_letters_total)",
     ["feed", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "citywatch_worker_dead_letters_total",
+    "Records the worker dead-lettered, by feed and outcome (invalid, forbidden, conflict, stale-revision, too-late, "
+    "wrong-partition, processing-error); the publishing department finds them in /v1/rejections",
+    ["feed", "outcome"],
+)
+RULE_ERRORS = Counter(
+    "citywatch_worker_rule_errors_total", "Indicator records whose rule evaluation raised (a bug; see the worker log)"
 )
 EVALUATIONS = Counter(
     "citywatch_worker_rule_evaluations_total", "Rule evaluations published, by rule and outcome", ["rule", "outcome"]
@@ -40,6 +50,11 @@ LATENCY = Histogram(
 @cache
 def readings(feed: str, outcome: str) -> Any:
     return READINGS.labels(feed=feed, outcome=outcome)
+
+
+@cache
+def dead_letters(feed: str, outcome: str) -> Any:
+    return DEAD_LETTERS.labels(feed=feed, outcome=outcome)
 
 
 @cache

@@ -14,15 +14,12 @@ from citywatch.topics import Topics
 
 def ingest() -> None:
     """Run the HTTP ingest gateway (FastAPI; API docs at /docs, metrics at /metrics)."""
-    import uvicorn
-
+    from services.http_server import serve
     from services.ingest.app import create_app
 
     settings = IngestSettings()
     configure_logging(settings.log_level, "ingest")
-    uvicorn.run(
-        create_app(settings), host=settings.ingest_host, port=settings.ingest_port, log_config=None, access_log=False
-    )
+    serve(create_app(settings), settings.ingest_host, settings.ingest_port, settings.request_header_timeout_s)
 
 
 def worker() -> None:

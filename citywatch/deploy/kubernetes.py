@@ -105,6 +105,7 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
             _acl("topic", topics.indicators, ["Read", "Write", "Describe"]),
             _acl("topic", topics.rule_evaluations, ["Write", "Describe"]),
             _acl("topic", topics.dead_letter, ["Write", "Describe"]),
+            _acl("topic", topics.receipts, ["Write", "Describe"]),
             _acl("topic", topics.contributions, ["Read", "Write", "Describe"]),
             IDEMPOTENT_WRITE,
             # Changelogs and the assignor topic are named `<app id>-...`; faust declares them at every start.
@@ -113,7 +114,10 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
         ],
         GATEWAY_USER: [
             *(_acl("topic", t, ["Write", "Describe"]) for t in feed_topics),
-            _acl("topic", topics.dead_letter, ["Write", "Describe"]),
+            # It writes its own dead letters and reads the worker's back, with the receipts, for the publishers.
+            _acl("topic", topics.dead_letter, ["Read", "Write", "Describe"]),
+            _acl("topic", topics.receipts, ["Read", "Describe"]),
+            _acl("group", f"{deployment.topic_prefix}-ingest-outcomes", ["Read", "Describe"]),
             IDEMPOTENT_WRITE,
         ],
         ALERTS_USER: [

@@ -33,12 +33,14 @@ from citywatch.indicators.eventtime import (
     exact,
     frac,
     fstr,
+    ledger_entry,
     prune_due,
     prune_seen,
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, day_start_epoch, record
 from citywatch.schemas.air import VALID_FLAGS, AirReading, Pollutant
+from citywatch.schemas.feeds import content_digest
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord, local_date_of
 from citywatch.standards import (
     Accumulator,
@@ -137,7 +139,8 @@ def apply_reading(
     if reading.averaging_period != "1h":
         return current, Dropped("ignored", "only hourly values (averaging_period 1h) build the station's state"), set()
     t = reading.observed_at.timestamp()
-    outcome = admit(current["seen"], current["wm"], reading.event_id, reading.revision, t, ctx.lateness)
+    digest = content_digest(reading)
+    outcome = admit(current["seen"], current["wm"], reading.event_id, reading.revision, t, ctx.lateness, digest)
     if not isinstance(outcome, Accepted):
         return current, outcome, set()
     values: dict[str, float | None] = {}
@@ -158,7 +161,7 @@ def apply_reading(
     slot = slot_of(t)
     hours[str(slot)] = {**hours.get(str(slot), {}), reading.event_id: {"r": reading.revision, "v": values}}
     touched.add(slot)
-    seen = {**current["seen"], reading.event_id: Seen(r=reading.revision, t=t)}
+    seen = {**current["seen"], reading.event_id: ledger_entry(reading.revision, t, digest)}
     old_wm = current["wm"]
     wm = t if old_wm is None else max(old_wm, t)
     touched_days = {_slot_day(s, ctx.zone) for s in touched}

@@ -7,11 +7,11 @@ what the one-by-one run leaves on a compacted indicators topic, so batching chan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from citywatch.indicators.eventtime import Outcome
+from citywatch.indicators.eventtime import Failed, Outcome
 from citywatch.indicators.records import Contribution, Result
 from citywatch.schemas.indicator import IndicatorRecord
 
@@ -113,3 +113,37 @@ def run_deferred(feed: DeferredFeed[S, In], state: S | None, inputs: Iterable[In
     if any(pending):
         current = flush(current)
     return BatchResult(current, outcomes, latest_records(records), latest_contributions(contributions))
+
+
+def guarded(
+    process: Callable[[S | None, Sequence[In]], BatchResult[S]], state: S | None, inputs: Sequence[In]
+) -> tuple[BatchResult[S | None], list[tuple[int, Exception]]]:
+    """`process` over a batch, never raising: when the batch raises, its inputs are processed again one at a time,
+    each on the state the previous ones left, and an input that raises gets a `Failed` outcome (dead-lettered by
+    the worker) while the others count. Returns the result and the failures (index, exception) for the log.
+
+    So one record nobody foresaw (a date at the edge of the calendar, a value that breaks an assumption) cannot
+    stop its partition: the worker would otherwise re-read it forever (issue 15)."""
+    try:
+        whole = process(state, inputs)
+    except Exception:  # isolate the culprit below
+        pass
+    else:
+        return BatchResult[S | None](whole.state, whole.outcomes, whole.records, whole.contributions), []
+    current = state
+    outcomes: list[Outcome] = []
+    records: list[IndicatorRecord] = []
+    contributions: list[Contribution] = []
+    failures: list[tuple[int, Exception]] = []
+    for index, item in enumerate(inputs):
+        try:
+            one = process(current, [item])
+        except Exception as exc:
+            failures.append((index, exc))
+            outcomes.append(Failed(f"could not be processed ({type(exc).__name__}: {exc}); it was left out"))
+            continue
+        current = one.state
+        outcomes.extend(one.outcomes)
+        records.extend(one.records)
+        contributions.extend(one.contributions)
+    return BatchResult(current, outcomes, latest_records(records), latest_contributions(contributions)), failures

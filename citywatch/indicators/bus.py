@@ -31,12 +31,14 @@ from citywatch.indicators.eventtime import (
     Seen,
     admit,
     cutoff,
+    ledger_entry,
     prune_due,
     prune_seen,
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
 from citywatch.schemas.bus import CLEAN_ENERGY, BusRidership, ModeShareRecord
+from citywatch.schemas.feeds import content_digest
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.standards import plan_target
 
@@ -140,7 +142,8 @@ def apply_count(
     """Fold one count in: new state, outcome, touched interval keys, touched local days."""
     current = state or new_route_state()
     t = count.interval_start.timestamp()
-    outcome = admit(current["seen"], current["wm"], count.event_id, count.revision, t, ctx.lateness)
+    digest = content_digest(count)
+    outcome = admit(current["seen"], current["wm"], count.event_id, count.revision, t, ctx.lateness, digest)
     if not isinstance(outcome, Accepted):
         return current, outcome, set(), set()
     event: BusEvent = {
@@ -167,7 +170,7 @@ def apply_count(
     new: BusRouteState = {
         "v": STATE_VERSION,
         "wm": wm,
-        "seen": {**current["seen"], count.event_id: Seen(r=count.revision, t=t)},
+        "seen": {**current["seen"], count.event_id: ledger_entry(count.revision, t, digest)},
         "events": {**current["events"], count.event_id: event},
         "intervals": intervals,
         "days": days,
@@ -346,7 +349,8 @@ def _chosen(sources: dict[str, dict[str, ModeDayEntry]]) -> ModeDayEntry | None:
 def process_area(state: ModeShareState | None, rec: ModeShareRecord, ctx: ModeShareContext) -> Result[ModeShareState]:
     current = state or new_mode_share_state()
     t = rec.event_time(ctx.zone).timestamp()
-    outcome = admit(current["seen"], current["wm"], rec.event_id, rec.revision, t, ctx.lateness)
+    digest = content_digest(rec)
+    outcome = admit(current["seen"], current["wm"], rec.event_id, rec.revision, t, ctx.lateness, digest)
     if not isinstance(outcome, Accepted):
         return Result(current, outcome)
     day = rec.date.isoformat()
@@ -361,7 +365,7 @@ def process_area(state: ModeShareState | None, rec: ModeShareRecord, ctx: ModeSh
     new: ModeShareState = {
         "v": STATE_VERSION,
         "wm": wm,
-        "seen": {**current["seen"], rec.event_id: Seen(r=rec.revision, t=t)},
+        "seen": {**current["seen"], rec.event_id: ledger_entry(rec.revision, t, digest)},
         "days": days,
     }
     if prune_due(old_wm, wm, ctx.lateness.allowed_s):

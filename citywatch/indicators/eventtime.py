@@ -3,7 +3,8 @@
 Per key (a site, or a district in the second stage) the state holds a *watermark* (the newest event time accepted,
 epoch seconds) and a ledger of the event ids seen with their revision and event time. A record is
 
-- a **duplicate** when its event id is in the ledger with the same revision, **stale** with a lower one (dropped);
+- a **duplicate** when its event id is in the ledger with the same revision and content (dropped); a **conflict**
+  with the same revision and other content, **stale** with a lower revision (both `Refused`, dead-lettered);
 - **too late** when its event time (or, for a correction, the time of the version it replaces) is older than the
   watermark minus the allowed lateness: a `TooLate` outcome with the reason, for the dead-letter topic;
 - otherwise **new** or a **correction** (same event id, higher revision), and the processor updates its buckets.
@@ -20,8 +21,9 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import ClassVar, Literal, TypedDict
+from typing import ClassVar, Literal, NotRequired, TypedDict
 
+from citywatch.intake.repeats import conflict_error, stale_error
 from citywatch.standards.exact import to_fraction
 
 PRUNE_STEP_S = 3600.0
@@ -32,6 +34,7 @@ DAY_S = 86400.0
 class Seen(TypedDict):
     r: int  # revision
     t: float  # event time, epoch seconds
+    h: NotRequired[str]  # content digest (`content_digest`); absent in ledgers written before it was kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,37 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    """Nothing to do: a duplicate, a stale revision, or a record this processor does not take (`ignored`)."""
+    """Nothing to do: a duplicate, or a record this processor does not take (`ignored`). (The district stage also
+    drops a contribution of a lower revision as `stale-revision`: its own bookkeeping, no publisher's error.)"""
 
     kind: Literal["duplicate", "stale-revision", "ignored"]
     reason: str
     accepted: ClassVar[bool] = False
     dead_letter: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A repeat of an event id that does not count: a lower revision than the one processed, or the same revision
+    with other content (`citywatch.intake.repeats`). Goes to the dead letters, so the publisher hears of it."""
+
+    kind: Literal["stale-revision", "conflict"]
+    reason: str
+    field: str = "revision"
+    accepted: ClassVar[bool] = False
+    dead_letter: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Processing the record raised: a bug or an input nobody foresaw. Dead-lettered with the exception, so one
+    record cannot stop its partition (the worker's batch guard, `citywatch.indicators.batch.guarded`)."""
+
+    reason: str
+    kind: Literal["processing-error"] = "processing-error"
+    field: str = "(record)"
+    accepted: ClassVar[bool] = False
+    dead_letter: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +95,7 @@ class TooLate:
     watermark: dt.datetime
     lateness: dt.timedelta
     kind: Literal["too-late"] = "too-late"
+    field: str | None = None  # the feed's time field
     accepted: ClassVar[bool] = False
     dead_letter: ClassVar[bool] = True
 
@@ -79,7 +108,7 @@ class TooLate:
         )
 
 
-Outcome = Accepted | Dropped | TooLate
+Outcome = Accepted | Dropped | Refused | TooLate | Failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,20 +146,37 @@ def instant(t: float) -> dt.datetime:
 
 
 def admit(
-    seen: dict[str, Seen], watermark: float | None, event_id: str, revision: int, t: float, lateness: Lateness
+    seen: dict[str, Seen],
+    watermark: float | None,
+    event_id: str,
+    revision: int,
+    t: float,
+    lateness: Lateness,
+    digest: str | None = None,
 ) -> Outcome:
-    """Decide what to do with a record (see the module doc). Pure: the caller records it when accepted."""
+    """Decide what to do with a record (see the module doc); `digest` is its `content_digest`. Pure: the caller
+    records it (`ledger_entry`) when accepted."""
     previous = seen.get(event_id)
     if previous is not None:
         if revision == previous["r"]:
+            if digest is not None and previous.get("h", digest) != digest:
+                return Refused("conflict", conflict_error(event_id, revision).reason)
             return Dropped("duplicate", f"duplicate: event {event_id} revision {revision} already processed")
         if revision < previous["r"]:
-            return Dropped("stale-revision", f"stale: event {event_id} revision {revision} < processed {previous['r']}")
+            return Refused("stale-revision", stale_error(event_id, revision, previous["r"]).reason)
     if watermark is not None:
         oldest = t if previous is None else min(t, previous["t"])
         if oldest < watermark - lateness.allowed_s:
             return TooLate(event_id, instant(oldest), instant(watermark), lateness.allowed)
     return Accepted("new" if previous is None else "correction", None if previous is None else previous["r"])
+
+
+def ledger_entry(revision: int, t: float, digest: str | None) -> Seen:
+    """What the dedup ledger keeps of an accepted record."""
+    entry = Seen(r=revision, t=t)
+    if digest is not None:
+        entry["h"] = digest
+    return entry
 
 
 def cutoff(watermark: float, horizon_s: float) -> float:

@@ -62,6 +62,8 @@ def record(
 ) -> IndicatorRecord:
     """An indicator record with the unit and window of its catalogue entry."""
     return IndicatorRecord(
+        period_start=period_start(indicator.window, period, observed_at),
+        period_end=observed_at,
         indicator=indicator.id,
         site=site,
         value=value,
@@ -77,6 +79,40 @@ def record(
         labels=labels or {},
         unverified=unverified,
     )
+
+
+WINDOW_SPANS: dict[str, dt.timedelta] = {
+    "1h": dt.timedelta(hours=1),
+    "8h": dt.timedelta(hours=8),
+    "24h": dt.timedelta(hours=24),
+    "sample": dt.timedelta(0),
+    "fleet": dt.timedelta(0),
+}
+"""Windows of a fixed length ending at observed_at (a sample and the fleet are instants)."""
+
+
+def period_start(window: str, period: str | None, observed_at: dt.datetime) -> dt.datetime:
+    """The first instant a value covers, from its window and its bucket (`period`), in observed_at's zone. Every
+    catalogue window has a rule here (tested): a calendar bucket starts at its local midnight, a bus interval at
+    the start its bucket names."""
+    if window in WINDOW_SPANS:
+        return observed_at - WINDOW_SPANS[window]
+    zone = observed_at.tzinfo
+    if window == "interval" and period is not None:
+        return dt.datetime.fromisoformat(period).astimezone(zone)
+    if period is None:
+        raise ValueError(f"a {window} value needs its period to tell where it starts")
+    if window == "day":
+        first = dt.date.fromisoformat(period)
+    elif window == "month":
+        first = dt.date(int(period[:4]), int(period[5:7]), 1)
+    elif window == "quarter":
+        first = dt.date(int(period[:4]), 3 * int(period[5]) - 2, 1)
+    elif window in ("ytd", "year"):
+        first = dt.date(int(period[:4]), 1, 1)
+    else:
+        raise ValueError(f"no rule for where a {window} window starts; add one to period_start")
+    return dt.datetime.combine(first, dt.time(0), zone)
 
 
 def day_end(day: dt.date, zone: dt.tzinfo) -> dt.datetime:

@@ -31,11 +31,13 @@ from citywatch.indicators.eventtime import (
     exact,
     frac,
     fstr,
+    ledger_entry,
     prune_due,
     prune_seen,
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
+from citywatch.schemas.feeds import content_digest
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.schemas.waste import WasteRecord
 from citywatch.standards import plan_target
@@ -153,7 +155,8 @@ def apply_record(
     current = state or new_plant_state()
     at = rec.event_time(ctx.zone)
     t = at.timestamp()
-    outcome = admit(current["seen"], current["wm"], rec.event_id, rec.revision, t, ctx.lateness)
+    digest = content_digest(rec)
+    outcome = admit(current["seen"], current["wm"], rec.event_id, rec.revision, t, ctx.lateness, digest)
     if not isinstance(outcome, Accepted):
         return current, outcome, set()
     day = (rec.date or at.astimezone(ctx.zone).date()).isoformat()
@@ -180,7 +183,7 @@ def apply_record(
     new: WastePlantState = {
         "v": STATE_VERSION,
         "wm": wm,
-        "seen": {**current["seen"], rec.event_id: Seen(r=rec.revision, t=t)},
+        "seen": {**current["seen"], rec.event_id: ledger_entry(rec.revision, t, digest)},
         "events": events,
         "days": days,
     }

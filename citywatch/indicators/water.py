@@ -29,11 +29,13 @@ from citywatch.indicators.eventtime import (
     exact,
     frac,
     fstr,
+    ledger_entry,
     prune_due,
     prune_seen,
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
+from citywatch.schemas.feeds import content_digest
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.schemas.water import STANDARD_NAMES, WaterSample
 from citywatch.standards import SectionClass, WaterClass, classify_section, meets_target
@@ -115,7 +117,8 @@ def apply_sample(
     current = state or new_section_state()
     t = sample.sampled_at.timestamp()
     lateness = ctx.lateness(sample.method)
-    outcome = admit(current["seen"], current["wm"], sample.event_id, sample.revision, t, lateness)
+    digest = content_digest(sample)
+    outcome = admit(current["seen"], current["wm"], sample.event_id, sample.revision, t, lateness, digest)
     if not isinstance(outcome, Accepted):
         return current, outcome, set()
     event: WaterEvent = {"r": sample.revision, "t": t, "m": sample.method, "v": standard_values(sample)}
@@ -136,7 +139,7 @@ def apply_sample(
     new: WaterSectionState = {
         "v": STATE_VERSION,
         "wm": wm,
-        "seen": {**current["seen"], sample.event_id: Seen(r=sample.revision, t=t)},
+        "seen": {**current["seen"], sample.event_id: ledger_entry(sample.revision, t, digest)},
         "events": {**current["events"], sample.event_id: event},
         "months": months,
     }

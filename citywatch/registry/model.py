@@ -221,11 +221,18 @@ class Registry(_Strict):
         )
 
     # --- fleet -------------------------------------------------------------------------------------------------
+    @cached_property
+    def _vehicles(self) -> dict[str, Vehicle]:
+        return {v.id: v for v in self.fleet}
+
     def vehicle(self, vehicle_id: str) -> Vehicle:
-        for v in self.fleet:
-            if v.id == vehicle_id:
-                return v
-        raise KeyError(f"unknown vehicle {vehicle_id!r}: not in the registry's fleet")
+        try:
+            return self._vehicles[vehicle_id]
+        except KeyError:
+            raise KeyError(f"unknown vehicle {vehicle_id!r}: not in the registry's fleet") from None
+
+    def has_vehicle(self, vehicle_id: str) -> bool:
+        return vehicle_id in self._vehicles
 
     # --- holiday calendar --------------------------------------------------------------------------------------
     @cached_property

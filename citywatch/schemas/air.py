@@ -6,6 +6,7 @@ Field names follow FIWARE Smart Data Models `Environment/AirQualityObserved` whe
 |---|---|---|
 | `station` | `refPointOfInterest` / entity id | a site id from the registry |
 | `observed_at` | `dateObserved` | end of the averaging period, with a UTC offset |
+| `observed_from`, `observed_to` | `dateObservedFrom`, `dateObservedTo` | the period itself (either names it) |
 | `pm25`, `pm10`, `o3`, `no2`, `so2`, `co` | same names | value in the unit of `<name>_unit` |
 | `<name>_unit` | `unitCode` metadata (GQ = µg/m³, GP = mg/m³) | checked, never converted |
 | `averaging_period` | — | "1h" (hourly value) or "24h" (daily mean) |
@@ -20,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import datetime, tzinfo
-from typing import Annotated, Literal
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -29,14 +30,21 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-SCHEMA_VERSION: Literal[2] = 2
-"""2 added the averaging period, PM10/O3/NO2/SO2/CO with units and quality flags; version 1 records stay valid."""
+SCHEMA_VERSION: Literal[3] = 3
+"""2 added the averaging period, PM10/O3/NO2/SO2/CO with units and quality flags; 3 the explicit period
+(`observed_from`/`observed_to`, FIWARE's dateObservedFrom/dateObservedTo). Versions 1 and 2 stay valid."""
+
+PERIODS: Mapping[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+"""The averaging periods a reading may hold, and their length."""
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 SiteId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 """A registry id (station, section, route, plant, area, stop, vehicle): ASCII letters, digits, `_.-`."""
@@ -126,21 +134,40 @@ AIR_UNITS: Mapping[str, str] = {
 # slip (CO sent in µg/m³, say) than a measurement, and it is refused with the field named.
 
 
+def _either_end_or_period(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what validation does: observed_at, or observed_from / observed_to, is required."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "observed_at"]
+    schema["anyOf"] = [{"required": ["observed_at"]}, {"required": ["observed_from"]}, {"required": ["observed_to"]}]
+
+
 class AirReading(BaseModel):
     """One observation from one station: PM2.5 and, when measured, PM10, O3, NO2, SO2 and CO.
 
     `pm25_unit` defaults to µg/m³ (version 1 had only that field); every other pollutant needs its unit.
+
+    A reading states its period by its end (`observed_at`, Chinese practice: hour-ending) or explicitly
+    (`observed_from` and/or `observed_to`); either way the record carries all three once validated, and the same
+    hour is the same reading (same derived event id) whichever way it came.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_either_end_or_period)
 
-    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION, description="Schema version; 1 is still accepted")
+    schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION, description="Schema version; 1 and 2 are still accepted")
     station: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Station id")
     observed_at: AwareDatetime = Field(
-        description="End of the averaging period (hour or day), ISO 8601 with a UTC offset"
+        description="End of the averaging period (hour or day), ISO 8601 with a UTC offset (hour-ending: an hourly "
+        "value stamped 09:00 covers 08:00–09:00); or give the period as observed_from/observed_to"
     )
     averaging_period: Literal["1h", "24h"] = Field(
         "1h", description="What the values are: hourly values (1h) or daily means (24h) ending at observed_at"
+    )
+    observed_from: AwareDatetime | None = Field(
+        None,
+        description="Start of the averaging period (FIWARE dateObservedFrom): hour-beginning data (stamped 08:00 "
+        "for 08:00–09:00) send their stamp here. Filled in from observed_at when not sent",
+    )
+    observed_to: AwareDatetime | None = Field(
+        None, description="End of the averaging period (FIWARE dateObservedTo), the same as observed_at"
     )
     pm25: float = Field(ge=0, le=5000, allow_inf_nan=False, description="PM2.5 concentration")
     pm25_unit: UgM3 = Field("µg/m³", description="Unit of pm25; only µg/m³ is accepted")
@@ -166,8 +193,51 @@ class AirReading(BaseModel):
         unit_given_with_value(AIR_UNITS)
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _end_from_period(cls, data: Any) -> Any:
+        """`observed_at` from `observed_to`, or from `observed_from` + the averaging period, when not sent."""
+        if not isinstance(data, dict) or data.get("observed_at") is not None:
+            return data
+        if data.get("observed_to") is not None:
+            return {**data, "observed_at": data["observed_to"]}
+        period = PERIODS.get(str(data.get("averaging_period", "1h")))
+        if data.get("observed_from") is not None and period is not None:
+            try:
+                start = _INSTANT.validate_python(data["observed_from"])
+            except ValidationError:
+                return data  # observed_from's own validation reports it
+            return {**data, "observed_at": start + period}
+        return data
+
+    @field_validator("observed_from")
+    @classmethod
+    def _period_long(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        end, period = info.data.get("observed_at"), PERIODS.get(str(info.data.get("averaging_period")))
+        if value is not None and end is not None and period is not None and end - value != period:
+            raise PydanticCustomError(
+                "period_length",
+                "must be {period} before the period's end {end} (averaging_period {name})",
+                {"period": str(period), "end": end.isoformat(), "name": info.data.get("averaging_period")},
+            )
+        return value
+
+    @field_validator("observed_to")
+    @classmethod
+    def _same_end(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        end = info.data.get("observed_at")
+        if value is not None and end is not None and value != end:
+            raise PydanticCustomError(
+                "period_end", "must equal observed_at ({end}): both name the period's end", {"end": end.isoformat()}
+            )
+        return value
+
     @model_validator(mode="after")
     def _derive_event_id(self) -> AirReading:
+        if self.observed_to is None:
+            object.__setattr__(self, "observed_to", self.observed_at)
+        if self.observed_from is None:
+            object.__setattr__(self, "observed_from", self.observed_at - PERIODS[self.averaging_period])
         if not self.event_id:
             quantity = "pm25" if self.averaging_period == "1h" else f"pm25@{self.averaging_period}"
             object.__setattr__(self, "event_id", derive_event_id(self.station, self.observed_at, quantity))
@@ -180,6 +250,10 @@ class AirReading(BaseModel):
     def event_time(self, zone: tzinfo | None = None) -> datetime:
         """The instant the reading refers to (`zone` is unused: the time carries its offset)."""
         return self.observed_at
+
+    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        return (("observed_at", self.observed_at),)
 
     def flag(self, pollutant: Pollutant) -> QualityFlag:
         """The instrument's data flag for a pollutant; N (normal) when none was sent."""

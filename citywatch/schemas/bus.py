@@ -87,6 +87,11 @@ class BusRidership(BaseModel):
         """The interval's start: the local day a count belongs to is the day its interval starts."""
         return self.interval_start
 
+    def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time): a count is
+        complete only once its interval has ended."""
+        return (("interval_start", self.interval_start), ("interval_end", self.interval_end))
+
 
 class ModeShareRecord(BaseModel):
     """One local day's public-transport trips and all trips in an area, as the transport department counts them."""
@@ -130,6 +135,10 @@ class ModeShareRecord(BaseModel):
     def event_time(self, zone: dt.tzinfo | None = None) -> dt.datetime:
         """Local midnight starting the day, in `zone` (the deployment's CITYWATCH_TIMEZONE; default Shanghai)."""
         return dt.datetime.combine(self.date, dt.time(0), zone or SHANGHAI)
+
+    def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        return (("date", self.date),)
 
 
 def day_instant(day: dt.date) -> dt.datetime:

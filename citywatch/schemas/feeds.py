@@ -7,6 +7,8 @@ revision; the highest wins downstream).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, tzinfo
 from typing import Any, Literal, get_args
 
@@ -95,6 +97,22 @@ def site_and_time(record: FeedRecord, zone: tzinfo | None = None) -> tuple[str, 
     CITYWATCH_TIMEZONE; the default is Asia/Shanghai. Other records carry their own UTC offset.
     """
     return record.site_id, record.event_time(zone)
+
+
+CONTENT_EXCLUDED = frozenset({"event_id", "revision", "schema_version"})
+"""Fields that name or version a record rather than say what was observed."""
+
+
+def content_of(record: FeedRecord) -> dict[str, Any]:
+    """What a record says (JSON-ready), without its id, revision and schema version: two records with the same id
+    and revision must say the same thing, or one of them is a conflict."""
+    return record.model_dump(mode="json", exclude=set(CONTENT_EXCLUDED))
+
+
+def content_digest(record: FeedRecord) -> str:
+    """A short digest of `content_of`: what the worker's dedup ledger keeps to tell a repeat from a conflict."""
+    text = json.dumps(content_of(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -19,9 +19,10 @@ station, section, route, plant, area, or a district for second-stage indicators)
 | `standard` | str or null | the standard version in force for the bucket, e.g. "GB 3095-2012", "HJ 633-2026", "GB 3838-2002", or a plan target id |
 | `labels` | object of str | extra facts: category, primary pollutants, main pollutants, class label, target, baseline … |
 | `unverified` | bool | the value rests on a table entry the standards core marks unverified |
+| `period_start`, `period_end` | ISO 8601 with offset | the time the value covers, [start, end): an hourly value stamped 09:00 covers 08:00–09:00, whichever convention its readings came in |
 
 Keys on the topic are `indicator|site` (`key`); a bucket is identified by `bucket_key`. Fields after `revision`
-were added for issue 5; older records (without them) still validate.
+were added for issue 5 (and `period_start`/`period_end` for issue 15); older records (without them) still validate.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ class IndicatorRecord(BaseModel):
     standard: str | None = Field(None, description="Standard version (or plan target id) the value is judged by")
     labels: dict[str, str] = Field(default_factory=dict, description="Extra facts about the value")
     unverified: bool = Field(False, description="Rests on a value the standards core marks unverified")
+    period_start: AwareDatetime | None = Field(
+        None, description="Start of the time the value covers (a window's, a day's, a year's first instant)"
+    )
+    period_end: AwareDatetime | None = Field(
+        None, description="End of the time the value covers: observed_at (for a year to date, its last day's end)"
+    )
 
     @property
     def key(self) -> str:

@@ -124,3 +124,10 @@ class WasteRecord(BaseModel):
             return self.delivered_at
         assert self.date is not None
         return dt.datetime.combine(self.date, dt.time(0), zone or SHANGHAI)
+
+    def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        if self.delivered_at is not None:
+            return (("delivered_at", self.delivered_at),)
+        assert self.date is not None
+        return (("date", self.date),)

@@ -27,7 +27,7 @@ unit has its own `<name>_unit`, required when `<name>` is sent. Units are checke
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -180,6 +180,10 @@ class WaterSample(BaseModel):
     def event_time(self, zone: tzinfo | None = None) -> datetime:
         """The sampling instant (`zone` is unused: the time carries its offset)."""
         return self.sampled_at
+
+    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        return (("sampled_at", self.sampled_at),)
 
 
 STANDARD_NAMES: dict[str, str] = {

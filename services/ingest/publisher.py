@@ -51,8 +51,10 @@ class Publisher:
                 self._producer = producer
             return self._producer
 
-    async def publish(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-        """Send all records and return only once Kafka acknowledged every one of them.
+    async def publish(
+        self, topic: str, records: list[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        """Send all records (each with `headers`) and return only once Kafka acknowledged every one of them.
 
         aiokafka keeps unsent batches while the broker is away, so the wait is bounded here: past it the caller
         is told nothing was accepted. A batch may still reach Kafka later; the retry that follows is then a
@@ -61,7 +63,7 @@ class Publisher:
         producer = await self._ensure()
         try:
             async with asyncio.timeout(self._ack_timeout_s):
-                futures = [await producer.send(topic, key=key, value=value) for key, value in records]
+                futures = [await producer.send(topic, key=key, value=value, headers=headers) for key, value in records]
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
             self._discard(producer)

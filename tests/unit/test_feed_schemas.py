@@ -298,7 +298,7 @@ def test_site_and_event_time_of_every_feed() -> None:
 
 
 EXPECTED_REQUIRED = {
-    "air": {"station", "observed_at", "pm25"},
+    "air": {"station", "pm25"},  # and one of observed_at, observed_from, observed_to (anyOf, tested below)
     "water": {"section", "sampled_at", "kind", "method"},
     "bus": {"route", "interval_start", "interval_end", "boardings", "vehicle", "energy_type"},
     "mode_share": {"area", "date", "all_trips", "public_transport_trips", "source"},
@@ -316,6 +316,11 @@ def test_every_feed_has_a_model_a_version_and_a_json_schema() -> None:
         assert schema["properties"]["schema_version"]["default"] == SCHEMA_VERSIONS[feed]
         assert all(p.get("description") or feed == "air" for p in schema["properties"].values() if "anyOf" in p)
         json.dumps(schema)  # serialisable as served by the API
+
+
+def test_air_schema_requires_the_end_or_the_period() -> None:
+    any_of = json_schemas()["air"]["anyOf"]
+    assert {tuple(a["required"]) for a in any_of} == {("observed_at",), ("observed_from",), ("observed_to",)}
 
 
 def test_json_schema_states_the_units() -> None:
