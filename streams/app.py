@@ -22,6 +22,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -43,7 +44,8 @@ from citywatch.indicators.batch import guarded
 from citywatch.indicators.bus import fleet_clean_energy_share
 from citywatch.indicators.district import DistrictState
 from citywatch.indicators.district_parts import DistrictIndex
-from citywatch.indicators.eventtime import Failed, Refused, TooLate
+from citywatch.indicators.eventtime import Failed, Outcome, Refused, TooLate
+from citywatch.indicators.lanes import LaneProcessor, Lanes, history_key, run_lanes
 from citywatch.indicators.records import Contribution
 from citywatch.intake import admission
 from citywatch.registry import load_registry
@@ -54,7 +56,7 @@ from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
-from citywatch.schemas.receipt import WorkerOutcome
+from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, WorkerOutcome
 from citywatch.settings import WorkerSettings
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
@@ -65,7 +67,7 @@ from streams.commits import WorkerApp
 from streams.outputs import OutputProducer
 from streams.processors import district_processor, feed_processors
 from streams.receipts import ReceiptBook, receipt_of, source_of
-from streams.rules import RuleSource, partition_of, rules_key
+from streams.rules import RuleSource, history_rules_key, partition_of, rules_key
 from streams.stall import StallWatch
 
 log = logging.getLogger("citywatch.worker")
@@ -122,7 +124,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
     clock = ProcessingClock(settings.clock_start_at, settings.clock_speed)
     engine = RuleEngine(rules, registry, started=clock.now())
     bounds = settings.clock_bounds()
-    rule_source = RuleSource(engine, Path(settings.rules_dir), registry)
+    # Backfilled history is judged by the same rules in an engine of its own: its alerts are incidents of the past,
+    # recorded and never sent to on-call, and its memory of a site's values never mixes with the live one's.
+    history_engine = RuleEngine(rules, registry, started=clock.now(), historical=True)
+    live_rules = RuleLane(engine, rules_key, live=True)
+    past_rules = RuleLane(history_engine, history_rules_key, live=False)
+    rule_source = RuleSource(engine, Path(settings.rules_dir), registry, also=(history_engine,))
     _serve_rule_reload(app, rule_source)
     log.info("processing clock: %r", clock)
 
@@ -201,14 +208,19 @@ def create_app(settings: WorkerSettings) -> faust.App:
     rule_source.retire = retire_rules
 
     async def publish(
-        sent: Sent, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()
+        sent: Sent,
+        records: Sequence[IndicatorRecord],
+        contributions: Sequence[Contribution] = (),
+        rules: RuleLane | None = None,
     ) -> None:
+        rules = rules or live_rules
         received_at = clock.now()
         for record in records:
-            metrics.observe_indicator(record)
+            if rules.live:  # the gauges show current values; a backfill's past ones are on the topic only
+                metrics.observe_indicator(record)
             sent.append(await outputs.send(topics.indicators, record.key.encode(), record.model_dump_json().encode()))
             try:
-                evaluations = engine.on_record(record, received_at)
+                evaluations = rules.engine.on_record(record, received_at)
             except Exception:  # a rule that breaks on one value must not stop the partition: logged and counted
                 metrics.RULE_ERRORS.inc()
                 log.exception(
@@ -264,17 +276,69 @@ def create_app(settings: WorkerSettings) -> faust.App:
             outcome: WorkerOutcome = "forbidden" if refusal.forbidden else "invalid"
             await reject(sent, book, feed, event, list(refusal.errors), outcome, record)
             return None
+        if is_history(event) and processors[feed].lanes is None:
+            reason = f"history backfill is available for the {', '.join(sorted(BACKFILL_FEEDS))} feed, not {feed}"
+            await reject(
+                sent, book, feed, event, [FieldError(field=f"(header {LANE_HEADER})", reason=reason)], "invalid", record
+            )
+            return None
         return feed, record
 
     async def process_site(
         sent: Sent, book: ReceiptBook, feed: str, site: str, events: list[Event], records: list[FeedRecord]
     ) -> list[Callable[[], None]]:
         """Compute and publish; return the stores of the site's new states, to run once the batch is acknowledged.
-        A record whose processing raises is dead-lettered and the others count (`guarded`)."""
-        result, failures = guarded(processors[feed].process_batch, state.get(site), records)
+        A record whose processing raises is dead-lettered and the others count (`guarded`). A feed with lanes folds
+        the site's live and history states together (`citywatch.indicators.lanes`)."""
+        processor = processors[feed]
+        if processor.lanes is not None:
+            return await process_lanes(sent, book, feed, site, events, records, processor.lanes)
+        result, failures = guarded(processor.process_batch, state.get(site), records)
         for index, exc in failures:
             log.error("%s record %s of %s could not be processed; dead-lettered", feed, index, site, exc_info=exc)
-        for event, record, outcome in zip(events, records, result.outcomes, strict=True):
+        await report_outcomes(sent, book, feed, events, records, result.outcomes)
+        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
+        if result.state is None:  # every record failed on a site without state: nothing to store
+            return stores
+        return [store_later(events[-1], site, result.state), *stores]
+
+    async def process_lanes(
+        sent: Sent,
+        book: ReceiptBook,
+        feed: str,
+        site: str,
+        events: list[Event],
+        records: list[FeedRecord],
+        lanes: LaneProcessor[Any, Any],
+    ) -> list[Callable[[], None]]:
+        """`process_site` for a feed whose history can be backfilled: the site's live and history lanes."""
+        before = Lanes[Any](state.get(site), state.get(history_key(site)))
+        inputs = [(record, is_history(event)) for event, record in zip(events, records, strict=True)]
+        result, failures = guarded(partial(run_lanes, lanes), before, inputs)
+        for index, exc in failures:
+            log.error("%s record %s of %s could not be processed; dead-lettered", feed, index, site, exc_info=exc)
+        await report_outcomes(sent, book, feed, events, records, result.outcomes)
+        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
+        stores += await publish_with_rules(sent, events[-1], result.history_records, rules=past_rules)
+        after = result.state or before
+        if after.live is not None:
+            stores.append(store_later(events[-1], site, after.live))
+        if after.history is not None:
+            stores.append(store_later(events[-1], history_key(site), after.history))
+        elif before.history is not None:  # adopted by the live lane
+            stores.append(delete_later(events[-1], history_key(site)))
+        return stores
+
+    async def report_outcomes(
+        sent: Sent,
+        book: ReceiptBook,
+        feed: str,
+        events: list[Event],
+        records: list[FeedRecord],
+        outcomes: Sequence[Outcome],
+    ) -> None:
+        """Dead-letter the refused records with their reasons; count and note every outcome."""
+        for event, record, outcome in zip(events, records, outcomes, strict=True):
             if isinstance(outcome, Refused | TooLate | Failed):
                 field = outcome.field or TIME_FIELDS[feed]
                 await reject(
@@ -282,25 +346,26 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 )
             else:
                 judged(book, feed, event, outcome.kind)
-        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
-        if result.state is None:  # every record failed on a site without state: nothing to store
-            return stores
-        return [store_later(events[-1], site, result.state), *stores]
 
     async def publish_with_rules(
-        sent: Sent, event: Event, records: Sequence[IndicatorRecord], contributions: Sequence[Contribution] = ()
+        sent: Sent,
+        event: Event,
+        records: Sequence[IndicatorRecord],
+        contributions: Sequence[Contribution] = (),
+        rules: RuleLane | None = None,
     ) -> list[Callable[[], None]]:
         """`publish`, with the rule state of the records' sites loaded from the table first; returns the stores of
         the states that changed, in the partition of `event` (the records' sites are the site or district whose
-        events these are)."""
+        events these are). `rules`: the live engine, or the history lanes' (historical evaluations)."""
+        rules = rules or live_rules
         sites = sorted({r.site for r in records})
         with current_event(event):
-            before = {site: state.get(rules_key(site)) for site in sites}
+            before = {site: state.get(rules.key(site)) for site in sites}
         for site in sites:
-            engine.load_site(site, before[site])
-        await publish(sent, records, contributions)
-        after = {site: engine.export_site(site) for site in sites}
-        return [store_later(event, rules_key(site), after[site]) for site in sites if after[site] != before[site]]
+            rules.engine.load_site(site, before[site])
+        await publish(sent, records, contributions, rules)
+        after = {site: rules.engine.export_site(site) for site in sites}
+        return [store_later(event, rules.key(site), after[site]) for site in sites if after[site] != before[site]]
 
     def delete_later(event: Event, key: str) -> Callable[[], None]:
         def delete() -> None:
@@ -398,7 +463,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     await reject_contribution(sent, events[i], [error])
                 if result.state is None:
                     continue
-                stores += await publish_with_rules(sent, events[-1], result.records)
+                live, past = split_historical(result.records, contributions)
+                stores += await publish_with_rules(sent, events[-1], live)
+                stores += await publish_with_rules(sent, events[-1], past, rules=past_rules)
                 changes, new_index = district_parts.changes(district, before, index, result.state)
                 stores += [store_later(events[-1], key, value) for key, value in changes.writes.items()]
                 stores += [delete_later(events[-1], key) for key in changes.deletes]
@@ -454,6 +521,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""
         engine.forget(clock.now())
+        history_engine.forget(clock.now())
         district_states.clear()
 
     app.on_partitions_revoked.connect(cast(Any, on_partitions_revoked))  # mode's handler type rejects any coroutine
@@ -538,3 +606,31 @@ def wrong_partition(site: str, message: Any, expected: int) -> FieldError:
         "node-rdkafka, …) must set partitioner=murmur2_random (docs/kafka-security.md)"
     )
     return FieldError(field="(partition)", reason=reason)
+
+
+@dataclass(frozen=True)
+class RuleLane:
+    """A rule engine, where its per-site memory lives in the table, and whether its records are current values."""
+
+    engine: RuleEngine
+    key: Callable[[str], str]
+    live: bool
+
+
+def is_history(event: Event) -> bool:
+    """Whether a feed record was sent as history (a backfill): the `citywatch-lane: history` header."""
+    return (event.headers or {}).get(LANE_HEADER) == HISTORY_LANE.encode()
+
+
+def split_historical(
+    records: Sequence[IndicatorRecord], contributions: Sequence[Contribution]
+) -> tuple[list[IndicatorRecord], list[IndicatorRecord]]:
+    """District records to judge live, and those only backfilled history changed (judged historical): a record is
+    historical when every contribution of its period in the batch came from a history lane."""
+    live: list[IndicatorRecord] = []
+    past: list[IndicatorRecord] = []
+    for record in records:
+        period = record.period or ""
+        touching = [c for c in contributions if c.bucket.startswith(period) or period.startswith(c.bucket)]
+        (past if touching and all(c.historical for c in touching) else live).append(record)
+    return live, past

@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from citywatch.indicators.air_station import AirContext, process_station_batch
+from citywatch.indicators.air_station import AirContext, process_station_batch, reading_day, station_since
 from citywatch.indicators.batch import BatchResult, latest_records, run_batch
 from citywatch.indicators.bus import BusContext, ModeShareContext, process_area, process_route_batch
 from citywatch.indicators.district import DistrictContext, process_district_batch
+from citywatch.indicators.lanes import LaneProcessor
 from citywatch.indicators.records import Contribution, Result
 from citywatch.indicators.waste import WasteContext, process_plant_batch
 from citywatch.indicators.water import WaterContext, process_section
@@ -22,6 +23,7 @@ from citywatch.registry.model import WastePlant, WaterSection
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.bus import BusRidership, ModeShareRecord
 from citywatch.schemas.feeds import FeedRecord
+from citywatch.schemas.receipt import BACKFILL_FEEDS
 from citywatch.schemas.waste import WasteRecord
 from citywatch.schemas.water import WaterSample
 from citywatch.settings import WorkerSettings
@@ -33,6 +35,7 @@ ProcessBatch = Callable[[Any, Sequence[FeedRecord]], BatchResult[Any]]
 class FeedProcessor:
     feed: str
     process_batch: ProcessBatch
+    lanes: LaneProcessor[Any, Any] | None = None  # feeds whose history can be backfilled beside live data
 
 
 def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, FeedProcessor]:
@@ -42,11 +45,21 @@ def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, F
     bus = BusContext(zone=zone, day_type=registry.day_type, district=district)
     mode_share = ModeShareContext(zone=zone)
 
-    def air_batch(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
+    def air_lane(state: Any, records: Sequence[FeedRecord], peer: Any) -> BatchResult[Any]:
         readings = [r for r in records if isinstance(r, AirReading)]
         assert len(readings) == len(records)
-        new, outcomes, out, contributions = process_station_batch(state, readings, air)
+        peer_days = None if peer is None else peer["days"]
+        new, outcomes, out, contributions = process_station_batch(state, readings, air, peer_days)
         return BatchResult(new, outcomes, latest_records(out), contributions)
+
+    def air_batch(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
+        return air_lane(state, records, None)
+
+    air_lanes = LaneProcessor[Any, Any](
+        process=air_lane,
+        day_of=lambda r: reading_day(r, zone),
+        since_of=lambda state: station_since(state, zone),
+    )
 
     def one_by_one(process: Callable[[Any, Any], Result[Any]]) -> ProcessBatch:
         def batch(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
@@ -83,7 +96,9 @@ def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, F
         "mode_share": one_by_one(area),
         "waste": waste,
     }
-    return {feed: FeedProcessor(feed, fn) for feed, fn in batches.items()}
+    lanes = {"air": air_lanes}
+    assert lanes.keys() == BACKFILL_FEEDS, "every feed the gateway backfills needs its lanes here"
+    return {feed: FeedProcessor(feed, fn, lanes.get(feed)) for feed, fn in batches.items()}
 
 
 def district_processor(settings: WorkerSettings) -> Callable[[Any, Sequence[Contribution]], BatchResult[Any]]:

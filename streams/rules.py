@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +27,11 @@ ReloadOutcome = Literal["applied", "unchanged", "failed"]
 def rules_key(site: str) -> str:
     """The state-table key of a site's rule state, kept in the partition of the site's own readings."""
     return f"rules:{site}"
+
+
+def history_rules_key(site: str) -> str:
+    """The state-table key of the rule state of a site's history lane (its historical engine's)."""
+    return f"rules-history:{site}"
 
 
 @lru_cache(maxsize=65536)
@@ -64,8 +69,10 @@ class RuleSource:
         path: Path,
         registry: Registry | None,
         retire: Callable[[list[Rule]], Awaitable[None]] | None = None,
+        also: Sequence[RuleEngine] = (),
     ) -> None:
         self.engine = engine
+        self.also = also  # engines that evaluate the same rules (the history lanes'): reloaded with it
         self.retire = retire  # publishes the last evaluations of removed rules, so their alerts end
         self.path = path
         self.registry = registry
@@ -89,6 +96,8 @@ class RuleSource:
             else:
                 before = {r.id: r for r in self.engine.rules}
                 diff = self.engine.reload(candidate.rules)
+                for other in self.also:
+                    other.reload(candidate.rules)
                 log.info("rule reload (%s): %s", why, diff)
                 if diff.removed and self.retire is not None:
                     await self.retire([before[rule_id] for rule_id in diff.removed])

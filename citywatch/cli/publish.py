@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from citywatch.cli.outcome import EXIT_BROKER, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from citywatch.devstack.config import LOCAL
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_BROKER = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from services.publish.follow import Totals
 
 console = Console(stderr=True)
 
@@ -99,22 +102,69 @@ def publish(
     timeout_s: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the broker before giving up")
     ] = 15.0,
+    time_convention: Annotated[
+        str,
+        typer.Option(
+            "--time-convention",
+            help="Which instant of its period an air record's observed_at names: hour-ending (Chinese practice) or "
+            "hour-beginning (US EPA AirNow, most CSV exports)",
+        ),
+    ] = "hour-ending",
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill", help="The file is history: processed beside live data, never refused as late, never paging"
+        ),
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow/--no-follow",
+            help="Wait for the worker's verdict on every record (asks the gateway with the department's API key)",
+        ),
+    ] = True,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="CITYWATCH_API_KEY",
+            help="The department's API key, to follow the records (default: the local stack's keys file)",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Stop following after this many seconds without progress")
+    ] = 120.0,
 ) -> None:
-    """Validate a file of readings locally, publish the valid ones to the department's Kafka topic, keep the rest.
+    """Validate a file of readings locally, publish the valid ones to the department's Kafka topic, keep the rest,
+    then follow them through the worker.
 
     Topic: `<CITYWATCH_TOPIC_PREFIX>.feed.<feed>.<department>`. Rejected records (with field and reason) are written
-    to FILE.rejected.jsonl. Exit code 0: all accepted; 1: some rejected; 2: usage error; 3: the broker refused.
+    to FILE.rejected.jsonl; the worker's refusals are listed at the end (and in /v1/rejections). Exit code 0: all
+    counted; 1: some rejected or refused; 2: usage error; 3: the broker refused; 4: not all processed within --wait.
     """
+    import time
+    import uuid
+
+    from citywatch.cli.outcome import report
     from citywatch.registry import RegistryError, load_registry
+    from citywatch.schemas.air import TIME_CONVENTIONS
+    from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, RECEIPT_HEADER
     from citywatch.settings import CommonSettings
     from citywatch.topics import Topics
     from services.publish import records as rec
+    from services.publish.follow import Totals
     from services.publish.producer import BrokerRefused, Target
     from services.publish.producer import publish as produce
 
     settings = CommonSettings()
     try:
         rec.check_feed(feed)
+        if time_convention not in TIME_CONVENTIONS:
+            raise rec.InputError(f"--time-convention must be one of {', '.join(TIME_CONVENTIONS)}")
+        if time_convention != "hour-ending" and feed != "air":
+            raise rec.InputError(f"--time-convention applies to air readings; {feed} records state their own times")
+        if backfill and feed not in BACKFILL_FEEDS:
+            raise rec.InputError(f"history backfill is available for: {', '.join(sorted(BACKFILL_FEEDS))}")
         fmt = rec.file_format(file, file_format)
         registry_path = registry_file or Path(settings.registry_file)
         try:
@@ -127,15 +177,22 @@ def publish(
     except rec.InputError as exc:
         _usage_error(str(exc))
     password = _password(department, password_env, credentials_file)
+    key = _api_key(department, api_key) if follow else None
     topic = Topics(settings.topic_prefix).feed(feed, department)
+    receipt = f"publish-{uuid.uuid4().hex[:12]}"
+    headers = [(RECEIPT_HEADER, receipt.encode())]
+    if backfill:
+        headers.append((LANE_HEADER, HISTORY_LANE.encode()))
 
     refused: BrokerRefused | None = None
     acknowledged = 0
+    started = time.monotonic()
+    bounds = settings.clock_bounds()
     with _progress() as progress:
         checking = progress.add_task("validating", total=len(rows))
         result = rec.Validation()
         for row in rows:
-            outcome = rec.validate_row(row, feed, department, registry)
+            outcome = rec.validate_row(row, feed, department, registry, bounds, None, time_convention)
             if isinstance(outcome, rec.Rejection):
                 result.rejected.append(outcome)
             else:
@@ -144,13 +201,21 @@ def publish(
         sending = progress.add_task("publishing", total=len(result.accepted))
         target = Target(bootstrap, department, password, topic, feed, user_prefix, timeout_s)
         try:
-            acknowledged = produce(target, result.records, on_ack=lambda n: progress.advance(sending, n))
+            acknowledged = produce(
+                target, result.records, on_ack=lambda n: progress.advance(sending, n), headers=headers
+            )
         except BrokerRefused as exc:
             refused = exc
             acknowledged = exc.acknowledged
+        totals = Totals(accepted=acknowledged)
+        if key is not None and acknowledged and refused is None:
+            processing = progress.add_task("processed", total=acknowledged)
+            totals = _follow(
+                key, receipt, acknowledged, wait, lambda t: progress.update(processing, completed=t.processed)
+            )
 
     rejected_file = rec.write_rejections(file, result.rejected)
-    typer.echo(f"accepted: {acknowledged}" + (f" (published to {topic})" if acknowledged else ""))
+    typer.echo(f"accepted: {acknowledged}" + (f" (published to {topic}, receipt {receipt})" if acknowledged else ""))
     typer.echo(f"rejected: {len(result.rejected)}")
     if rejected_file is not None:
         typer.echo(f"rejections: {rejected_file}")
@@ -164,7 +229,50 @@ def publish(
         console.print(f"[red]error[/]: {refused}", highlight=False)
         console.print(f"{unsent} valid record(s) were not published", highlight=False)
         raise typer.Exit(EXIT_BROKER)
-    raise typer.Exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+    if key is None:
+        if follow:
+            console.print(
+                "not followed through the worker: no API key of the department (--api-key or CITYWATCH_API_KEY)",
+                highlight=False,
+            )
+        raise typer.Exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+    code = report(
+        Console(),
+        f"publish of {file.name} (receipt {receipt})",
+        totals,
+        time.monotonic() - started,
+        len(rows),
+        len(result.rejected),
+    )
+    raise typer.Exit(code)
+
+
+def _api_key(department: str, given: str | None) -> str | None:
+    """The department's API key: given, or the local stack's keys file (as `citywatch replay` uses)."""
+    if given:
+        return given
+    from citywatch.settings import SimulatorSettings
+    from services.simulator.run import load_keys
+
+    try:
+        return load_keys(SimulatorSettings().simulator_keys_file).get(department)
+    except (OSError, ValueError):
+        return None
+
+
+def _follow(key: str, receipt: str, expected: int, wait: float, show: Callable[[Totals], None]) -> Totals:
+    """The worker's verdicts on the published records, asked of the gateway (CITYWATCH_INGEST_URL)."""
+    import httpx
+
+    from citywatch.settings import SimulatorSettings
+    from services.publish.follow import Follower, ReceiptUnreadable, Totals
+
+    with httpx.Client(base_url=SimulatorSettings().ingest_url, timeout=30) as client:
+        try:
+            return Follower(client, {"key": key}, receipt).wait(expected, wait, show)
+        except ReceiptUnreadable as exc:
+            console.print(f"[yellow]warning[/]: {exc}", highlight=False)
+            return Totals(accepted=expected)
 
 
 def register(app: typer.Typer) -> None:

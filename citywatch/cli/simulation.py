@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from citywatch.logs import configure_logging
 from citywatch.settings import SimulatorSettings
@@ -73,16 +74,39 @@ def replay(
     ),
     batch_size: int = typer.Option(500, min=1, max=1000, help="Records per request"),
     averaging_period: str = typer.Option("1h", help="CSV values are hourly values (1h) or daily means (24h)"),
+    time_convention: str = typer.Option(
+        "hour-ending",
+        help="Which instant of its hour (or day) a timestamp names: hour-ending (Chinese practice: 09:00 is "
+        "08:00–09:00) or hour-beginning (US EPA AirNow, most CSV exports: 09:00 is 09:00–10:00)",
+    ),
+    backfill: bool = typer.Option(
+        False,
+        "--backfill",
+        help="Load history beside live data: processed in event time into the same indicators, never refused as "
+        "late, past episodes recorded as historical incidents and never sent to on-call",
+    ),
+    receipt: str | None = typer.Option(None, help="Receipt to send under (default: a new one)"),
+    wait: float = typer.Option(
+        120.0, help="Stop waiting for the worker after this many seconds without progress (0: do not wait)"
+    ),
 ) -> None:
-    """Replay recorded readings through the ingest gateway, with a progress bar and a summary.
+    """Replay recorded readings through the ingest gateway, with progress of readings posted and processed, and a
+    summary of what counted.
 
-    Exits 1 when any record was rejected (each is on the dead-letter topic with its reason).
+    Exit code 0: every reading counted (or was already counted); 1: some were refused (each is on the dead-letter
+    topic and in /v1/rejections with its reason); 2: usage error; 4: some were not processed within --wait.
     """
+    import uuid
+
     import httpx
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from citywatch.cli.outcome import EXIT_USAGE, report
     from citywatch.registry import load_registry
+    from citywatch.schemas.air import TIME_CONVENTIONS
     from citywatch.schemas.feeds import SITE_FIELDS
+    from citywatch.schemas.receipt import BACKFILL_FEEDS
+    from services.publish.follow import Follower, ReceiptUnreadable, Totals
     from services.simulator.replay import ReplayInputError, load
     from services.simulator.replay import replay as run_replay
     from services.simulator.run import Poster, load_keys
@@ -91,12 +115,16 @@ def replay(
     pace = parse_speed(speed)
     if averaging_period not in ("1h", "24h"):
         raise typer.BadParameter("expected 1h or 24h", param_hint="--averaging-period")
+    if time_convention not in TIME_CONVENTIONS:
+        raise typer.BadParameter(f"expected one of {', '.join(TIME_CONVENTIONS)}", param_hint="--time-convention")
+    if backfill and feed not in BACKFILL_FEEDS:
+        raise typer.BadParameter(f"history backfill is available for: {', '.join(sorted(BACKFILL_FEEDS))}")
     settings = SimulatorSettings()
     try:
-        loaded = load(file, feed, site, settings.zone, averaging_period)
+        loaded = load(file, feed, site, settings.zone, averaging_period, time_convention)
     except ReplayInputError as exc:
         err.print(f"[red]error[/]: {exc}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
 
     keys: dict[str, str] = {}
     if key is None:
@@ -104,29 +132,51 @@ def replay(
             keys = load_keys(settings.simulator_keys_file)
         except (OSError, ValueError) as exc:
             err.print(f"[red]error[/]: no --key and the keys file is unusable: {exc}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
     registry = load_registry(settings.registry_file)
     site_field = SITE_FIELDS[feed]
+    used: dict[str, str] = {}  # department (or "key") -> the key its records were sent with
 
     def key_of(record: dict[str, Any]) -> str | None:
         if key is not None:
+            used["key"] = key
             return key
         site_id = record.get(site_field)
         if not isinstance(site_id, str) or not registry.has_site(site_id):
             return None
-        return keys.get(registry.owner_of(site_id))
+        department = registry.owner_of(site_id)
+        found = keys.get(department)
+        if found is not None:
+            used[department] = found
+        return found
 
+    name = receipt or f"replay-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
     with (
         httpx.Client(base_url=settings.ingest_url, timeout=60) as client,
         Progress(
-            TextColumn(f"replaying {file.name} ({feed})"),
+            TextColumn("{task.description:<10}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=err,
         ) as progress,
     ):
-        task = progress.add_task("replay", total=len(loaded.rows))
+        posting = progress.add_task("posted", total=len(loaded.rows))
+        processing = progress.add_task("processed", total=len(loaded.rows))
+        follower = Follower(client, used, name)
+        polled = [0.0]
+
+        def show(totals: Totals) -> None:
+            progress.update(processing, completed=totals.processed, total=max(totals.accepted, totals.processed))
+
+        def advance(n: int) -> None:
+            progress.advance(posting, n)
+            if time.monotonic() - polled[0] > 1.0 and used:
+                polled[0] = time.monotonic()
+                with contextlib.suppress(ReceiptUnreadable):  # said at the end
+                    show(follower.totals())
+
         summary = run_replay(
             feed,
             loaded.rows,
@@ -135,22 +185,27 @@ def replay(
             settings.zone,
             speed=pace,
             batch_size=batch_size,
-            advance=lambda n: progress.advance(task, n),
+            advance=advance,
+            receipt=name,
+            history=backfill,
         )
-    summary.skipped = loaded.skipped
-
-    table = Table(title=f"replay of {file.name}", show_header=False)
-    table.add_row("accepted", str(summary.accepted))
-    table.add_row("duplicates", str(summary.duplicates))
-    table.add_row("rejected", str(summary.rejected))
-    table.add_row("skipped (no value)", str(summary.skipped))
-    table.add_row("requests", str(summary.batches))
+        totals = Totals()
+        if used and wait > 0:
+            try:
+                totals = follower.wait(summary.accepted, wait, show)
+            except ReceiptUnreadable as exc:
+                err.print(f"[yellow]warning[/]: {exc}")
+        totals.accepted = max(totals.accepted, summary.accepted)
+        totals.gateway_duplicates = max(totals.gateway_duplicates, summary.duplicates)
+        totals.gateway_rejected = max(totals.gateway_rejected, summary.rejected - summary.unsent)
+        totals.reasons = summary.reasons + totals.reasons
+    elapsed = time.monotonic() - started
     out = Console()
-    out.print(table)
-    for reason in summary.reasons:
-        out.print(f"  rejected: {reason}")
-    if summary.rejected:
-        raise typer.Exit(1)
+    title = f"{'backfill' if backfill else 'replay'} of {file.name} (receipt {name})"
+    code = report(out, title, totals, elapsed, len(loaded.rows), summary.unsent)
+    if loaded.skipped:
+        out.print(f"  skipped (no value): {loaded.skipped}")
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.eventtime import (
@@ -92,6 +92,7 @@ class AirStationState(TypedDict):
     seen: dict[str, Seen]  # event id -> revision, time (dedup ledger)
     hours: dict[str, dict[str, AirEvent]]  # hour slot -> event id -> event
     days: dict[str, AirDay]  # local day (ISO) -> summary; this year and last
+    since: NotRequired[str]  # the first local day (ISO) this state ever took a reading of (lanes: `station_since`)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,9 @@ def apply_reading(
     wm = t if old_wm is None else max(old_wm, t)
     touched_days = {_slot_day(s, ctx.zone) for s in touched}
     new: AirStationState = {"v": STATE_VERSION, "wm": wm, "seen": seen, "hours": hours, "days": current["days"]}
+    day = _slot_day(slot, ctx.zone).isoformat()
+    since = station_since(current, ctx.zone)
+    new["since"] = day if since is None else min(since.isoformat(), day)
     if pending is None:
         new = summarise_pending(new, touched_days, ctx)
     else:
@@ -185,6 +189,26 @@ def summarise_pending(state: AirStationState, pending: Iterable[dt.date], ctx: A
         else:
             days[day.isoformat()] = summary
     return {**state, "days": days}
+
+
+def station_since(state: AirStationState | None, zone: dt.tzinfo) -> dt.date | None:
+    """The first local day a station's state took a reading of; for a state kept before this was recorded, the
+    earliest day it still holds."""
+    if state is None:
+        return None
+    if "since" in state:
+        return dt.date.fromisoformat(state["since"])
+    days = [dt.date.fromisoformat(d) for d in state["days"]]
+    days += [_slot_day(int(s), zone) for s, events in state["hours"].items() if events]
+    return min(days, default=None)
+
+
+def reading_day(reading: AirReading, zone: dt.tzinfo) -> dt.date | None:
+    """The local day an hourly reading's hour belongs to (its start's day); None for a reading that builds no state
+    (a daily mean is kept on the topic but folded into nothing)."""
+    if reading.averaging_period != "1h":
+        return None
+    return _slot_day(slot_of(reading.observed_at.timestamp()), zone)
 
 
 def _prune(state: AirStationState, ctx: AirContext) -> AirStationState:
@@ -256,9 +280,14 @@ def _summarise_day(hours: Mapping[str, dict[str, AirEvent]], day: dt.date, ctx: 
 
 
 def emit(
-    state: AirStationState, station: str, touched: Iterable[int], ctx: AirContext
+    state: AirStationState,
+    station: str,
+    touched: Iterable[int],
+    ctx: AirContext,
+    peer_days: Mapping[str, AirDay] | None = None,
 ) -> tuple[list[IndicatorRecord], list[Contribution]]:
-    """The records of every bucket the touched slots feed, computed from the state alone."""
+    """The records of every bucket the touched slots feed, computed from the state alone; a year's figures also
+    count `peer_days`, the days the station's other lane holds (live and history, `citywatch.indicators.lanes`)."""
     touched = sorted(set(touched))
     hours = state["hours"]
     records: list[IndicatorRecord] = []
@@ -278,8 +307,13 @@ def emit(
         if ctx.district is not None:
             contributions.append(_contribution(summary, day, station, ctx.district))
     for year in sorted({d.year for d in days}):
-        records.extend(_ytd_records(state["days"], year, station, ctx))
+        records.extend(_ytd_records(_with_peer(state["days"], peer_days), year, station, ctx))
     return records, contributions
+
+
+def _with_peer(days: Mapping[str, AirDay], peer: Mapping[str, AirDay] | None) -> Mapping[str, AirDay]:
+    """A lane's days and its peer's: each day is in one lane only (lanes split by day), a lane's own day wins."""
+    return days if not peer else {**peer, **days}
 
 
 def process_station(state: AirStationState | None, reading: AirReading, ctx: AirContext) -> Result[AirStationState]:
@@ -292,9 +326,13 @@ def process_station(state: AirStationState | None, reading: AirReading, ctx: Air
 
 
 def process_station_batch(
-    state: AirStationState | None, readings: Iterable[AirReading], ctx: AirContext
+    state: AirStationState | None,
+    readings: Iterable[AirReading],
+    ctx: AirContext,
+    peer_days: Mapping[str, AirDay] | None = None,
 ) -> tuple[AirStationState, list[Outcome], list[IndicatorRecord], list[Contribution]]:
-    """Many readings of one station: apply all, then emit each touched bucket once (its final value)."""
+    """Many readings of one station: apply all, then emit each touched bucket once (its final value). A year's
+    figures also count `peer_days` (the station's other lane, `emit`)."""
     current = state or new_station_state()
     first_wm = current["wm"]
     outcomes: list[Outcome] = []
@@ -310,7 +348,7 @@ def process_station_batch(
     records: list[IndicatorRecord] = []
     contributions: list[Contribution] = []
     if touched:
-        records, contributions = emit(current, station, touched, ctx)
+        records, contributions = emit(current, station, touched, ctx, peer_days)
     if current["wm"] is not None and prune_due(first_wm, current["wm"], ctx.lateness.allowed_s):
         current = _prune(current, ctx)
     return current, outcomes, records, contributions

@@ -28,6 +28,8 @@ class BatchResult(Generic[S]):
     outcomes: list[Outcome] = field(default_factory=list)
     records: list[IndicatorRecord] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
+    history_records: list[IndicatorRecord] = field(default_factory=list)
+    """Records of the site's history lane (`citywatch.indicators.lanes`): their rule evaluations are historical."""
 
 
 def latest_records(records: Iterable[IndicatorRecord]) -> list[IndicatorRecord]:
@@ -129,10 +131,13 @@ def guarded(
     except Exception:  # isolate the culprit below
         pass
     else:
-        return BatchResult[S | None](whole.state, whole.outcomes, whole.records, whole.contributions), []
+        return BatchResult[S | None](
+            whole.state, whole.outcomes, whole.records, whole.contributions, whole.history_records
+        ), []
     current = state
     outcomes: list[Outcome] = []
     records: list[IndicatorRecord] = []
+    history: list[IndicatorRecord] = []
     contributions: list[Contribution] = []
     failures: list[tuple[int, Exception]] = []
     for index, item in enumerate(inputs):
@@ -145,5 +150,9 @@ def guarded(
         current = one.state
         outcomes.extend(one.outcomes)
         records.extend(one.records)
+        history.extend(one.history_records)
         contributions.extend(one.contributions)
-    return BatchResult(current, outcomes, latest_records(records), latest_contributions(contributions)), failures
+    merged = BatchResult(
+        current, outcomes, latest_records(records), latest_contributions(contributions), latest_records(history)
+    )
+    return merged, failures

@@ -32,6 +32,9 @@ class Contribution(BaseModel):
     bucket: str = Field(description="The event-time bucket: a local day YYYY-MM-DD, a month YYYY-MM, a quarter YYYYQn")
     values: dict[str, ContributionValue]
     revision: int = Field(ge=0)
+    historical: bool = Field(
+        False, description="From a site's history lane (a backfill): the district's records it changes page nobody"
+    )
 
 
 @dataclass(frozen=True, slots=True)

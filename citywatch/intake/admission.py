@@ -42,7 +42,7 @@ def scope_problem(registry: Registry, department: str, feed: str, site: str) -> 
         )
     owner = registry.owner_of(site)
     if owner != department:
-        reason = f"site {site!r} belongs to department {owner!r}; a {department!r} key may not publish it"
+        reason = f"site {site!r} belongs to department {owner!r}; {department!r} may not publish it"
         return Refusal((FieldError(field=field, reason=reason),), forbidden=True)
     reason = f"department {department!r} does not publish the {feed} feed (see the site registry)"
     return Refusal((FieldError(field=field, reason=reason),), forbidden=True)

@@ -117,9 +117,12 @@ class RuleEngine:
     """Rules and their per-site state on one worker. `started` is when the watch began (engine start, or the last
     `forget`): a site never seen counts as silent since then."""
 
-    def __init__(self, rules: Sequence[Rule], registry: Registry | None = None, *, started: datetime) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], registry: Registry | None = None, *, started: datetime, historical: bool = False
+    ) -> None:
         self._registry = registry
         self.started = started
+        self.historical = historical  # judges backfilled history: its evaluations are marked, nobody is paged
         self._history: BySite[tuple[Sample, ...]] = BySite()  # (rule id, site) -> samples
         self._last_seen: BySite[datetime] = BySite()  # (indicator, site) -> processing time
         self._published: dict[tuple[str, str], Outcome] = {}  # (staleness rule id, site) -> last outcome sent
@@ -194,7 +197,7 @@ class RuleEngine:
             if history_span(rule) > timedelta(0) and rule.scope.includes(site):
                 self._history[key] = remember(rule, earlier, record)
             if result is not None:
-                out.append(result)
+                out.append(result.model_copy(update={"historical": True}) if self.historical else result)
         return out
 
     # --- staleness --------------------------------------------------------------------------------------------------

@@ -88,6 +88,7 @@ class RuleEvaluation(BaseModel):
     for_s: float = 0.0
     keep_firing_for_s: float = 0.0
     entity: dict[str, str] = {}
+    historical: bool = False  # evaluated on a backfilled history record: an incident of the past, never paged
 
 
 @dataclass(frozen=True, slots=True)

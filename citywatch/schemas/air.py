@@ -260,6 +260,23 @@ class AirReading(BaseModel):
         return self.quality_flags.get(pollutant, "N")
 
 
+TimeConvention = Literal["hour-ending", "hour-beginning"]
+"""Which instant of its period a file's timestamps name: the end (Chinese practice, `observed_at`) or the beginning
+(US EPA AQS and AirNow, most CSV exports). Stated by the publisher, never guessed (standards.md)."""
+TIME_CONVENTIONS: tuple[TimeConvention, ...] = ("hour-ending", "hour-beginning")
+
+
+def restamped(record: dict[str, Any], convention: TimeConvention) -> dict[str, Any]:
+    """A raw air record whose `observed_at` was written in `convention`, with its period stated as the schema
+    reads it: an hour-beginning stamp is the period's start (`observed_from`). A record that already names its
+    period explicitly is left as it is."""
+    if convention == "hour-ending" or "observed_at" not in record or {"observed_from", "observed_to"} & record.keys():
+        return record
+    out = {k: v for k, v in record.items() if k != "observed_at"}
+    out["observed_from"] = record["observed_at"]
+    return out
+
+
 def derive_event_id(site: str, observed_at: datetime, quantity: str) -> str:
     """A deterministic id: the same site, instant and quantity always give the same id."""
     instant = observed_at.timestamp()

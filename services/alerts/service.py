@@ -206,7 +206,7 @@ class AlertService:
                     t.data.get("observed_at"),
                     t.transition_id,
                 )
-                if t.amendment is None:
+                if t.amendment is None and not t.historical:
                     self._set_gauge(t.data, t.status)
             notifying = [t for t in transitions if t.notifies]
             for t in notifying:

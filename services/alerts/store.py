@@ -48,17 +48,20 @@ class Transition:
     amendment: dict[str, Any] | None = None
     suppressed: list[str] = field(default_factory=list)  # why notifications are held back: acknowledged, maintenance
     ack: dict[str, Any] | None = None  # the acknowledgement this transition ends (an alert resolving while acked)
+    historical: bool = False  # an incident of backfilled history: recorded and published, never notified
 
     @property
     def transition_id(self) -> str:
+        past = ":past" if self.historical else ""
         if self.amendment is not None:
-            return f"{self.fingerprint}:amend:{self.amendment['revision']}:{self.at:g}"
-        return f"{self.fingerprint}:{self.seq}"
+            return f"{self.fingerprint}{past}:amend:{self.amendment['revision']}:{self.at:g}"
+        return f"{self.fingerprint}{past}:{self.seq}"
 
     @property
     def notifies(self) -> bool:
-        """Firing and resolved transitions reach people; pending, inactive and amendments are only recorded."""
-        return self.amendment is None and self.status in lifecycle.NOTIFYING
+        """Firing and resolved transitions reach people; pending, inactive, amendments and historical incidents
+        are only recorded."""
+        return self.amendment is None and not self.historical and self.status in lifecycle.NOTIFYING
 
     def record(self) -> dict[str, Any]:
         """The alerts topic's record, with an id consumers can dedup on."""
@@ -77,6 +80,8 @@ class Transition:
             out["suppressed"] = self.suppressed
         if self.ack is not None:
             out["ack"] = self.ack
+        if self.historical:
+            out["historical"] = True
         return out
 
 
@@ -118,6 +123,10 @@ class AlertStore:
     def _alert_key(self, fingerprint: str) -> str:
         return f"{self.prefix}:alert:{fingerprint}"
 
+    def _past_key(self, fingerprint: str) -> str:
+        """The lifecycle of an alert's historical incidents (backfilled history), apart from its live one."""
+        return f"{self.prefix}:past:{fingerprint}"
+
     @property
     def _active_key(self) -> str:
         return f"{self.prefix}:active"
@@ -139,9 +148,14 @@ class AlertStore:
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
     async def apply(self, evaluation: RuleEvaluation, now: float | None = None) -> Applied:
-        """Apply one evaluation to its alert's state, atomically with the outbox entry of any transition."""
+        """Apply one evaluation to its alert's state, atomically with the outbox entry of any transition.
+
+        A historical evaluation (backfilled history) moves the alert's historical lifecycle, kept apart from the
+        live one: its transitions are recorded in the history and published on the alerts topic, marked
+        `historical`, and never reach Alertmanager, webhooks or Grafana."""
         fp = evaluation.fingerprint
-        key = self._alert_key(fp)
+        past = evaluation.historical
+        key = self._past_key(fp) if past else self._alert_key(fp)
         at = evaluation.observed_at.timestamp()
         data = evaluation.model_dump(mode="json", include=ALERT_FIELDS)
         pipeline: Any = self.redis.pipeline(transaction=True)  # redis-py's pipeline methods are untyped
@@ -167,7 +181,7 @@ class AlertStore:
                         return Applied("stale")
                     amendment = _amendment(fields, evaluation, at)
                     ack = _ack(fields)
-                    suppressed = await self._suppressed(evaluation.site, ack, now)
+                    suppressed = [] if past else await self._suppressed(evaluation.site, ack, now)
                     pipe.multi()
                     pipe.hset(
                         key,
@@ -180,7 +194,11 @@ class AlertStore:
                     )
                     entries: list[Transition] = []
                     if amendment is not None:
-                        entries.append(Transition("", fp, step.state.seq, "amended", at, data, amendment=amendment))
+                        entries.append(
+                            Transition(
+                                "", fp, step.state.seq, "amended", at, data, amendment=amendment, historical=past
+                            )
+                        )
                     t = step.transition
                     if t is not None:
                         ends_ack = asdict(ack) if ack is not None and t.status is Status.RESOLVED else None
@@ -195,9 +213,12 @@ class AlertStore:
                                 t.previous.value,
                                 suppressed=suppressed,
                                 ack=ends_ack,
+                                historical=past,
                             )
                         )
-                        if t.status in (Status.PENDING, Status.FIRING):
+                        if past:
+                            pass  # an incident of the past is never active now
+                        elif t.status in (Status.PENDING, Status.FIRING):
                             pipe.sadd(self._active_key, fp)
                         else:
                             pipe.srem(self._active_key, fp)
@@ -448,7 +469,7 @@ def _from_entry(entry_id: str, fields: dict[Any, Any]) -> Transition:
     record = _entry(fields)
     status = record.pop("status")
     amendment = record.pop("amendment", None)
-    known = {"transition_id", "previous", "seq", "event_time", "fingerprint", "suppressed", "ack"}
+    known = {"transition_id", "previous", "seq", "event_time", "fingerprint", "suppressed", "ack", "historical"}
     return Transition(
         outbox_id=entry_id,
         fingerprint=record["fingerprint"],
@@ -460,4 +481,5 @@ def _from_entry(entry_id: str, fields: dict[Any, Any]) -> Transition:
         amendment=amendment,
         suppressed=list(record.get("suppressed", [])),
         ack=record.get("ack"),
+        historical=bool(record.get("historical", False)),
     )

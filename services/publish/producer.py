@@ -73,8 +73,10 @@ def publish(
     target: Target,
     records: Sequence[FeedRecord],
     on_ack: Callable[[int], None] = lambda n: None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> int:
-    """Produce every record (key: its site id, value: its JSON) and return once Kafka acknowledged all of them.
+    """Produce every record (key: its site id, value: its JSON, with `headers`: its receipt, its lane) and return
+    once Kafka acknowledged all of them.
 
     `on_ack(n)` is called as acknowledgements arrive (from the producer's I/O thread). Raises BrokerRefused.
     """
@@ -93,7 +95,9 @@ def publish(
         _check_topic(producer, target)
         futures = []
         for record in records:
-            future = producer.send(target.topic, key=record.site_id.encode(), value=record.model_dump_json().encode())
+            future = producer.send(
+                target.topic, key=record.site_id.encode(), value=record.model_dump_json().encode(), headers=headers
+            )
             future.add_callback(lambda _metadata: on_ack(1))
             futures.append(future)
         producer.flush(timeout=target.timeout_s * 4)

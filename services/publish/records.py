@@ -1,9 +1,9 @@
 """The pure half of `citywatch publish`: read a CSV or JSON-lines file into rows, validate each row into a record.
 
 No Kafka here. A row is validated exactly like the gateway validates a request's record: the feed's schema
-(`parse_record`), then the site registry (`Registry.may_publish`: the department publishes the feed and owns the
-site, and the site belongs to that feed). A row that fails becomes a `Rejection` naming its line, each field and
-the reason; nothing is silently dropped or converted.
+(`parse_record`), then the gateway's admission (`citywatch.intake`: the department publishes the feed and owns the
+site, the registry's vehicles and waste kinds, bounded clocks). A row that fails becomes a `Rejection` naming its
+line, each field and the reason; nothing is silently dropped or converted.
 
 CSV: the header row names the fields; an empty cell is an absent field; cells of non-text fields (numbers, integers,
 objects such as `quality_flags`) are read as JSON (`12.5`, `2`, `{"pm25": "M"}`), every other cell as text. A UTF-8
@@ -13,6 +13,7 @@ byte-order mark (as Excel writes) is ignored. JSON lines: one JSON object per li
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,9 +24,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from citywatch.intake import ClockBounds, admission
 from citywatch.registry import Registry
+from citywatch.schemas.air import TimeConvention, restamped
 from citywatch.schemas.dead_letter import FieldError, field_errors
-from citywatch.schemas.feeds import FEEDS, SITE_FIELDS, FeedRecord, UnknownFeedError, parse_record
+from citywatch.schemas.feeds import FEEDS, FeedRecord, UnknownFeedError, parse_record
+from citywatch.settings import CommonSettings
 
 FileFormat = Literal["csv", "jsonl"]
 FORMATS: dict[str, FileFormat] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -203,39 +207,50 @@ def _types(schema: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def validate_row(row: Row, feed: str, department: str, registry: Registry) -> FeedRecord | Rejection:
-    """The record a row holds, or its rejection with every field and reason."""
+def validate_row(
+    row: Row,
+    feed: str,
+    department: str,
+    registry: Registry,
+    bounds: ClockBounds | None = None,
+    received_at: dt.datetime | None = None,
+    convention: TimeConvention = "hour-ending",
+) -> FeedRecord | Rejection:
+    """The record a row holds, or its rejection with every field and reason: the gateway's admission (schema,
+    registry, bounded clocks: default bounds from the settings, judged now), air times read in `convention`."""
     record_view: dict[str, Any] | str = row.payload if row.payload is not None else row.raw
     if row.payload is None or row.problems:
         return Rejection(row.line, list(row.problems), record_view)
+    payload = restamped(row.payload, convention) if feed == "air" else row.payload
     try:
-        record = parse_record(feed, row.payload)
+        record = parse_record(feed, payload)
     except ValidationError as exc:
         return Rejection(row.line, field_errors(exc), record_view)
-    problem = scope_problem(registry, department, feed, record.site_id)
-    if problem is not None:
-        return Rejection(row.line, [problem], record_view)
+    refusal = admission(
+        registry,
+        department,
+        feed,
+        record,
+        bounds or CommonSettings().clock_bounds(),
+        received_at or dt.datetime.now(dt.UTC),
+    )
+    if refusal is not None:
+        return Rejection(row.line, list(refusal.errors), record_view)
     return record
 
 
-def scope_problem(registry: Registry, department: str, feed: str, site: str) -> FieldError | None:
-    """Why the department may not publish this site on this feed (None when `Registry.may_publish` allows it)."""
-    if registry.may_publish(department, feed, site):
-        return None
-    field_name = SITE_FIELDS[feed]
-    if not registry.has_site(site) or registry.site(site).feed != feed:
-        return FieldError(field=field_name, reason=f"unknown {feed} site {site!r}; it is not in the site registry")
-    owner = registry.owner_of(site)
-    if owner != department:
-        reason = f"site {site!r} belongs to department {owner!r}; {department!r} may not publish it"
-        return FieldError(field=field_name, reason=reason)
-    return FieldError(field=field_name, reason=f"department {department!r} does not publish the {feed} feed")
-
-
-def validate_rows(rows: Iterable[Row], feed: str, department: str, registry: Registry) -> Validation:
+def validate_rows(
+    rows: Iterable[Row],
+    feed: str,
+    department: str,
+    registry: Registry,
+    convention: TimeConvention = "hour-ending",
+) -> Validation:
     result = Validation()
+    bounds = CommonSettings().clock_bounds()
+    now = dt.datetime.now(dt.UTC)
     for row in rows:
-        outcome = validate_row(row, feed, department, registry)
+        outcome = validate_row(row, feed, department, registry, bounds, now, convention)
         if isinstance(outcome, Rejection):
             result.rejected.append(outcome)
         else:

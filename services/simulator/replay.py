@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from citywatch.schemas.air import AIR_UNITS
+from citywatch.schemas.air import AIR_UNITS, TimeConvention, restamped
 from citywatch.schemas.feeds import FEEDS, SITE_FIELDS
 from services.simulator.run import Poster
 
@@ -28,7 +28,7 @@ VALUE_COLUMNS = ("pm25", "pm2.5", "pm2_5", "value")
 SITE_COLUMNS = ("station", "site")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "—"})
 TIME_FIELDS: dict[str, tuple[str, ...]] = {
-    "air": ("observed_at",),
+    "air": ("observed_at", "observed_to", "observed_from"),
     "water": ("sampled_at",),
     "bus": ("interval_start",),
     "mode_share": ("date",),
@@ -54,6 +54,7 @@ class Summary:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0
+    unsent: int = 0  # of the rejected: rows no API key could send
     batches: int = 0
     reasons: list[str] = field(default_factory=list)  # the first rejections, "line N: field: reason"
 
@@ -76,8 +77,26 @@ def parse_time(text: str, zone: tzinfo, averaging_period: str = "1h") -> datetim
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-def read_air_csv(path: Path, site: str | None, zone: tzinfo, averaging_period: str = "1h") -> Loaded:
-    """Air records from a CSV with an observed-at column and a PM2.5 value column."""
+def period_fields(
+    text: str, zone: tzinfo, averaging_period: str = "1h", convention: TimeConvention = "hour-ending"
+) -> dict[str, str]:
+    """The time fields of an air record from one timestamp cell: the period's end (`observed_at`) for hour-ending
+    data, its start (`observed_from`) for hour-beginning data. A bare date of a daily mean is that day whatever the
+    convention."""
+    end = parse_time(text, zone, averaging_period)
+    if convention == "hour-ending" or len(text.strip()) == 10:
+        return {"observed_at": end.isoformat()}
+    return {"observed_from": end.isoformat()}  # the cell names the start
+
+
+def read_air_csv(
+    path: Path,
+    site: str | None,
+    zone: tzinfo,
+    averaging_period: str = "1h",
+    convention: TimeConvention = "hour-ending",
+) -> Loaded:
+    """Air records from a CSV with an observed-at column and a PM2.5 value column, its times in `convention`."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = {_norm(c): c for c in reader.fieldnames or []}
@@ -99,12 +118,12 @@ def read_air_csv(path: Path, site: str | None, zone: tzinfo, averaging_period: s
                 loaded.skipped += 1
                 continue
             try:
-                observed = parse_time(row.get(time_col) or "", zone, averaging_period)
+                times = period_fields(row.get(time_col) or "", zone, averaging_period, convention)
             except ValueError as exc:
                 raise ReplayInputError(f"{path}:{line}: {time_col}: {exc}") from None
             record: dict[str, Any] = {
                 "station": site or (row.get(site_col or "") or "").strip(),
-                "observed_at": observed.isoformat(),
+                **times,
                 "averaging_period": averaging_period,
                 "pm25": _number(raw),
             }
@@ -125,8 +144,9 @@ def _number(text: str) -> float | str:
         return text
 
 
-def read_jsonl(path: Path, feed: str, site: str | None) -> Loaded:
-    """Full records of a feed, one JSON object a line (blank lines ignored); `site` fills a missing site field."""
+def read_jsonl(path: Path, feed: str, site: str | None, convention: TimeConvention = "hour-ending") -> Loaded:
+    """Full records of a feed, one JSON object a line (blank lines ignored); `site` fills a missing site field; air
+    records' `observed_at` is read in `convention`."""
     site_field = SITE_FIELDS[feed]
     loaded = Loaded([])
     with path.open(encoding="utf-8") as handle:
@@ -141,19 +161,33 @@ def read_jsonl(path: Path, feed: str, site: str | None) -> Loaded:
                 raise ReplayInputError(f"{path}:{line}: expected a JSON object, got {type(record).__name__}")
             if site is not None:
                 record.setdefault(site_field, site)
+            if feed == "air":
+                record = restamped(record, convention)
             loaded.rows.append((line, record))
     return loaded
 
 
-def load(path: Path, feed: str, site: str | None, zone: tzinfo, averaging_period: str = "1h") -> Loaded:
+def load(
+    path: Path,
+    feed: str,
+    site: str | None,
+    zone: tzinfo,
+    averaging_period: str = "1h",
+    convention: TimeConvention = "hour-ending",
+) -> Loaded:
     """Read a replay file: CSV (air only) or JSON lines (`.jsonl`, `.ndjson`, `.json`)."""
     if feed not in FEEDS:
         raise ReplayInputError(f"unknown feed {feed!r}; known: {', '.join(FEEDS)}")
+    if convention != "hour-ending" and feed != "air":
+        raise ReplayInputError(
+            f"--time-convention applies to air readings (averages over a period); {feed} records state their own "
+            "times (an interval's start and end, a sampling instant, a day)"
+        )
     if path.suffix.lower() == ".csv":
         if feed != "air":
             raise ReplayInputError("CSV replay is for the air feed; give other feeds as JSON lines of full records")
-        return read_air_csv(path, site, zone, averaging_period)
-    return read_jsonl(path, feed, site)
+        return read_air_csv(path, site, zone, averaging_period, convention)
+    return read_jsonl(path, feed, site, convention)
 
 
 def event_time(feed: str, record: dict[str, Any], zone: tzinfo) -> datetime | None:
@@ -213,8 +247,11 @@ def replay(
     advance: Callable[[int], None] = lambda n: None,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    receipt: str | None = None,
+    history: bool = False,
 ) -> Summary:
-    """Post the rows through the gateway; `key_of` gives a record's API key (None: no key, counted rejected)."""
+    """Post the rows through the gateway (to its history endpoint for a backfill), under `receipt`; `key_of` gives
+    a record's API key (None: no key, counted rejected)."""
     timed = ordered(feed, rows, zone)
     first = next((t for _, t in timed if t is not None), None)
     real_start = monotonic()
@@ -228,26 +265,30 @@ def replay(
     for key, chunk in _chunks(timed, key_of, batch_size, due, lambda: monotonic() - real_start, sleep):
         if key is None:
             summary.rejected += len(chunk)
+            summary.unsent += len(chunk)
             for line, record in chunk:
                 summary.add_reason(f"line {line}: no API key for the department of {record.get(SITE_FIELDS[feed])!r}")
             advance(len(chunk))
             continue
-        _post_chunk(feed, key, chunk, poster, summary)
+        _post_chunk(feed, key, chunk, poster, summary, receipt, history)
         advance(len(chunk))
     return summary
 
 
-def _post_chunk(feed: str, key: str, chunk: list[Row], poster: Poster, summary: Summary) -> None:
+def _post_chunk(
+    feed: str, key: str, chunk: list[Row], poster: Poster, summary: Summary, receipt: str | None, history: bool
+) -> None:
     pending = chunk
     while pending:
         summary.batches += 1
-        outcome = poster.post(feed, key, [record for _, record in pending])
+        outcome = poster.post(feed, key, [record for _, record in pending], receipt, history)
         if outcome.status == 202:
             summary.accepted += outcome.accepted
             summary.duplicates += outcome.duplicates
             return
         bad = {e.get("index") for e in outcome.errors if isinstance(e.get("index"), int)}
-        whole = outcome.status != 422 or not bad or any(e.get("field") == "(body)" for e in outcome.errors)
+        # 422 (invalid) and 409 (conflicting or stale repeats) name the records: post the others again.
+        whole = outcome.status not in (409, 422) or not bad or any(e.get("field") == "(body)" for e in outcome.errors)
         for error in outcome.errors:
             index = error.get("index")
             line = pending[index][0] if isinstance(index, int) and 0 <= index < len(pending) else "?"

@@ -21,6 +21,7 @@ import httpx
 from prometheus_client import Counter, Gauge, start_http_server
 
 from citywatch.registry import load_registry
+from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import SimulatorSettings
 from services.simulator.clock import SimClock
 from services.simulator.incidents import DEFAULT_INCIDENTS
@@ -57,12 +58,18 @@ class Poster:
         self.client = client
         self.sleep = sleep
 
-    def post(self, feed: str, key: str, records: list[dict[str, Any]]) -> Outcome:
+    def post(
+        self, feed: str, key: str, records: list[dict[str, Any]], receipt: str | None = None, history: bool = False
+    ) -> Outcome:
+        """Post a batch (to the history endpoint for a backfill), under `receipt` when given."""
         delay = 1.0
         headers = {"Authorization": f"Bearer {key}"}
+        if receipt is not None:
+            headers[RECEIPT_HEADER] = receipt
+        path = f"/v1/feeds/{feed}/history" if history else f"/v1/feeds/{feed}/readings/batch"
         while True:
             try:
-                response = self.client.post(f"/v1/feeds/{feed}/readings/batch", json=records, headers=headers)
+                response = self.client.post(path, json=records, headers=headers)
             except httpx.HTTPError as exc:
                 POSTED.labels(feed=feed, status="unreachable").inc(len(records))
                 log.warning("gateway unreachable (%s); retrying in %.0f s", exc, delay)

@@ -102,5 +102,6 @@ def test_kafka_python_producer_reaches_the_worker_and_bad_records_are_dead_lette
     letters = read_until(stack.kafka_bootstrap, topics.dead_letter, lambda rs: len(rs) >= 2)
     by_field = {e["field"]: e["reason"] for letter in letters for e in letter["errors"]}
     assert {"observed_at", "pm25", "station"} <= set(by_field), letters
-    assert "'wj-ws-yuandang' is not among department 'environment''s air sites" in by_field["station"]
-    assert all(letter["stage"] == "worker" for letter in letters)
+    # The same reason the gateway gives (one admission for both), and the letter names who sent it.
+    assert "unknown air site 'wj-ws-yuandang'; it is not in the site registry" in by_field["station"]
+    assert all(letter["stage"] == "worker" and letter["department"] == "environment" for letter in letters)

@@ -59,7 +59,7 @@ class Publisher:
         args = [
             "publish", str(file), "--feed", feed, "--department", department,
             "--bootstrap", self.isolation.stack.departments_bootstrap,
-            "--password-env", "PUBLISH_TEST_PASSWORD", "--user-prefix", self.user_prefix, *extra,
+            "--password-env", "PUBLISH_TEST_PASSWORD", "--user-prefix", self.user_prefix, "--no-follow", *extra,
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env=env)
         if result.exception and not isinstance(result.exception, SystemExit):
