@@ -56,7 +56,7 @@ from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
-from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, WorkerOutcome
+from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, REFUSALS, WorkerOutcome
 from citywatch.settings import WorkerSettings
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
@@ -244,6 +244,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
     # One agent over every department's topic of every feed, dispatching by the topic's feed: a faust worker
     # with one agent per feed sometimes consumed nothing after a restart (see the note on issue 5).
     feed_topics = {topics.feed(feed, d): feed for d, feeds in sorted(publishers.items()) for feed in sorted(feeds)}
+    for feed in sorted(set(feed_topics.values())):  # exported as 0 from the start, so an increase has a base
+        for outcome in REFUSALS:
+            metrics.dead_letters(feed, outcome)
 
     async def check(sent: Sent, book: ReceiptBook, event: Event) -> tuple[str, FeedRecord] | None:
         """The event's feed and parsed record, or None after dead-lettering it with the reason: the same admission

@@ -49,6 +49,13 @@ def create(
     role: str = typer.Option("publisher", help="publisher, oncall or admin"),
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
+    from citywatch.registry import load_registry
+
+    known = [d.id for d in load_registry(CommonSettings().registry_file).departments]
+    if department not in known:
+        raise typer.BadParameter(
+            f"no department {department!r} in the site registry; known: {', '.join(known)}", param_hint="--department"
+        )
     try:
         key, record = _with_store(lambda store: store.create(department, role))
     except ValueError as exc:

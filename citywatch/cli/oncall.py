@@ -142,6 +142,8 @@ def history(
     for r in records:
         value = f"{r['value']:g} {r.get('unit', '')}" if "value" in r else ""
         detail = r.get("comment") or r.get("by") or ", ".join(r.get("suppressed", []))
+        if r.get("historical"):
+            detail = "historical incident (backfilled history; nobody was paged)"
         table.add_row(
             _when(r["recorded_at"]), _when(r.get("event_time")), r["status"], r["rule_id"], r["site"], value, detail
         )

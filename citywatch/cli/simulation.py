@@ -202,10 +202,7 @@ def replay(
     elapsed = time.monotonic() - started
     out = Console()
     title = f"{'backfill' if backfill else 'replay'} of {file.name} (receipt {name})"
-    code = report(out, title, totals, elapsed, len(loaded.rows), summary.unsent)
-    if loaded.skipped:
-        out.print(f"  skipped (no value): {loaded.skipped}")
-    raise typer.Exit(code)
+    raise typer.Exit(report(out, title, totals, elapsed, len(loaded.rows), summary.unsent, loaded.skipped))
 
 
 def register(app: typer.Typer) -> None:

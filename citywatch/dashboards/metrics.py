@@ -16,6 +16,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
 from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.schemas import receipt
 from services.alerts import service as alerts_service
 from services.ingest import app as ingest_app
 from services.simulator import run as simulator_run
@@ -41,6 +42,7 @@ def _exposed_names(metric: MetricWrapperBase) -> tuple[str, ...]:
 
 # --- the citywatch processes ----------------------------------------------------------------------------------------
 WORKER_READINGS = exposed_name(worker_metrics.READINGS)
+WORKER_DEAD_LETTERS = exposed_name(worker_metrics.DEAD_LETTERS)
 WORKER_EVALUATIONS = exposed_name(worker_metrics.EVALUATIONS)
 WORKER_LATENCY = exposed_name(worker_metrics.LATENCY)
 INGEST_RECORDS = exposed_name(ingest_app.RECORDS)
@@ -52,6 +54,7 @@ SIMULATOR_READINGS = exposed_name(simulator_run.POSTED)
 
 _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     worker_metrics.READINGS,
+    worker_metrics.DEAD_LETTERS,
     worker_metrics.EVALUATIONS,
     worker_metrics.LATENCY,
     worker_metrics.CONSUMER_LAG,
@@ -66,11 +69,11 @@ _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     simulator_run.SIM_TIME,
 )
 
-# Worker outcomes (`citywatch_worker_readings_total{outcome}`) and gateway outcomes (`citywatch_ingest_records_total`)
-# as the processes label them; the dead-letter topic receives the gateway's rejected/forbidden and the worker's invalid.
-WORKER_OUTCOMES = ("new", "correction", "duplicate", "stale-revision", "too-late", "invalid", "not-hourly")
-INGEST_DEAD_LETTER_OUTCOMES = ("rejected", "forbidden")
-WORKER_DEAD_LETTER_OUTCOMES = ("invalid",)
+# Worker outcomes (`citywatch_worker_readings_total{outcome}`, the verdicts `citywatch.schemas.receipt` names) and
+# the gateway outcomes (`citywatch_ingest_records_total`) that are dead letters: rejected, forbidden and conflict
+# (409). The worker counts its dead letters apart (`citywatch_worker_dead_letters_total`).
+WORKER_OUTCOMES = receipt.WORKER_OUTCOMES
+INGEST_DEAD_LETTER_OUTCOMES = ("rejected", "forbidden", "conflict")
 
 # --- faust's sensor (streams/app.py creates FaustMetrics with this prefix) -----------------------
 FAUST_PREFIX = worker_metrics.FAUST_PREFIX

@@ -47,11 +47,11 @@ WORKER_READINGS_RATE = _counter_rate("feed, outcome", m.WORKER_READINGS)
 INGEST_RECORDS_RATE = _counter_rate("feed, outcome", m.INGEST_RECORDS)
 DEAD_LETTERS_RATE = RecordingRule(
     f"feed:citywatch_dead_letters:rate{RATE_WINDOW}",
-    # Rejections at the gateway and invalid readings at the worker both go to the dead-letter topic. `or` keeps
-    # either side when the other has no series yet (their outcome labels differ, so nothing collides).
+    # Refusals at the gateway and every dead letter of the worker go to the dead-letter topic. `or` keeps either
+    # side when the other has no series yet (the two metrics' series differ, so nothing collides).
     f'sum by (feed) (rate({m.INGEST_RECORDS}{{outcome=~"{_alternatives(m.INGEST_DEAD_LETTER_OUTCOMES)}"}}'
     f"[{RATE_WINDOW}])"
-    f' or rate({m.WORKER_READINGS}{{outcome=~"{_alternatives(m.WORKER_DEAD_LETTER_OUTCOMES)}"}}[{RATE_WINDOW}]))',
+    f" or rate({m.WORKER_DEAD_LETTERS}[{RATE_WINDOW}]))",
 )
 WORKER_LATENCY_P50 = _quantile(0.5, m.WORKER_LATENCY)
 WORKER_LATENCY_P95 = _quantile(0.95, m.WORKER_LATENCY)

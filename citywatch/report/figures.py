@@ -77,6 +77,7 @@ class AlertTransition:
     severity: str
     value: str
     threshold: str
+    historical: bool = False  # an incident found in backfilled history: recorded, nobody was paged
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def alert_transitions(alerts: Iterable[Mapping[str, Any]], period: Period, zone:
                 severity=str(a.get("severity", "")),
                 value=f"{a.get('value', '')} {a.get('unit', '')}".strip(),
                 threshold=str(a.get("threshold", "")),
+                historical=bool(a.get("historical", False)),
             )
         )
     return sorted(out, key=lambda t: t.at)

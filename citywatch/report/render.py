@@ -305,7 +305,8 @@ def _html(data: ReportData, images: dict[str, str], plan_images: Sequence[str]) 
         for site, value in sorted(s.latest.items())
     )
     alert_rows = "\n".join(
-        f"<tr><td>{a.at.isoformat()}</td><td>{e(a.status)}</td><td>{e(a.rule_id)}</td><td>{e(data.label(a.site))}</td>"
+        f"<tr><td>{a.at.isoformat()}</td><td>{e(a.status)}{HISTORICAL if a.historical else ''}</td>"
+        f"<td>{e(a.rule_id)}</td><td>{e(data.label(a.site))}</td>"
         f"<td>{e(a.severity)}</td><td>{e(a.value)}</td><td>{e(a.threshold)}</td></tr>"
         for a in data.alerts
     )
@@ -372,6 +373,9 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 </body>
 </html>
 """
+
+
+HISTORICAL = " (历史 · historical: backfilled data, nobody was paged)"
 
 
 def _target_text(series: PlanSeries) -> str:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -44,7 +45,42 @@ SCHEMA_VERSION: Literal[3] = 3
 
 PERIODS: Mapping[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 """The averaging periods a reading may hold, and their length."""
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+FIRST_YEAR, LAST_YEAR = 1000, 9998
+"""Years a record's times may have: four digits, as every bucket's name has them ("2025-03", "2025Q1"), with a day
+either side still in Python's calendar (year 9999 overflows it at the first step). Which years count at all is the
+clocks' business (`citywatch.intake.clock`)."""
+
+
+def _representable_instant(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PydanticCustomError(
+            "out_of_range",
+            "{value} is outside the years {first}–{last} citywatch can represent; check the year",
+            {"value": value.isoformat(), "first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return value
+
+
+def _representable_day(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise PydanticCustomError(
+            "out_of_range",
+            "{value} is outside the years {first}–{last} citywatch can represent; check the year",
+            {"value": value.isoformat(), "first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_representable_instant)]
+"""A point in time with its UTC offset, in a year citywatch can compute with."""
+Day = Annotated[date, AfterValidator(_representable_day)]
+"""A calendar day, in a year citywatch can compute with."""
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
 
 SiteId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 """A registry id (station, section, route, plant, area, stop, vehicle): ASCII letters, digits, `_.-`."""
@@ -154,19 +190,19 @@ class AirReading(BaseModel):
 
     schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION, description="Schema version; 1 and 2 are still accepted")
     station: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Station id")
-    observed_at: AwareDatetime = Field(
+    observed_at: Instant = Field(
         description="End of the averaging period (hour or day), ISO 8601 with a UTC offset (hour-ending: an hourly "
         "value stamped 09:00 covers 08:00–09:00); or give the period as observed_from/observed_to"
     )
     averaging_period: Literal["1h", "24h"] = Field(
         "1h", description="What the values are: hourly values (1h) or daily means (24h) ending at observed_at"
     )
-    observed_from: AwareDatetime | None = Field(
+    observed_from: Instant | None = Field(
         None,
         description="Start of the averaging period (FIWARE dateObservedFrom): hour-beginning data (stamped 08:00 "
         "for 08:00–09:00) send their stamp here. Filled in from observed_at when not sent",
     )
-    observed_to: AwareDatetime | None = Field(
+    observed_to: Instant | None = Field(
         None, description="End of the averaging period (FIWARE dateObservedTo), the same as observed_at"
     )
     pm25: float = Field(ge=0, le=5000, allow_inf_nan=False, description="PM2.5 concentration")

@@ -22,10 +22,10 @@ import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from citywatch.schemas.air import SiteId, derive_event_id
+from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
 
 SCHEMA_VERSION: Literal[1] = 1
 MODE_SHARE_SCHEMA_VERSION: Literal[1] = 1
@@ -49,8 +49,8 @@ class BusRidership(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     route: SiteId = Field(description="Route id from the registry")
     stop: SiteId | None = Field(None, description="Stop id when the count is per stop; absent for the whole route")
-    interval_start: AwareDatetime = Field(description="Start of the counting interval, ISO 8601 with a UTC offset")
-    interval_end: AwareDatetime = Field(description="End of the counting interval; after the start, at most 1 day")
+    interval_start: Instant = Field(description="Start of the counting interval, ISO 8601 with a UTC offset")
+    interval_end: Instant = Field(description="End of the counting interval; after the start, at most 1 day")
     boardings: int = Field(ge=0, le=100_000, description="People who boarded in the interval")
     alightings: int | None = Field(None, ge=0, le=100_000, description="People who got off, when known")
     vehicle: SiteId = Field(description="Vehicle id from the registry's fleet")
@@ -100,7 +100,7 @@ class ModeShareRecord(BaseModel):
 
     schema_version: Literal[1] = MODE_SHARE_SCHEMA_VERSION
     area: SiteId = Field(description="Area id from the registry (e.g. the district)")
-    date: dt.date = Field(description="The local day the trips were made (YYYY-MM-DD)")
+    date: Day = Field(description="The local day the trips were made (YYYY-MM-DD)")
     all_trips: int = Field(gt=0, description="All trips made in the area that day, by every mode")
     public_transport_trips: int = Field(ge=0, description="Trips made by public transport; at most all_trips")
     source: ModeShareSource = Field(description="How the counts were obtained, e.g. travel_survey")

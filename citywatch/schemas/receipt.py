@@ -42,6 +42,8 @@ COUNTED: frozenset[str] = frozenset({"new", "correction"})
 NOT_REFUSED: frozenset[str] = COUNTED | {"duplicate", "ignored"}
 """Outcomes that are no rejection: counted, or already counted, or not taken by design (a daily mean is kept on
 the topic but builds no state)."""
+REFUSALS: tuple[str, ...] = tuple(o for o in WORKER_OUTCOMES if o not in NOT_REFUSED)
+"""Outcomes that refuse a record: it is dead-lettered with the reason."""
 REASONS_PER_UPDATE = 20
 
 

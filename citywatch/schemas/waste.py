@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from citywatch.schemas.air import SiteId, derive_event_id
+from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
 from citywatch.schemas.bus import SHANGHAI, day_instant
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -59,10 +59,10 @@ class WasteRecord(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     plant: SiteId = Field(description="Plant id from the registry")
     period: Literal["delivery", "day"] = Field(description="One weighbridge delivery, or a plant's daily total")
-    delivered_at: AwareDatetime | None = Field(
+    delivered_at: Instant | None = Field(
         None, validate_default=True, description="Weighbridge time (period=delivery only), with a UTC offset"
     )
-    date: dt.date | None = Field(None, validate_default=True, description="The local day (period=day only)")
+    date: Day | None = Field(None, validate_default=True, description="The local day (period=day only)")
     ticket: SiteId | None = Field(None, description="Weighbridge ticket id, when the delivery has one")
     waste_kind: WasteKind = Field(description="household, hazardous, or a sorted fraction")
     received_tonnes: float | None = _tonnes("Waste received (weighed in)")

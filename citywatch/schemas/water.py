@@ -30,12 +30,13 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import (
     Celsius,
     CountPerL,
+    Instant,
     Metre,
     MgL,
     Ntu,
@@ -98,7 +99,7 @@ class WaterSample(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     section: SiteId = Field(description="Section id from the registry")
-    sampled_at: AwareDatetime = Field(description="When the water was sampled, ISO 8601 with a UTC offset")
+    sampled_at: Instant = Field(description="When the water was sampled, ISO 8601 with a UTC offset")
     kind: Literal["river", "lake"] = Field(description="River or lake/reservoir: lakes use the lake TP limits")
     method: Literal["automatic", "manual"] = Field(description="Automatic station or manual (laboratory) sample")
 

@@ -3,8 +3,8 @@
 Hypothesis builds requests for every feed endpoint (single and batch) from valid readings broken in varied ways —
 wrong types, missing and extra fields, huge/negative/NaN-as-string numbers, bad timestamps, unicode, deeply nested
 junk, non-object batch items, empty arrays — and from raw bodies: invalid JSON bytes, invalid UTF-8, wrong content
-types, bad or missing keys, unknown feeds. Every answer must be a 2xx or a 4xx whose body says what was wrong (a 422
-or record-level 403 names each field and reason; 401/403/404/405/413/429 have a `detail`). At the end, the
+types, bad or missing keys, unknown feeds. Every answer must be a 2xx or a 4xx whose body says what was wrong (a 422,
+409 or record-level 403 names each field and reason; 401/403/404/405/413/429 have a `detail`). At the end, the
 dead-letter topic holds exactly one letter per rejected record (distinct indexes of the errors) plus one per
 body-level rejection (413 or a `(body)` error): the gateway loses no rejection and invents none.
 """
@@ -235,7 +235,7 @@ def check(case: Case, response: httpx.Response, tally: Tally) -> None:
         return
     assert isinstance(body, dict), describe(case, response)
     errors = body.get("errors")
-    if status == 422 or (status == 403 and errors):
+    if status in (409, 422) or (status == 403 and errors):  # 409: an event id repeated with other content
         assert isinstance(errors, list) and errors, f"a {status} names no field: {describe(case, response)}"
         for error in errors:
             assert str(error.get("field", "")).strip(), f"an error without a field: {describe(case, response)}"

@@ -84,6 +84,7 @@ def test_simulator_feeds_every_topic_through_the_gateway(isolation: Isolation) -
 def test_replay_of_a_recorded_csv_through_the_gateway(isolation: Isolation) -> None:
     topics = isolation.ensure_topics(partitions=1)
     gateway = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT")
     keys_file = isolation.tmp_path / "simulator-keys.json"
     keys_file.write_text(json.dumps({"environment": isolation.api_key("environment")}))
     history = isolation.tmp_path / "songling-2021.csv"
@@ -111,8 +112,11 @@ def test_replay_of_a_recorded_csv_through_the_gateway(isolation: Isolation) -> N
     assert done.returncode == 1, done.stdout + done.stderr  # something was rejected
     summary = dict(line.strip("│ ").split("│")[:2] for line in done.stdout.splitlines() if line.count("│") == 3)
     counts = {name.strip(): value.strip() for name, value in summary.items()}
-    assert counts["accepted"] == "21" and counts["rejected"] == "1" and counts["skipped (no value)"] == "1", done.stdout
-    assert "line 7: pm25" in done.stdout
+    assert (counts["read"], counts["skipped (no value)"], counts["accepted"]) == ("23", "1", "21"), done.stdout
+    assert counts["rejected by the gateway"] == "1" and "line 7: pm25" in done.stdout
+    # The replay waited for the worker: every accepted reading was processed and counted.
+    assert counts["processed by the worker"] == counts["counted (new or corrections)"] == "21", done.stdout
+    assert counts["not processed yet"] == "0" and "readings/s" in counts["end to end"], done.stdout
 
     air = read_until(isolation.stack.kafka_bootstrap, topics.feed("air", "environment"), lambda r: len(r) >= 21, 20)
     assert len(air) == 21 and all(r["station"] == "wj-songling" for r in air)
