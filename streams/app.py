@@ -42,7 +42,7 @@ from citywatch.clock import ProcessingClock
 from citywatch.indicators import district_parts
 from citywatch.indicators.batch import guarded
 from citywatch.indicators.bus import fleet_clean_energy_share
-from citywatch.indicators.district import DistrictState
+from citywatch.indicators.district import DistrictState, archive_scope, rolled_out, scopes_of
 from citywatch.indicators.district_parts import DistrictIndex
 from citywatch.indicators.eventtime import Failed, Outcome, Refused, TooLate
 from citywatch.indicators.lanes import LaneProcessor, Lanes, history_key, run_lanes
@@ -415,7 +415,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     metrics.latency(feed).observe(max(0.0, now - event.message.timestamp / 1000))
 
     process_district = district_processor(settings)
-    # The district states as last stored by this worker (the table holds them in parts,
+    # The district states (and archives of past years) as last stored by this worker (the table holds them in parts,
     # citywatch/indicators/district_parts.py): loading every part for every batch would cost more than the batch.
     # Forgotten when partitions are revoked.
     district_states: dict[str, tuple[DistrictState | None, DistrictIndex | None]] = {}
@@ -435,6 +435,35 @@ def create_app(settings: WorkerSettings) -> faust.App:
         metrics.dead_letters("contributions", "processing-error").inc()
         sent.append(await outputs.send(topics.dead_letter, b"contributions", letter.model_dump_json().encode()))
 
+    def load_district(scope: str, event: Event) -> tuple[DistrictState | None, DistrictIndex | None]:
+        """A district's live state (or one year's archive, `archive_scope`) and its index: as last stored by this
+        worker, else from the table."""
+        if scope in district_states:
+            return district_states[scope]
+        with current_event(event):
+            return district_parts.load(scope, state.get)
+
+    async def fold_district(
+        sent: Sent, scope: str, events: list[Event], contributions: list[Contribution]
+    ) -> tuple[list[Callable[[], None]], DistrictState | None]:
+        """Fold contributions into one district state, publish what changed (records only history changed are
+        judged historical), and return the stores and the new state."""
+        before, index = load_district(scope, events[-1])
+        result, failures = guarded(process_district, before, contributions)
+        for i, failure in failures:
+            log.error("contribution %s of %s could not be processed; dead-lettered", i, scope, exc_info=failure)
+            await reject_contribution(sent, events[i], [FieldError(field="(record)", reason=result.outcomes[i].reason)])
+        if result.state is None:
+            return [], None
+        live, past = split_historical(result.records, contributions)
+        stores = await publish_with_rules(sent, events[-1], live)
+        stores += await publish_with_rules(sent, events[-1], past, rules=past_rules)
+        changes, new_index = district_parts.changes(scope, before, index, result.state)
+        stores += [store_later(events[-1], key, value) for key, value in changes.writes.items()]
+        stores += [delete_later(events[-1], key) for key in changes.deletes]
+        stores.append(partial(district_states.__setitem__, scope, (result.state, new_index)))
+        return stores, result.state
+
     @app.agent(contributions_topic)
     async def district_stage(stream: faust.StreamT[bytes]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
@@ -452,27 +481,27 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 contributions.append(contribution)
             stores = []
             for district, (events, contributions) in by_district.items():
-                if district in district_states:
-                    before, index = district_states[district]
-                else:
-                    with current_event(events[-1]):
-                        before, index = district_parts.load(district, state.get)
-                result, failures = guarded(process_district, before, contributions)
-                for i, failure in failures:
-                    log.error(
-                        "contribution %s of %s could not be processed; dead-lettered", i, district, exc_info=failure
-                    )
-                    error = FieldError(field="(record)", reason=result.outcomes[i].reason)
-                    await reject_contribution(sent, events[i], [error])
-                if result.state is None:
-                    continue
-                live, past = split_historical(result.records, contributions)
-                stores += await publish_with_rules(sent, events[-1], live)
-                stores += await publish_with_rules(sent, events[-1], past, rules=past_rules)
-                changes, new_index = district_parts.changes(district, before, index, result.state)
-                stores += [store_later(events[-1], key, value) for key, value in changes.writes.items()]
-                stores += [delete_later(events[-1], key) for key in changes.deletes]
-                stores.append(partial(district_states.__setitem__, district, (result.state, new_index)))
+                before, _ = load_district(district, events[-1])
+                scopes: dict[str, tuple[list[Event], list[Contribution]]] = {}
+                for event, contribution, scope in zip(
+                    events, contributions, scopes_of(district, before, contributions), strict=True
+                ):
+                    scope_events, scope_contributions = scopes.setdefault(scope, ([], []))
+                    scope_events.append(event)
+                    scope_contributions.append(contribution)
+                live_events, live = scopes.pop(district, ([], []))
+                if live:
+                    folded, after = await fold_district(sent, district, live_events, live)
+                    stores += folded
+                    # Buckets the live state dropped (a new year began) move to their year's archive.
+                    for moved in [] if after is None else rolled_out(before, after, district, live):
+                        scope_events, scope_contributions = scopes.setdefault(
+                            archive_scope(district, int(moved.bucket[:4])), ([], [])
+                        )
+                        scope_events.append(live_events[-1])
+                        scope_contributions.append(moved)
+                for scope, (scope_events, scope_contributions) in scopes.items():
+                    stores += (await fold_district(sent, scope, scope_events, scope_contributions))[0]
             await asyncio.gather(*sent)
             for store in stores:
                 store()

@@ -157,6 +157,70 @@ def process_district_batch(
     return current, outcomes, records
 
 
+# --- archives: years the live state no longer keeps ------------------------------------------------------------------
+# The live state keeps this year's and last year's buckets. A site's backfilled history (and the buckets the live
+# state drops when a new year begins) go to an archive per year, `<district>@<year>`: a state of the same shape that
+# holds one year, so a backfill of 2021 folds into the city's 2021 figures beside every other station's 2021.
+
+
+def archive_scope(district: str, year: int) -> str:
+    """The key (in `district_parts`) of a district's archive of one year."""
+    return f"{district}@{year}"
+
+
+def archive_floor(state: DistrictState | None) -> dict[str, int]:
+    """Per stage, the oldest year the live state keeps (its newest year − 1): a contribution of an older year belongs
+    to that year's archive."""
+    if state is None:
+        return {}
+    return {stage: max(int(b[:4]) for b in buckets) - 1 for stage, buckets in state["stages"].items() if buckets}
+
+
+def archive_year(floor: Mapping[str, int], c: Contribution) -> int | None:
+    """The archive year a contribution goes to, or None for the live state."""
+    year = int(c.bucket[:4])
+    return year if year < floor.get(c.stage, year) else None
+
+
+def scopes_of(district: str, before: DistrictState | None, contributions: Iterable[Contribution]) -> list[str]:
+    """The state each contribution folds into: the district's live state, or the archive of its year when the live
+    state (as it was before the batch) no longer keeps that year."""
+    floor = archive_floor(before)
+    out = []
+    for c in contributions:
+        year = archive_year(floor, c)
+        out.append(district if year is None else archive_scope(district, year))
+    return out
+
+
+def rolled_out(
+    before: DistrictState | None, after: DistrictState, district: str, folded: Iterable[Contribution]
+) -> list[Contribution]:
+    """What folding a batch made the live state drop (the buckets of the year two behind a new one), as historical
+    contributions for the years' archives: every site entry `before` held in a bucket `after` lacks, and the batch's
+    own contributions to such buckets (a bucket can be filled and dropped within one batch)."""
+    out: list[Contribution] = []
+    kept = after["stages"]
+    for stage, buckets in (before or new_district_state())["stages"].items():
+        for bucket, sites in buckets.items():
+            if bucket not in kept.get(stage, {}):
+                out += [_moved(stage, district, bucket, site, e) for site, e in sorted(sites.items())]
+    out += [c.model_copy(update={"historical": True}) for c in folded if c.bucket not in kept.get(c.stage, {})]
+    return out
+
+
+def _moved(stage: str, district: str, bucket: str, site: str, entry: SiteEntry) -> Contribution:
+    return Contribution(
+        stage=stage,
+        district=district,
+        site=site,
+        bucket=bucket,
+        values=dict(entry["v"]),
+        revision=entry["r"],
+        historical=True,
+    )
+
+
 def emit_district(
     state: DistrictState, stage: str, district: str, buckets: Iterable[str], ctx: DistrictContext
 ) -> list[IndicatorRecord]:
