@@ -7,8 +7,11 @@ set `CITYWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL`, the user, the mounted password
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer
 
 from citywatch.settings import CommonSettings
 
@@ -76,3 +79,34 @@ def faust_credentials(settings: CommonSettings) -> Any:
         mechanism=settings.kafka_sasl_mechanism,
         ssl_context=ssl_context(settings),
     )
+
+
+async def apply_committed(
+    settings: CommonSettings,
+    topics: Sequence[str],
+    group_id: str,
+    apply: Callable[[Any], Awaitable[None]],
+    after_commit: Callable[[], None] = lambda: None,
+) -> None:
+    """Consume `topics` as group `group_id` (from its committed offsets, the earliest without), `apply` every record
+    in order, and commit a fetch only once all of it is applied: a crash replays records, never skips one. Runs until
+    cancelled; Kafka errors propagate (the caller's supervisor restarts it)."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        **client_kwargs(settings),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for messages in batches.values():
+                for message in messages:
+                    await apply(message)
+            if batches:
+                await consumer.commit()
+                after_commit()
+    finally:
+        await consumer.stop()

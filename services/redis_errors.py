@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -10,6 +14,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # Redis is down or not answering: worth retrying. Other Redis errors (a wrong command) are bugs and propagate.
 REDIS_DOWN: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
 RETRY_AFTER_S = 5
+MAX_BACKOFF_S = 5.0  # the longest wait between retries of a loop that waits for Redis or Kafka
+T = TypeVar("T")
+
+
+async def until_redis_answers(call: Callable[[], Awaitable[T]], on_down: Callable[[Exception, float], None]) -> T:
+    """`call()`, retried with a growing backoff (at most MAX_BACKOFF_S) for as long as Redis is unreachable;
+    `on_down(error, backoff)` says so each time (log, count). Nothing is skipped: the caller waits."""
+    backoff = 0.5
+    while True:
+        try:
+            return await call()
+        except REDIS_DOWN as exc:
+            on_down(exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
 def add_redis_unavailable_handler(app: FastAPI, what: str) -> None:

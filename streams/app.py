@@ -54,7 +54,7 @@ from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
-from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, parse_record
+from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, identity_of, parse_record
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, REFUSALS, WorkerOutcome
 from citywatch.settings import WorkerSettings
@@ -171,11 +171,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
             received_at=datetime.now(UTC),
             department=department,
             outcome=outcome,
-            site=None if record is None else record.site_id,
-            event_id=None if record is None else record.event_id,
-            revision=None if record is None else record.revision,
+            **identity_of(record),
             receipt=receipt,
-            source=f"{message.topic}[{message.partition}]@{message.offset}",
+            source=_where(event),
         )
         metrics.readings(feed, outcome).inc()
         metrics.dead_letters(feed, outcome).inc()
@@ -422,7 +420,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
     async def reject_contribution(sent: Sent, event: Event, errors: list[FieldError]) -> None:
         """A contribution the district stage cannot use (a bug upstream): kept, and the stage moves on."""
-        message = event.message
         letter = DeadLetter(
             feed="contributions",
             stage="district",
@@ -430,7 +427,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
             payload=_text(event.value),
             received_at=datetime.now(UTC),
             outcome="processing-error",
-            source=f"{message.topic}[{message.partition}]@{message.offset}",
+            source=_where(event),
         )
         metrics.dead_letters("contributions", "processing-error").inc()
         sent.append(await outputs.send(topics.dead_letter, b"contributions", letter.model_dump_json().encode()))
@@ -627,6 +624,11 @@ def _text(value: Any) -> str:
 
 def _source(event: Event) -> str:
     return source_of(event.message.topic, event.message.partition, event.message.offset)
+
+
+def _where(event: Event) -> str:
+    """Where a dead letter's record was read, as an operator finds it: topic[partition]@offset."""
+    return f"{event.message.topic}[{event.message.partition}]@{event.message.offset}"
 
 
 def wrong_partition(site: str, message: Any, expected: int) -> FieldError:

@@ -115,6 +115,13 @@ def content_digest(record: FeedRecord) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def identity_of(record: FeedRecord | None) -> dict[str, Any]:
+    """A record's site, event id and revision (the fields a dead letter names it by); none for no record."""
+    if record is None:
+        return {}
+    return {"site": record.site_id, "event_id": record.event_id, "revision": record.revision}
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema (draft 2020-12, validation mode) of every feed's record, by feed name."""
     return {name: model.model_json_schema() for name, model in FEEDS.items()}

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
@@ -23,12 +23,11 @@ from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_alertmanager
 from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
-from services.kafka_client import client_kwargs
-from services.redis_errors import REDIS_DOWN
+from services.kafka_client import apply_committed, client_kwargs
+from services.redis_errors import MAX_BACKOFF_S, until_redis_answers
 
 log = logging.getLogger("citywatch.alerts")
 T = TypeVar("T")
-MAX_BACKOFF_S = 5.0
 
 TRANSITIONS = Counter(
     "citywatch_alert_transitions_total", "Alert transitions published on the alerts topic", ["rule", "status"]
@@ -111,21 +110,18 @@ class AlertService:
 
     async def _until_redis_answers(self, loop: str, call: Callable[[], Awaitable[T]]) -> T:
         """`call()`, retried with backoff for as long as Redis is unreachable."""
-        backoff = 0.5
-        while True:
-            try:
-                return await call()
-            except REDIS_DOWN as exc:
-                REDIS_ERRORS.labels(loop=loop).inc()
-                log.error(
-                    "Redis at %s is unavailable (%s): %s waits, retrying in %.1f s; nothing is skipped",
-                    self.settings.redis_url,
-                    exc,
-                    loop,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+        def down(exc: Exception, backoff: float) -> None:
+            REDIS_ERRORS.labels(loop=loop).inc()
+            log.error(
+                "Redis at %s is unavailable (%s): %s waits, retrying in %.1f s; nothing is skipped",
+                self.settings.redis_url,
+                exc,
+                loop,
+                backoff,
+            )
+
+        return await until_redis_answers(call, down)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -139,27 +135,14 @@ class AlertService:
             await self.webhooks.close()
 
     async def _consume(self) -> None:
-        consumer = AIOKafkaConsumer(
-            self.topics.rule_evaluations,
-            **client_kwargs(self.settings),
-            group_id=self.settings.alerts_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        async def apply(message: Any) -> None:
+            # While Redis is down the same evaluation is retried and no offset is committed: offsets are committed
+            # only after Redis holds the outcome, so a crash replays, never skips.
+            await self._until_redis_answers("consume", functools.partial(self._apply, message.value))
+
+        await apply_committed(
+            self.settings, [self.topics.rule_evaluations], self.settings.alerts_group_id, apply, self._wake.set
         )
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for messages in batches.values():
-                    for message in messages:
-                        # While Redis is down the same evaluation is retried and no offset is committed.
-                        await self._until_redis_answers("consume", functools.partial(self._apply, message.value))
-                if batches:
-                    # Offsets are committed only after Redis holds the outcome: a crash replays, never skips.
-                    await consumer.commit()
-                    self._wake.set()
-        finally:
-            await consumer.stop()
 
     async def _apply(self, raw: bytes) -> None:
         try:

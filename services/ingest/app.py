@@ -35,7 +35,7 @@ from citywatch.intake import admission
 from citywatch.intake.repeats import REFUSED, Published, judge
 from citywatch.registry import Registry, load_registry
 from citywatch.schemas.dead_letter import MAX_ERRORS_LISTED, DeadLetter, FieldError, field_errors
-from citywatch.schemas.feeds import FEEDS, FeedRecord, content_of, json_schemas
+from citywatch.schemas.feeds import FEEDS, FeedRecord, content_of, identity_of, json_schemas
 from citywatch.schemas.receipt import (
     BACKFILL_FEEDS,
     HISTORY_LANE,
@@ -443,9 +443,7 @@ def _letter(
         index=index,
         department=department,
         outcome=outcome,
-        site=None if record is None else record.site_id,
-        event_id=None if record is None else record.event_id,
-        revision=None if record is None else record.revision,
+        **identity_of(record),
         receipt=receipt,
     )
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -24,8 +24,8 @@ from citywatch.settings import IngestSettings
 from citywatch.topics import Topics
 from services.ingest.receipts import Receipts
 from services.ingest.recent_rejections import RecentRejections
-from services.kafka_client import client_kwargs
-from services.redis_errors import REDIS_DOWN
+from services.kafka_client import apply_committed
+from services.redis_errors import MAX_BACKOFF_S, until_redis_answers
 
 log = logging.getLogger("citywatch.ingest.outcomes")
 
@@ -34,7 +34,6 @@ OUTCOMES_READ = Counter(
     "Worker outcomes brought back to publishers, by kind (receipt update, worker dead letter, unreadable)",
     ["kind"],
 )
-MAX_BACKOFF_S = 5.0
 
 
 class OutcomeFollower:
@@ -64,36 +63,18 @@ class OutcomeFollower:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            self.topics.receipts,
-            self.topics.dead_letter,
-            **client_kwargs(self.settings),
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for messages in batches.values():
-                    for message in messages:
-                        await self._until_redis_answers(message.topic, message.value)
-                if batches:
-                    await consumer.commit()
-        finally:
-            await consumer.stop()
+        topics = [self.topics.receipts, self.topics.dead_letter]
+
+        async def apply(message: Any) -> None:
+            await self._until_redis_answers(message.topic, message.value)
+
+        await apply_committed(self.settings, topics, self.group_id, apply)
 
     async def _until_redis_answers(self, topic: str, value: bytes | None) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                await self.fold(topic, value)
-                return
-            except REDIS_DOWN as exc:
-                log.error("Redis is unavailable (%s); outcomes wait, retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        def down(exc: Exception, backoff: float) -> None:
+            log.error("Redis is unavailable (%s); outcomes wait, retrying in %.1f s", exc, backoff)
+
+        await until_redis_answers(lambda: self.fold(topic, value), down)
 
     async def fold(self, topic: str, value: bytes | None) -> None:
         """One record of either topic into Redis."""

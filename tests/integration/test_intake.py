@@ -333,16 +333,17 @@ def test_a_replay_behind_live_data_says_it_was_refused_as_too_late(isolation: Is
     from citywatch.cli import app
 
     p = start_pipeline(isolation)
-    live = [{"station": "wj-lili", "observed_at": hour(45 + h), "pm25": 20} for h in range(3)]  # the last hours
+    # The station has been live for two days (its live lane began with hour 0) up to the last hours.
+    live = [{"station": "wj-lili", "observed_at": hour(h), "pm25": 20} for h in (0, 45, 46, 47)]
     assert p.post("air", live).status_code == 202
     path = tmp_path / "lili.csv"
-    path.write_text("observed_at,pm25\n" + "".join(f"{hour(h)},{25 + h % 5}\n" for h in range(36)))  # 11 h+ behind
+    path.write_text("observed_at,pm25\n" + "".join(f"{hour(h)},{25 + h % 5}\n" for h in range(1, 36)))  # 12 h+ behind
     env = {"CITYWATCH_INGEST_URL": p.gateway, "CITYWATCH_TOPIC_PREFIX": isolation.id, "COLUMNS": "200"}
     key = p.key("environment")["Authorization"].removeprefix("Bearer ")
     result = CliRunner().invoke(app, ["replay", str(path), "--site", "wj-lili", "--key", key, "--wait", "60"], env=env)
     flat = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 1, result.output
-    assert "accepted 36" in flat and "processed by the worker 36" in flat and "refused: too-late 36" in flat, flat
+    assert "accepted 35" in flat and "processed by the worker 35" in flat and "refused: too-late 35" in flat, flat
     assert "too late: event time" in flat and "readings/s" in flat
     # The history endpoint is for the feeds whose history the worker can fold beside live data.
     refused = httpx.post(f"{p.gateway}/v1/feeds/bus/history", json=[], headers=p.key("transport"))

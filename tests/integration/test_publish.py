@@ -11,6 +11,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,29 @@ class Publisher:
     def user_prefix(self) -> str:
         return f"{self.isolation.id}-"
 
-    def run(self, file: Path, feed: str, department: str, *extra: str, password: str | None = None) -> tuple[int, str]:
+    def run(
+        self,
+        file: Path,
+        feed: str,
+        department: str,
+        *extra: str,
+        password: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """`citywatch publish` as the department; without `--follow` in `extra` it does not wait for the worker."""
         app = typer.Typer()
         publish_cli.register(app)
         app.command("noop", hidden=True)(lambda: None)
         env = {
             "CITYWATCH_TOPIC_PREFIX": self.isolation.id,
             "PUBLISH_TEST_PASSWORD": password or self.passwords[department],
+            **(env or {}),
         }
+        follow = () if "--follow" in extra else ("--no-follow",)
         args = [
             "publish", str(file), "--feed", feed, "--department", department,
             "--bootstrap", self.isolation.stack.departments_bootstrap,
-            "--password-env", "PUBLISH_TEST_PASSWORD", "--user-prefix", self.user_prefix, "--no-follow", *extra,
+            "--password-env", "PUBLISH_TEST_PASSWORD", "--user-prefix", self.user_prefix, *follow, *extra,
         ]  # fmt: skip
         result = CliRunner().invoke(app, args, env=env)
         if result.exception and not isinstance(result.exception, SystemExit):
@@ -137,3 +149,30 @@ def test_a_wrong_password_exits_3(publisher: Publisher, tmp_path: Path) -> None:
     code, output = publisher.run(path, "air", "environment", "--timeout", "3", password="not-the-password")
     assert code == 3, output
     assert "could not connect to Kafka" in " ".join(output.split())
+
+
+def test_publish_follows_its_records_through_the_worker(publisher: Publisher, tmp_path: Path) -> None:
+    """A department's direct publish waits for the worker's verdict on every record (asked of the gateway with its
+    API key) and says what counted; publishing the same file again says they were already counted."""
+    isolation = publisher.isolation
+    isolation.ensure_topics(partitions=1)  # the feed topics exist (the fixture made them); the others too
+    gateway = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path = tmp_path / "air.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"station": s, "observed_at": (hour - timedelta(hours=2)).isoformat(), "pm25": 30}) + "\n"
+            for s in ("wj-songling", "wj-lili", "wj-tongli")
+        )
+    )
+    key = isolation.api_key("environment")
+    follow = ("--follow", "--api-key", key, "--wait", "60")
+    env = {"CITYWATCH_INGEST_URL": f"http://127.0.0.1:{gateway.metrics_port}", "COLUMNS": "200"}
+    code, output = publisher.run(path, "air", "environment", *follow, env=env)
+    flat = " ".join(output.replace("│", " ").split())
+    assert code == 0, output
+    assert "processed by the worker 3" in flat and "counted (new or corrections) 3" in flat, flat
+    code, output = publisher.run(path, "air", "environment", *follow, env=env)
+    flat = " ".join(output.replace("│", " ").split())
+    assert code == 0 and "already counted (duplicates) 3" in flat, flat
