@@ -661,10 +661,19 @@ def split_historical(
 ) -> tuple[list[IndicatorRecord], list[IndicatorRecord]]:
     """District records to judge live, and those only backfilled history changed (judged historical): a record is
     historical when every contribution of its period in the batch came from a history lane."""
+    if not any(c.historical for c in contributions):
+        return list(records), []
+    live_buckets = {c.bucket for c in contributions if not c.historical}
+    past_buckets = {c.bucket for c in contributions if c.historical}
     live: list[IndicatorRecord] = []
     past: list[IndicatorRecord] = []
     for record in records:
         period = record.period or ""
-        touching = [c for c in contributions if c.bucket.startswith(period) or period.startswith(c.bucket)]
-        (past if touching and all(c.historical for c in touching) else live).append(record)
+        by_history = _touches(period, past_buckets) and not _touches(period, live_buckets)
+        (past if by_history else live).append(record)
     return live, past
+
+
+def _touches(period: str, buckets: set[str]) -> bool:
+    """Whether contributions of these buckets feed a record of `period` (a day feeds its month and its year)."""
+    return any(b.startswith(period) or period.startswith(b) for b in buckets)

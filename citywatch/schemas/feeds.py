@@ -8,7 +8,6 @@ revision; the highest wins downstream).
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, tzinfo
 from typing import Any, Literal, get_args
 
@@ -110,8 +109,9 @@ def content_of(record: FeedRecord) -> dict[str, Any]:
 
 
 def content_digest(record: FeedRecord) -> str:
-    """A short digest of `content_of`: what the worker's dedup ledger keeps to tell a repeat from a conflict."""
-    text = json.dumps(content_of(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A short digest of `content_of`: what the worker's dedup ledger keeps to tell a repeat from a conflict. (The
+    model's JSON lists its fields in declaration order, so equal content gives equal text.)"""
+    text = record.model_dump_json(exclude=set(CONTENT_EXCLUDED))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
