@@ -104,7 +104,13 @@ class ReportData:
 
     @property
     def alerts_fired(self) -> int:
-        return sum(1 for a in self.alerts if a.status == "firing")
+        """Alerts that fired (and paged) in the period."""
+        return sum(1 for a in self.alerts if a.status == "firing" and not a.historical)
+
+    @property
+    def historical_incidents(self) -> int:
+        """Episodes of the period found in backfilled history: they would have fired; nobody was paged."""
+        return sum(1 for a in self.alerts if a.status == "firing" and a.historical)
 
 
 def current_values(records: Iterable[IndicatorRecord], period: Period) -> list[IndicatorRecord]:

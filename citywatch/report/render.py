@@ -118,6 +118,7 @@ def headlines(data: ReportData) -> list[tuple[str, str, str]]:
         ("good_day_share", "优良天数比例（年初至今） · Good-day share, year to date", _num(_pct(data.good_day_share_latest), 1, " %")),
         ("water_target_met", "断面月度达标比例 · Section-months meeting their target class", _num(_pct(data.water_target_met_share), 1, " %")),
         ("alerts_fired", "期间触发告警 · Alerts fired in the period", str(data.alerts_fired)),
+        ("historical_incidents", "历史事件（补录数据） · Historical incidents found in backfilled data", str(data.historical_incidents)),
     ]  # fmt: skip
 
 

@@ -216,12 +216,11 @@ class AlertStore:
                                 historical=past,
                             )
                         )
-                        if past:
-                            pass  # an incident of the past is never active now
-                        elif t.status in (Status.PENDING, Status.FIRING):
-                            pipe.sadd(self._active_key, fp)
-                        else:
-                            pipe.srem(self._active_key, fp)
+                        if not past:  # an incident of the past is never active now
+                            if t.status in (Status.PENDING, Status.FIRING):
+                                pipe.sadd(self._active_key, fp)
+                            else:
+                                pipe.srem(self._active_key, fp)
                         if t.status is Status.RESOLVED:
                             pipe.hdel(key, "ack")  # an acknowledgement lasts until the alert resolves
                     for entry in entries:

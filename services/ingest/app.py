@@ -101,7 +101,7 @@ RECEIPT = re.compile(RECEIPT_PATTERN)
 
 
 @dataclass
-class Refused:
+class RefusedRecord:
     """One record of a request that does not count, and why."""
 
     index: int
@@ -144,18 +144,18 @@ class Gateway:
         started = time.perf_counter()
         received_at = datetime.now(UTC)
         await self.rate.admit(key.key_id, len(payloads))  # every record sent counts, refused ones too
-        refused: list[Refused] = []
+        refused: list[RefusedRecord] = []
         candidates: list[tuple[int, FeedRecord]] = []
         for index, payload in enumerate(payloads):
             try:
                 record = cast(FeedRecord, FEEDS[feed].model_validate(payload))
             except ValidationError as exc:
-                refused.append(Refused(index, payload, field_errors(exc), "invalid"))
+                refused.append(RefusedRecord(index, payload, field_errors(exc), "invalid"))
                 continue
             refusal = admission(self.registry, key.department, feed, record, self.bounds, received_at)
             if refusal is not None:
                 outcome = "forbidden" if refusal.forbidden else "invalid"
-                refused.append(Refused(index, payload, list(refusal.errors), outcome, record))
+                refused.append(RefusedRecord(index, payload, list(refusal.errors), outcome, record))
             else:
                 candidates.append((index, record))
         fresh, duplicates = await self._new_events(feed, key.department, payloads, candidates, refused)
@@ -189,7 +189,7 @@ class Gateway:
         department: str,
         payloads: list[Any],
         candidates: list[tuple[int, FeedRecord]],
-        refused: list[Refused],
+        refused: list[RefusedRecord],
     ) -> tuple[list[tuple[FeedRecord, Published]], int]:
         """The candidates that are new data (with what to remember of each), and how many were duplicates; conflicts
         and stale revisions are added to `refused`. A repeat inside the request is judged like one across requests."""
@@ -203,7 +203,7 @@ class Gateway:
             repeat = judge(record.event_id, record.revision, content, latest.get(ident, before))
             if repeat.verdict in REFUSED:
                 assert repeat.error is not None
-                refused.append(Refused(index, payloads[index], [repeat.error], repeat.verdict, record))
+                refused.append(RefusedRecord(index, payloads[index], [repeat.error], repeat.verdict, record))
             elif repeat.verdict == "duplicate":
                 duplicates += 1
             else:
@@ -212,7 +212,7 @@ class Gateway:
         return fresh, duplicates
 
     async def _refuse(
-        self, feed: str, department: str, sent: int, refused: list[Refused], receipt: str
+        self, feed: str, department: str, sent: int, refused: list[RefusedRecord], receipt: str
     ) -> JSONResponse:
         refused.sort(key=lambda r: r.index)
         letters = [
@@ -331,9 +331,11 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         if feed not in grants(registry).get(key.department, set()):
             reason = f"department {key.department!r} does not publish the {feed} feed (see the site registry)"
             return await reject_body(feed, key, body, reason, field="(feed)", status=403)
-        if receipt_of(request) is None:
+        receipt = receipt_of(request)
+        if receipt is None:
             reason = f"the {RECEIPT_HEADER} header must match {RECEIPT_PATTERN} (letters, digits, _.-, up to 64)"
             return await reject_body(feed, key, body, reason, field=f"(header {RECEIPT_HEADER})")
+        request.state.receipt = receipt
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -370,7 +372,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         if len(payload) > settings.max_batch_records:
             reason = f"a batch holds at most {settings.max_batch_records} records; got {len(payload)}"
             return await reject_body(feed, key, orjson.dumps(payload), reason)
-        return await gateway.ingest(feed, key, payload, receipt_of(request) or "", lane)
+        return await gateway.ingest(feed, key, payload, request.state.receipt, lane)
 
     @app.post("/v1/feeds/{feed}/readings", status_code=202, response_model=Accepted, responses=responses)
     async def post_reading(feed: str, request: Request, key: ApiKey = publisher_key) -> Response:
@@ -383,7 +385,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
             return await reject_body(
                 feed, key, orjson.dumps(payload), "the body must be one JSON object; use /batch for arrays"
             )
-        return await gateway.ingest(feed, key, [payload], receipt_of(request) or "")
+        return await gateway.ingest(feed, key, [payload], request.state.receipt)
 
     @app.post("/v1/feeds/{feed}/readings/batch", status_code=202, response_model=Accepted, responses=responses)
     async def post_batch(feed: str, request: Request, key: ApiKey = publisher_key) -> Response:

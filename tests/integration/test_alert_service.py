@@ -358,3 +358,41 @@ def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
     assert history[0]["comment"] == "checking the analyser"
     assert cli("unack", fp).returncode == 0
     evaluations.close()
+
+
+def test_a_historical_incident_is_recorded_and_published_but_pages_nobody_and_leaves_the_live_alert(
+    isolation: Isolation, webhook: WebhookReceiver
+) -> None:
+    """Backfilled history (issue 15): an episode of 2021 goes through the same lifecycle, apart from the live
+    alert of the same rule and site: recorded in the history, published marked historical, never notified."""
+    evaluations = Evaluations(isolation)
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
+    site = "wj-songling"
+    fp = fingerprint(RULE, site)
+    topic = isolation.ensure_topics().alerts
+    evaluations.send(site, "breach", T0, 90.0)  # live: fires now
+    read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: transitions(rs, fp) == ["firing"])
+    wait_for(lambda: webhook.statuses(fp) == ["firing"], "the live firing webhook call")
+    past = datetime(2021, 1, 5, 8, tzinfo=UTC)
+    evaluations.send(site, "breach", past, 120.0, historical=True)
+    evaluations.send(site, "clear", past + timedelta(hours=6), 20.0, historical=True)
+    records = read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: len(transitions(rs, fp)) >= 3)
+    historical = [r for r in records if r.get("historical")]
+    assert [(r["status"], r["transition_id"]) for r in historical] == [
+        ("firing", f"{fp}:past:1"),
+        ("resolved", f"{fp}:past:2"),
+    ]
+    time.sleep(3)  # the outbox drains every second
+    assert webhook.statuses(fp) == ["firing"]  # the live one only
+    auth = {"Authorization": f"Bearer {isolation.api_key('environment', 'oncall')}"}
+    base = f"http://127.0.0.1:{alerts.metrics_port}"
+    active = httpx.get(f"{base}/v1/alerts", headers=auth).json()
+    assert [(a["fingerprint"], a["status"], a["value"]) for a in active] == [(fp, "firing", 90.0)]
+    history = httpx.get(f"{base}/v1/history", params={"site": site}, headers=auth).json()
+    assert [(h["status"], bool(h.get("historical"))) for h in history] == [
+        ("resolved", True), ("firing", True), ("firing", False),
+    ]  # fmt: skip
+    assert alertmanager_alert(isolation, site)["annotations"]["summary"] == "PM2.5 90.0 at wj-songling"  # type: ignore[index]
+    evaluations.close()

@@ -45,6 +45,8 @@ ALERTS = [
     _alert("fp1:2", "resolved", dt.datetime(2025, 1, 23, 9, tzinfo=ZONE)),
     _alert("fp2:1", "firing", dt.datetime(2025, 1, 19, 23, 59, tzinfo=ZONE)),  # the day before the period
     _alert("fp3:1", "firing", dt.datetime(2025, 2, 3, 23, 0, tzinfo=ZONE)),
+    # an episode found in backfilled history: listed, marked as nobody's page
+    {**_alert("fp4:past:1", "firing", dt.datetime(2025, 1, 25, 9, tzinfo=ZONE)), "historical": True},
 ]
 
 
@@ -94,6 +96,7 @@ def test_headline_figures_equal_an_independent_recomputation(rendered: Path, rec
     (district,) = latest_by_site(values, "air.city.good_day_share_ytd").values()
     assert district.local_date == PERIOD.end
     assert shown["alerts_fired"] == "2"  # fp1:1 once, fp3:1; fp2:1 is before the period
+    assert shown["historical_incidents"] == "1"  # fp4:past:1, from backfilled history
 
 
 def test_water_classes_by_month(records: list[IndicatorRecord]) -> None:
@@ -140,8 +143,15 @@ def test_alert_transitions_are_counted_once_and_by_local_day() -> None:
     assert [(t.rule_id, t.status, t.at.date().isoformat()) for t in transitions] == [
         ("air-pm25-24h", "firing", "2025-01-22"),
         ("air-pm25-24h", "resolved", "2025-01-23"),
+        ("air-pm25-24h", "firing", "2025-01-25"),
         ("air-pm25-24h", "firing", "2025-02-03"),
     ]
+    assert [t.historical for t in transitions] == [False, False, True, False]
+
+
+def test_historical_incidents_are_marked_in_the_alerts_table(rendered: Path) -> None:
+    html = (rendered / "index.html").read_text(encoding="utf-8")
+    assert html.count("historical: backfilled data, nobody was paged") == 1
 
 
 def test_no_cjk_font_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
