@@ -54,6 +54,7 @@ from citywatch.standards import (
     good_day_share,
     o3_daily_max_8h,
     pm25_annual_target,
+    projection_range,
 )
 from citywatch.standards import annual_mean as std_annual_mean
 
@@ -625,6 +626,7 @@ def _ytd_records(days: Mapping[str, AirDay], year: int, station: str, ctx: AirCo
             total = sum((v for v in pm25_days.values() if v is not None), Fraction(0))
             acc = Accumulator(n_total=366 if _leap(year) else 365, count=annual.count, total=total)
             att = attainment(target, acc)
+            spread = projection_range([v for v in pm25_days.values() if v is not None], acc.n_total)
             out.append(
                 record(
                     cat.PM25_ATTAINMENT,
@@ -641,6 +643,11 @@ def _ytd_records(days: Mapping[str, AirDay], year: int, station: str, ctx: AirCo
                         "target": str(target.value),
                         "required_mean": "" if att.required_mean is None else f"{float(att.required_mean):.6g}",
                         "impossible": str(att.impossible).lower(),
+                        **(
+                            {}
+                            if spread is None
+                            else {"projection_low": f"{spread[0]:.1f}", "projection_high": f"{spread[1]:.1f}"}
+                        ),
                     },
                     unverified=bool(att.unverified),
                 )

@@ -5,13 +5,13 @@ Each problem is (location inside the rule, message); the loader turns locations 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.registry.model import Registry
 from citywatch.rules.evaluation import TEMPLATE_FIELDS, reference_unit, resolve, template_fields, unit_factor
-from citywatch.rules.model import UPWARD, Rule, Threshold
+from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, UPWARD, Rule, Threshold, default_plan_tracking
 from citywatch.standards.tables.gb3095 import GB3095_TABLES
 from citywatch.standards.tables.plan import PLAN_TARGETS, WUJIANG_14FYP_FROM
 
@@ -138,6 +138,72 @@ def _site_problems(rule: Rule, indicator: Indicator, registry: Registry) -> Iter
                     yield ("overrides", n, "sites", i), f"site {site_id!r} is not in the rule's scope"
 
 
+def _purpose_problems(rule: Rule, indicator: Indicator) -> Iterator[RuleProblem]:
+    """The severity model of docs/rules.md ("Severity and inhibition")."""
+    if rule.purpose == "exceedance" and default_plan_tracking(rule):
+        yield (
+            ("purpose",),
+            (
+                f"a {rule.kind} rule on {indicator.id} (window {indicator.window}) follows a figure towards the plan: "
+                "its purpose is plan-tracking"
+            ),
+        )
+    if rule.purpose == "plan-tracking" and rule.kind == "staleness":
+        yield ("purpose",), "a silent site is an exceedance, not plan tracking"
+    if rule.tracks != "plan-tracking":
+        if rule.warm_up is not None:
+            yield ("warm_up",), "`warm_up` is for plan-tracking rules; an exceedance is judged on every valid value"
+        return
+    severities = [(("severity",), rule.severity)]
+    severities += [(("overrides", n, "severity"), o.severity) for n, o in enumerate(rule.overrides) if o.severity]
+    for loc, severity in severities:
+        if severity == "critical":
+            yield (
+                loc,
+                (
+                    "a plan-tracking rule is warning or info: critical pages at once and every hour, while a plan "
+                    "figure moves once a day (docs/rules.md, 'Severity and inhibition')"
+                ),
+            )
+    if indicator.window in PERIOD_TO_DATE_WINDOWS and rule.warm_up is None:
+        yield (
+            ("indicator",),
+            (
+                f"{indicator.id} is a figure of the period so far: say from how many samples it means something "
+                "(`warm_up: {min_samples: N, why: ...}`)"
+            ),
+        )
+
+
+def family_problems(rules: Iterable[Rule]) -> dict[str, list[str]]:
+    """Problems between the rules of one family, by rule id: a family grades one condition of one indicator, so
+    its rules share indicator and purpose, and its attainment rules fire on disjoint statuses (at risk and off
+    track never fire together)."""
+    families: dict[str, list[Rule]] = {}
+    for rule in rules:
+        families.setdefault(rule.family_name, []).append(rule)
+    out: dict[str, list[str]] = {}
+    for name, members in families.items():
+        first = members[0]
+        fired: dict[str, str] = {}
+        for rule in members:
+            found = out.setdefault(rule.id, [])
+            if rule is not first and (rule.indicator, rule.tracks) != (first.indicator, first.tracks):
+                found.append(
+                    f"family {name!r}: {rule.id} judges {rule.indicator} ({rule.tracks}) but {first.id} judges "
+                    f"{first.indicator} ({first.tracks}); a family is one indicator and one purpose"
+                )
+            statuses = rule.condition.status if rule.condition is not None and rule.condition.status else []
+            for status in statuses:
+                if status in fired:
+                    found.append(
+                        f"family {name!r}: {rule.id} and {fired[status]} both fire on status {status}; "
+                        "the rules of a family fire on disjoint statuses"
+                    )
+                fired.setdefault(status, rule.id)
+    return {k: v for k, v in out.items() if v}
+
+
 def rule_problems(rule: Rule, registry: Registry | None = None) -> list[RuleProblem]:
     """Every problem of one schema-valid rule (the registry checks run when a registry is given)."""
     indicator = CATALOGUE[rule.indicator]
@@ -166,6 +232,7 @@ def rule_problems(rule: Rule, registry: Registry | None = None) -> list[RuleProb
         )
     if rule.kind == "attainment" and not indicator.id.endswith(".attainment"):
         out.append((("indicator",), f"{indicator.id} carries no attainment status (on-track / at-risk / off-track)"))
+    out += _purpose_problems(rule, indicator)
     for key, template in rule.annotations.items():
         try:
             names = template_fields(template)

@@ -46,6 +46,7 @@ TEMPLATE_FIELDS = frozenset(
         "department",
         "target_class",
         "class",
+        "projection_range",
     }
 )
 """What an annotation template may name, e.g. "{value} {unit} at {site}"."""
@@ -261,6 +262,12 @@ def _measure(rule: Rule, record: IndicatorRecord, history: Sequence[Sample]) -> 
     return record.value, unit
 
 
+def labels_of(rule: Rule, labels: Mapping[str, str], site: str) -> dict[str, str]:
+    """The labels an alert of this rule carries: the rule's own, the site, and its place in the severity model
+    (`family`, `purpose`: Alertmanager inhibits within a family only, deploy/alertmanager/alertmanager.yml)."""
+    return {**labels, "site": site, "family": rule.family_name, "purpose": rule.tracks}
+
+
 # --- evaluation -------------------------------------------------------------------------------------------------------
 class _Template(dict[str, str]):
     def __missing__(self, key: str) -> str:
@@ -297,7 +304,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
     not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
     if rule.indicator != record.indicator or rule.kind == "staleness" or not rule.scope.includes(record.site):
         return None
-    if record.status == INSUFFICIENT_DATA:
+    if record.status == INSUFFICIENT_DATA or rule.warming_up(record.samples):
         return None
     if not rule.in_effect(record.local_date):
         return None
@@ -351,6 +358,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
         "department": rule.department,
         "target_class": section_target or "",
         "class": record.labels.get("class", ""),
+        "projection_range": _projection_range(record, unit),
     }
     return RuleEvaluation(
         rule_id=rule.id,
@@ -368,7 +376,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
         severity=effective.severity,
         department=rule.department,
         source=rule.source,
-        labels={**effective.labels, "site": record.site},
+        labels=labels_of(rule, effective.labels, record.site),
         annotations=_render(effective.annotations, context),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
@@ -418,13 +426,18 @@ def evaluate_staleness(rule: Rule, site: str, last_seen: datetime, now: datetime
         severity=effective.severity,
         department=rule.department,
         source=rule.source,
-        labels={**effective.labels, "site": site},
+        labels=labels_of(rule, effective.labels, site),
         annotations=_render(effective.annotations, context),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),
         entity={"site": site},
     )
+
+
+def _projection_range(record: IndicatorRecord, unit: str) -> str:
+    low, high = record.labels.get("projection_low"), record.labels.get("projection_high")
+    return f" (95 % range {low}–{high} {unit})" if low and high else ""
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -454,7 +467,7 @@ def retirement(rule: Rule, site: str, now: datetime) -> RuleEvaluation:
         severity=rule.severity,
         department=rule.department,
         source=rule.source,
-        labels={**rule.labels, "site": site},
+        labels=labels_of(rule, rule.labels, site),
         annotations={"summary": f"rule {rule.id} was removed from the rule files; its alert at {site} ends"},
         kind=rule.kind,
         entity={"site": site},

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from citywatch.registry import Registry, RegistryError, load_registry
-from citywatch.rules.checks import Loc, rule_problems
+from citywatch.rules.checks import Loc, family_problems, rule_problems
 from citywatch.rules.model import Rule
 
 
@@ -176,6 +176,9 @@ def load_paths(paths: Iterable[Path], registry: Registry | None = None) -> Loade
                 else:
                     first[rule.id] = here
                     rules.append(rule)
+    for rule_id, messages in family_problems(rules).items():
+        here = first[rule_id]
+        problems += [Problem(here.file, here.line, here.column, message, here.path) for message in messages]
     return Loaded(rules, problems)
 
 

@@ -50,6 +50,12 @@ Kind = Literal[
     "rate_of_change",
 ]
 Severity = Literal["info", "warning", "critical"]
+Purpose = Literal["exceedance", "plan-tracking"]
+"""What a rule watches for (docs/rules.md, "Severity and inhibition"): an *exceedance* is a limit broken now (an
+instant or windowed limit, a class worse than target, a silent site); *plan tracking* follows a period's figure
+towards the plan's target (year to date, attainment, shares)."""
+PLAN_TRACKING_KINDS = frozenset({"attainment", "share_below_target"})
+PERIOD_TO_DATE_WINDOWS = frozenset({"ytd", "year"})  # "year": a projection of the year from its days so far
 AttainmentStatus = Literal["on-track", "at-risk", "off-track"]
 Aggregation = Literal["mean", "max", "min", "sum", "count", "last"]
 
@@ -198,6 +204,15 @@ class Staleness(_Strict):
     after: Duration
 
 
+class WarmUp(_Strict):
+    """A plan-tracking rule judges a period-to-date figure only once it rests on enough data."""
+
+    min_samples: int = Field(
+        ge=1, description="The record's `samples` (valid days, for a year to date) the rule waits for before judging"
+    )
+    why: str = Field(min_length=1, description="Why this minimum: what a figure of fewer samples would mislead about")
+
+
 class Reference(_Strict):
     """Where in the reference documents the rule's source is recorded."""
 
@@ -236,6 +251,20 @@ class Rule(_Strict):
     for_: Duration = Field(timedelta(0), alias="for", description="Breach this long (event time) before firing")
     keep_firing_for: Duration = Field(timedelta(0), description="Keep firing this long after the condition ends")
     severity: Severity
+    purpose: Purpose | None = Field(
+        None,
+        description="exceedance or plan-tracking; by default plan-tracking for attainment and share rules and for "
+        "period-to-date indicators, exceedance otherwise",
+    )
+    family: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="Rules of one indicator and purpose that grade one condition (e.g. at risk, off track): in "
+        "Alertmanager a critical inhibits a warning of its own family only. Default: the rule's id",
+    )
+    warm_up: WarmUp | None = Field(
+        None, description="Plan-tracking rules: judge only once the period's record rests on this many samples"
+    )
     department: str = Field(description="Owning department (registry id): who is paged")
     source: str = Field(min_length=1, description="Plan clause or standard (with version) that makes this a breach")
     references: list[Reference] = Field(default_factory=list, description="Where the source is recorded")
@@ -285,6 +314,21 @@ class Rule(_Strict):
     _section_targets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
+    def tracks(self) -> Purpose:
+        """The rule's purpose, given or by default (see `purpose`)."""
+        if self.purpose is not None:
+            return self.purpose
+        return "plan-tracking" if default_plan_tracking(self) else "exceedance"
+
+    @property
+    def family_name(self) -> str:
+        return self.family or self.id
+
+    def warming_up(self, samples: int) -> bool:
+        """Whether a record of `samples` is too early in its period for this rule to judge."""
+        return self.warm_up is not None and samples < self.warm_up.min_samples
+
+    @property
     def needs_registry(self) -> bool:
         return self.scope.needs_registry
 
@@ -323,6 +367,11 @@ class Rule(_Strict):
             if value is not None:
                 update[name] = value
         return self.model_copy(update=update)
+
+
+def default_plan_tracking(rule: Rule) -> bool:
+    """Whether a rule's kind or indicator makes it plan tracking."""
+    return rule.kind in PLAN_TRACKING_KINDS or CATALOGUE[rule.indicator].window in PERIOD_TO_DATE_WINDOWS
 
 
 class RuleFile(_Strict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from citywatch.registry import Registry
 from citywatch.rules.duration import Duration, format_duration
 from citywatch.rules.evaluation import RuleEvaluation, Sample, evaluate, evaluate_staleness, remember
 from citywatch.rules.lifecycle import AlertState, Status, apply
-from citywatch.rules.model import Rule
+from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
 
 
@@ -39,6 +39,11 @@ class InputSeries(_Strict):
     values: str = Field(description='Space-separated: 70 76 _ 74, or expanding "1+2x3" = 1 3 5 7, "_x2" = 2 gaps')
     statuses: str | None = Field(None, description="Record statuses aligned with values, e.g. on-track at-riskx2")
     labels: dict[str, str] = Field(default_factory=dict)
+    samples: str | None = Field(
+        None,
+        description="Record samples aligned with values, like `values` (e.g. 10+1x5); by default 1, and for a "
+        "year-to-date indicator the local day of the year (a figure of the year so far rests on its days)",
+    )
 
 
 class ExpectedAlert(_Strict):
@@ -105,6 +110,7 @@ def series_records(series: InputSeries, start: datetime, interval: timedelta, zo
     indicator = CATALOGUE[series.indicator]
     values = expand_values(series.values)
     statuses = expand_statuses(series.statuses) if series.statuses else []
+    counts = expand_values(series.samples) if series.samples else []
     out = []
     for n, value in enumerate(values):
         if value is None:
@@ -119,12 +125,18 @@ def series_records(series: InputSeries, start: datetime, interval: timedelta, zo
                 window=indicator.window,
                 observed_at=at,
                 local_date=at.astimezone(zone).date(),
-                samples=1,
+                samples=_samples(counts, n, indicator.window, at.astimezone(zone).date()),
                 status=statuses[n] if n < len(statuses) else None,
                 labels=series.labels,
             )
         )
     return out
+
+
+def _samples(counts: Sequence[float | None], n: int, window: str, day: date) -> int:
+    if n < len(counts) and counts[n] is not None:
+        return int(counts[n] or 0)
+    return day.timetuple().tm_yday if window in PERIOD_TO_DATE_WINDOWS else 1
 
 
 @dataclass

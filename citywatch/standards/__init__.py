@@ -22,7 +22,14 @@ from citywatch.standards.air_assessment import (
     exceedance_days,
     good_day_share,
 )
-from citywatch.standards.attainment import Accumulator, Attainment, Status, attainment, required_mean
+from citywatch.standards.attainment import (
+    Accumulator,
+    Attainment,
+    Status,
+    attainment,
+    projection_range,
+    required_mean,
+)
 from citywatch.standards.averages import (
     AnnualMean,
     Average,
@@ -108,6 +115,7 @@ __all__ = [
     "percentile",
     "plan_target",
     "pm25_annual_target",
+    "projection_range",
     "required_mean",
     "sub_index",
     "to_decimal",

@@ -10,6 +10,8 @@ the year, months …) and Σ the sum so far. Status:
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -121,3 +123,29 @@ def attainment(target: Target, acc: Accumulator, *, reach: Number = DEFAULT_REAC
     else:
         status = Status.AT_RISK if _within_reach(target, required, pace, reach_exact) else Status.OFF_TRACK
     return Attainment(status, target, acc, pace, required, reach_exact, impossible, unverified)
+
+
+Z_95 = 1.959964  # two-sided 95 % of the normal distribution
+
+
+def projection_range(values: Sequence[Number], n_total: int) -> tuple[float, float] | None:
+    """The 95 % range of the period mean projected from `values` (the period's observations so far).
+
+    The rest of the period is taken to continue at the mean so far; what the projection does not know is that
+    mean's error and the rest's own spread, so for the remaining R of N observations, with s the spread of the
+    observations so far, the range is projection ± z · R/N · s · √(1/n + 1/R). Days are correlated and seasonal,
+    so read it as the least the projection is uncertain by. None with fewer than two observations; the projection
+    itself once the period is complete."""
+    n = len(values)
+    if n < 2:
+        return None
+    exact = [to_fraction(v, name="value") for v in values]
+    total = sum(exact, Fraction(0))
+    mean = total / n
+    remaining = max(n_total - n, 0)
+    projection = float((total + remaining * mean) / max(n_total, n))
+    if remaining == 0:
+        return projection, projection
+    spread = math.sqrt(float(sum((v - mean) ** 2 for v in exact) / (n - 1)))
+    half = Z_95 * remaining / n_total * spread * math.sqrt(1 / n + 1 / remaining)
+    return projection - half, projection + half

@@ -196,13 +196,17 @@ def test_alerts_are_grouped_by_site() -> None:
             assert "site" in route["group_by"], route
 
 
-def test_critical_inhibits_warning_for_the_same_site_and_department() -> None:
-    (rule,) = CONFIG["inhibit_rules"]
-    assert 'severity="critical"' in rule["source_matchers"]
-    assert 'severity="warning"' in rule["target_matchers"]
-    assert set(rule["equal"]) == {"site", "department"}
-    # a site-less critical (the pipeline's) must not inhibit every other site-less warning
-    assert 'site=~".+"' in rule["source_matchers"]
+def test_inhibition_stays_within_one_family_of_one_site_and_department() -> None:
+    rules = CONFIG["inhibit_rules"]
+    assert {(r["source_matchers"][0], r["target_matchers"][0]) for r in rules} == {
+        ('severity="critical"', 'severity=~"warning|info"'),
+        ('severity="warning"', 'severity="info"'),
+    }
+    for rule in rules:
+        assert set(rule["equal"]) == {"site", "department", "family"}
+        # a site-less critical (the pipeline's) must not inhibit every other site-less warning
+        assert 'site=~".+"' in rule["source_matchers"]
+        assert 'family=~".+"' in rule["source_matchers"]
 
 
 def test_the_maintenance_window_is_defined_and_mutes_environment_warnings_and_info_only() -> None:

@@ -12,7 +12,7 @@ from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
 from citywatch.rules.evaluation import evaluate, evaluate_staleness, fingerprint, remember
 from citywatch.rules.loader import load_paths
-from citywatch.rules.model import Rule
+from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -31,7 +31,8 @@ def record(indicator: str, site: str, value: float, at: dt.datetime, **extra: ob
             "window": entry.window,
             "observed_at": at,
             "local_date": at.astimezone(ZONE).date(),
-            "samples": 1,
+            # A figure of the year so far rests on the days so far: realistic, and past every rule's warm-up by spring.
+            "samples": at.timetuple().tm_yday if entry.window in PERIOD_TO_DATE_WINDOWS else 1,
             **extra,
         }
     )
@@ -169,13 +170,50 @@ def test_rate_of_change_is_per_hour_against_the_oldest_value_in_the_lookback() -
     assert result is not None and (result.value, result.unit, result.outcome) == (30.0, "µg/m³/1h", "breach")
 
 
-def test_attainment_rules_read_the_record_status() -> None:
-    rule = RULES["air-pm25-attainment-off-track"]
-    outcomes = [
-        evaluate(rule, record("air.pm25.attainment", "wj-songling", 36, at("2025-06-01"), status=s))
-        for s in ("off-track", "at-risk", "on-track")
-    ]
-    assert [o.outcome if o else None for o in outcomes] == ["breach", "hold", "clear"]
+def test_attainment_grades_never_fire_together() -> None:
+    statuses = ("off-track", "at-risk", "on-track")
+    outcomes = {
+        rule_id: [
+            o.outcome
+            if (
+                o := evaluate(
+                    RULES[rule_id], record("air.pm25.attainment", "wj-songling", 36, at("2025-06-01"), status=s)
+                )
+            )
+            else None
+            for s in statuses
+        ]
+        for rule_id in ("air-pm25-attainment-off-track", "air-pm25-attainment-at-risk")
+    }
+    assert outcomes == {
+        "air-pm25-attainment-off-track": ["breach", "clear", "clear"],
+        "air-pm25-attainment-at-risk": ["clear", "breach", "clear"],
+    }
+
+
+def test_plan_tracking_rules_wait_for_their_warm_up_and_exceedances_never_do() -> None:
+    def judged(rule_id: str, indicator: str, value: float, samples: int) -> bool:
+        return (
+            evaluate(RULES[rule_id], record(indicator, "wj-songling", value, at("2026-01-04"), samples=samples))
+            is not None
+        )
+
+    assert not judged("air-pm25-annual-ytd-above-limit", "air.pm25.annual_mean_ytd", 60, 3)
+    assert judged("air-pm25-annual-ytd-above-limit", "air.pm25.annual_mean_ytd", 60, 90)
+    assert not judged("air-pm25-attainment-off-track", "air.pm25.attainment", 60, 89)
+    assert judged("air-pm25-24h-grade2", "air.pm25.mean_24h", 90, 20)
+
+
+def test_alerts_carry_their_family_and_purpose() -> None:
+    def labels(rule_id: str, indicator: str, value: float, **extra: object) -> dict[str, str]:
+        found = evaluate(RULES[rule_id], record(indicator, "wj-songling", value, at("2026-06-01"), **extra))
+        assert found is not None
+        return found.labels
+
+    exceedance = labels("air-pm25-24h-grade2", "air.pm25.mean_24h", 90)
+    tracking = labels("air-pm25-attainment-at-risk", "air.pm25.attainment", 36, status="at-risk")
+    assert (exceedance["family"], exceedance["purpose"]) == ("air-pm25-24h-grade2", "exceedance")
+    assert (tracking["family"], tracking["purpose"]) == ("air-pm25-attainment", "plan-tracking")
 
 
 def test_staleness_is_judged_on_the_processing_clock() -> None:

@@ -210,6 +210,7 @@ rules:
     condition: {status: [off-track]}
     clear: {status: [off-track, on-track]}
     severity: info
+    warm_up: {min_samples: 90, why: w}
     department: environment
     source: s
     annotations: {summary: "{value:.2f"}
@@ -219,5 +220,71 @@ rules:
         "f.yaml:7:15: bad severity 'loud': input should be 'info', 'warning' or 'critical'",
         "f.yaml:10:5: a rule of kind staleness needs `staleness`",
         "f.yaml:22:21: clear condition on the wrong side: status off-track both fires and clears",
-        "f.yaml:26:28: bad template: unmatched '{' in format spec",
+        "f.yaml:27:28: bad template: unmatched '{' in format spec",
     ]
+
+
+def test_the_severity_model_is_checked(tmp_path: Path, registry: Registry) -> None:
+    text = """\
+rules:
+  - id: ytd-critical
+    description: d
+    indicator: air.pm25.annual_mean_ytd
+    condition: {op: ">", value: 35}
+    severity: critical
+    department: environment
+    source: s
+  - id: share-called-exceedance
+    description: d
+    kind: share_below_target
+    indicator: air.city.good_day_share_ytd
+    purpose: exceedance
+    condition: {op: "<", value: 0.8}
+    severity: warning
+    warm_up: {min_samples: 60, why: w}
+    department: environment
+    source: s
+  - id: limit-warming-up
+    description: d
+    indicator: air.pm25.mean_24h
+    condition: {op: ">", value: 75}
+    severity: warning
+    warm_up: {min_samples: 3, why: w}
+    department: environment
+    source: s
+  - id: grade-a
+    description: d
+    kind: attainment
+    family: grades
+    indicator: air.pm25.attainment
+    condition: {status: [at-risk, off-track]}
+    severity: info
+    warm_up: {min_samples: 90, why: w}
+    department: environment
+    source: s
+  - id: grade-b
+    description: d
+    kind: attainment
+    family: grades
+    indicator: air.pm25.attainment
+    condition: {status: [off-track]}
+    severity: warning
+    warm_up: {min_samples: 90, why: w}
+    department: environment
+    source: s
+  - id: grade-c
+    description: d
+    family: grades
+    indicator: air.pm25.mean_24h
+    condition: {op: ">", value: 75}
+    severity: warning
+    department: environment
+    source: s
+"""
+    problems = lint(tmp_path, registry, f=text)
+    assert any(p.startswith("f.yaml:6:15: a plan-tracking rule is warning or info") for p in problems), problems
+    assert any(p.startswith("f.yaml:4:16: air.pm25.annual_mean_ytd is a figure of the period so far") for p in problems)
+    assert any(p.startswith("f.yaml:13:14: a share_below_target rule on air.city.good_day_share_ytd") for p in problems)
+    assert any(p.startswith("f.yaml:24:14: `warm_up` is for plan-tracking rules") for p in problems), problems
+    assert any("grade-b and grade-a both fire on status off-track" in p for p in problems), problems
+    assert any("family 'grades': grade-c judges air.pm25.mean_24h (exceedance)" in p for p in problems), problems

@@ -160,3 +160,17 @@ def test_required_mean_reproduces_the_target_when_met_exactly(
     for _ in range(acc.remaining):
         acc = acc.add(required)
     assert acc.mean == target
+
+
+def test_the_projection_carries_a_range_that_narrows_as_the_year_fills() -> None:
+    from citywatch.standards.attainment import projection_range
+
+    early = [40, 20, 35, 50, 25, 30, 45, 15, 38, 42]  # ten winter-ish days, mean 34
+    low, high = projection_range(early, 365) or (0.0, 0.0)
+    assert low < 34 < high and high - low > 10  # ten days say little about the year
+    later = early * 20  # the same spread over 200 days
+    low2, high2 = projection_range(later, 365) or (0.0, 0.0)
+    assert low2 < 34 < high2 and high2 - low2 < (high - low) / 3
+    assert projection_range([30] * 50, 365) == (30.0, 30.0)  # no spread, nothing unknown
+    assert projection_range([30], 365) is None  # one day has no spread to measure
+    assert projection_range(early, 10) == (34.0, 34.0)  # the period is complete: the mean is the figure
