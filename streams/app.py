@@ -17,6 +17,7 @@ delivery is safe; faust's exactly-once mode is not used (see the faust notes in 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 import time
@@ -118,10 +119,17 @@ def create_app(settings: WorkerSettings) -> faust.App:
         producer_acks=-1,
         table_cleanup_interval=3600.0,
         table_standby_replicas=settings.worker_standby_replicas,
+        # The web port serves /metrics, /healthz and (with a token) /rules/reload only: faust's own pages would
+        # show table contents (dedup records, rule state) and the partition router to anyone who can reach it.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
     )
     _serve_metrics(app)
     metrics.export_site_info(registry)
-    clock = ProcessingClock(settings.clock_start_at, settings.clock_speed)
+    clock = ProcessingClock(settings.clock_start_at, settings.clock_speed, follows_events=settings.clock_follows_events)
     engine = RuleEngine(rules, registry, started=clock.now())
     bounds = settings.clock_bounds()
     # Backfilled history is judged by the same rules in an engine of its own: its alerts are incidents of the past,
@@ -130,7 +138,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     live_rules = RuleLane(engine, rules_key, live=True)
     past_rules = RuleLane(history_engine, history_rules_key, live=False)
     rule_source = RuleSource(engine, Path(settings.rules_dir), registry, also=(history_engine,))
-    _serve_rule_reload(app, rule_source)
+    _serve_pages(app, rule_source, settings.worker_admin_token)
     log.info("processing clock: %r", clock)
 
     def topic(*names: str) -> faust.TopicT:
@@ -396,6 +404,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 if checked is None:
                     continue
                 feed, record = checked
+                for _, instant in record.observation_fields():
+                    if isinstance(instant, datetime):
+                        clock.observe(instant)
                 events, records = by_site.setdefault((feed, record.site_id), ([], []))
                 events.append(event)
                 records.append(record)
@@ -539,6 +550,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def staleness() -> None:
         if app.rebalancing or app.in_recovery:
             return  # the table partitions may be half restored
+        if not clock.ready:
+            return  # following the events, and none yet: no time to judge silence by
         owns = owner(app.consumer.assignment())
         for site in engine.watched():
             if owns(site) and not engine.is_loaded(site):
@@ -600,13 +613,28 @@ def _serve_metrics(app: faust.App) -> None:
     del metrics_page  # registered by the decorator
 
 
-def _serve_rule_reload(app: faust.App, rule_source: RuleSource) -> None:
-    """`POST /rules/reload` on the worker's web port: reload the rule files now (200, or 422 with the problems
-    when the running rules were kept)."""
+def _serve_pages(app: faust.App, rule_source: RuleSource, token: str) -> None:
+    """`GET /healthz`, and `POST /rules/reload` on the worker's web port: reload the rule files now (200, or 422 with the problems
+    when the running rules were kept). Only with `Authorization: Bearer <CITYWATCH_WORKER_ADMIN_TOKEN>`; without a
+    token configured the endpoint does not exist."""
+
+    @app.page("/healthz")
+    async def healthz(self: View, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+    del healthz  # registered by the decorator
+    if not token:
+        return
 
     @app.page("/rules/reload")
     class RulesReload(View):
         async def post(self, request: Request) -> Response:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return self.json(
+                    {"detail": "send the worker's admin token: Authorization: Bearer <CITYWATCH_WORKER_ADMIN_TOKEN>"},
+                    status=401,
+                )
             result = await rule_source.reload("POST /rules/reload")
             return self.json(result.as_json(), status=422 if result.outcome == "failed" else 200)
 

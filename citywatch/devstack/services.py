@@ -13,6 +13,14 @@ from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.devstack.stack import CitywatchProcess
 from citywatch.settings import CommonSettings
 
+DEMO_WORKER_CLOCK = {
+    # The simulator runs days in minutes: the worker's processing clock follows the events it processes, so a
+    # station the scenario silences goes stale against the others' readings (citywatch/clock.py), and staleness is
+    # judged every real second (one simulated quarter hour at the default 720×) instead of every minute.
+    "CITYWATCH_CLOCK_FOLLOWS_EVENTS": "true",
+    "CITYWATCH_WORKER_STALENESS_INTERVAL_S": "1",
+}
+
 
 def local_processes(config: StackConfig) -> list[CitywatchProcess]:
     env = {
@@ -25,7 +33,7 @@ def local_processes(config: StackConfig) -> list[CitywatchProcess]:
     run = config.run_dir
     return [
         CitywatchProcess(["ingest"], "citywatch-ingest", run, env, metrics_port=8000, health_path="/healthz"),
-        CitywatchProcess(["worker"], "citywatch-worker", run, env, metrics_port=6066),
+        CitywatchProcess(["worker"], "citywatch-worker", run, {**env, **DEMO_WORKER_CLOCK}, metrics_port=6066),
         CitywatchProcess(["alerts"], "citywatch-alerts", run, env, metrics_port=8010, health_path="/healthz"),
         CitywatchProcess(["simulate"], "citywatch-simulator", run, env, metrics_port=8020),
     ]

@@ -121,7 +121,9 @@ DEFAULT_INCIDENTS: tuple[Incident, ...] = (
     PollutionEpisode("wj-songling", start_hour=24, hours=30, level=130.0),
     MalformedBatch("wj-pingwang", hour=1),
     Correction("wj-shengze", observed_hour=1, resend_hour=4),
-    SilentSensor("wj-lili", start_hour=6, hours=12),
+    # Late enough that a worker started beside the simulator is already keeping pace (at 720×, 4 minutes in):
+    # staleness is judged on the worker's clock as it processes, not on a backlog it reads in one go.
+    SilentSensor("wj-lili", start_hour=48, hours=12),
     SectionDegradation("wj-ws-lanxitang-shengze", start_hour=12, days=3),
     PlantOverCapacity("wj-wte-phase2", day=1, factor=1.12),
 )

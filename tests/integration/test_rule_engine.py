@@ -17,6 +17,8 @@ from tests.integration.kafka_reads import read_until
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 5, 1, 0, tzinfo=SHANGHAI)
+ADMIN_TOKEN = "worker-admin-token-of-the-test"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def hours(site: str, first: datetime, values: list[float]) -> list[dict[str, Any]]:
@@ -44,6 +46,7 @@ def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arri
         CITYWATCH_CLOCK_START=START.isoformat(),
         CITYWATCH_CLOCK_SPEED="3600",
         CITYWATCH_WORKER_STALENESS_INTERVAL_S="1",
+        CITYWATCH_WORKER_ADMIN_TOKEN=ADMIN_TOKEN,
     )
     ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
     isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
@@ -81,7 +84,7 @@ def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arri
     start = text.index("  - id: air-station-silent")
     end = text.find("\n  - id:", start + 1)
     air.write_text(text[:start] + (text[end + 1 :] if end != -1 else ""), encoding="utf-8")
-    reloaded = httpx.post(f"http://127.0.0.1:{worker.metrics_port}/rules/reload", timeout=30).json()
+    reloaded = httpx.post(f"http://127.0.0.1:{worker.metrics_port}/rules/reload", headers=ADMIN, timeout=30).json()
     assert reloaded["removed"] == [rule], reloaded
     records = read_until(
         isolation.stack.kafka_bootstrap,
@@ -99,7 +102,12 @@ def test_windowed_rule_evaluates_from_history_and_rules_reload_without_restart(
     topics = isolation.ensure_topics()
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules_dir)
-    worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_RULES_DIR=str(rules_dir))
+    worker = isolation.start(
+        "worker",
+        "CITYWATCH_WORKER_WEB_PORT",
+        CITYWATCH_RULES_DIR=str(rules_dir),
+        CITYWATCH_WORKER_ADMIN_TOKEN=ADMIN_TOKEN,
+    )
     ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
     auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
     gateway = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
@@ -127,13 +135,20 @@ def test_windowed_rule_evaluates_from_history_and_rules_reload_without_restart(
     air = rules_dir / "air.yaml"
     original = air.read_text(encoding="utf-8")
     air.write_text(original.replace("op: '>'", "op: 'bigger'", 1).replace('op: ">"', 'op: "bigger"', 1))
-    refused = httpx.post(f"{base}/rules/reload", timeout=30)
+    # The worker's port: /metrics and /healthz for anyone; reload only with the admin token; no faust pages.
+    assert httpx.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
+    assert httpx.post(f"{base}/rules/reload", timeout=30).status_code == 401
+    wrong = {"Authorization": "Bearer guess"}
+    assert httpx.post(f"{base}/rules/reload", headers=wrong, timeout=30).status_code == 401
+    for page in ("/table/state/wj-songling/", "/table/state/", "/router/", "/graph/", "/stats/"):
+        assert httpx.get(f"{base}{page}", timeout=10).status_code == 404, page
+    refused = httpx.post(f"{base}/rules/reload", headers=ADMIN, timeout=30)
     assert refused.status_code == 422, refused.text
     assert any("air.yaml:" in p for p in refused.json()["problems"]), refused.json()
 
     # A valid change is applied at once and reported as a diff.
     air.write_text(original.replace("air-station-silent", "air-station-quiet", 1))
-    applied = httpx.post(f"{base}/rules/reload", timeout=30).json()
+    applied = httpx.post(f"{base}/rules/reload", headers=ADMIN, timeout=30).json()
     assert applied["outcome"] == "applied", applied
     assert applied["added"] == ["air-station-quiet"] and applied["removed"] == ["air-station-silent"]
 

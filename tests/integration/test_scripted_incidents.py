@@ -2,7 +2,8 @@
 Alertmanager with its source cited, at a webhook receiver — and resolves when the incident ends.
 
 The simulator runs five days back at 7,200× (two simulated hours a second), so even the one-day incident fires for
-several real seconds and Alertmanager can be watched while it does.
+several real seconds and Alertmanager can be watched while it does. The worker's processing clock follows the events,
+as in `make up`, with staleness judged every half second (one simulated hour).
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ import pytest
 
 from citywatch.cli.dashboards import DEFAULT_REGISTRY
 from citywatch.devstack.config import StackConfig
+from citywatch.devstack.services import DEMO_WORKER_CLOCK
 from citywatch.registry import load_registry
 from citywatch.topics import Topics
-from services.simulator.incidents import DEFAULT_INCIDENTS, PlantOverCapacity, PollutionEpisode, SectionDegradation
+from services.simulator.incidents import (
+    DEFAULT_INCIDENTS,
+    PlantOverCapacity,
+    PollutionEpisode,
+    SectionDegradation,
+    SilentSensor,
+)
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
@@ -70,7 +78,11 @@ def incidents_run(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) 
     try:
         iso.ensure_topics(partitions=2)
         ingest = iso.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
-        iso.start("worker", "CITYWATCH_WORKER_WEB_PORT")
+        iso.start(
+            "worker",
+            "CITYWATCH_WORKER_WEB_PORT",
+            **{**DEMO_WORKER_CLOCK, "CITYWATCH_WORKER_STALENESS_INTERVAL_S": "0.5"},
+        )
         iso.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
         registry = load_registry(DEFAULT_REGISTRY)
         keys_file = iso.tmp_path / "simulator-keys.json"
@@ -94,6 +106,8 @@ INCIDENT_ALERTS = {
     PollutionEpisode: "air-pm25-24h-grade2",
     SectionDegradation: "water-national-section-worse-than-target",
     PlantOverCapacity: "waste-plant-over-capacity",
+    # The worker's clock follows the simulator's events (as in `make up`), so the silenced station goes stale.
+    SilentSensor: "air-station-silent",
 }
 
 
@@ -114,7 +128,17 @@ def test_scripted_incidents_raise_their_alerts_once_and_resolve(incidents_run: I
     def all_resolved(records: list[dict[str, Any]]) -> bool:
         return all(statuses(records, rule, site)[-1:] == ["resolved"] for rule, site in expected)
 
-    records = read_until(incidents_run.stack.kafka_bootstrap, topics.alerts, all_resolved, timeout_s=180)
+    seen: list[dict[str, Any]] = []
+
+    def done(records: list[dict[str, Any]]) -> bool:
+        seen[:] = records
+        return all_resolved(records)
+
+    try:
+        records = read_until(incidents_run.stack.kafka_bootstrap, topics.alerts, done, timeout_s=180)
+    except AssertionError:
+        found = {f"{rule} at {site}": statuses(seen, rule, site) for rule, site in sorted(expected)}
+        raise AssertionError(f"each incident's alert should fire and resolve once; transitions seen: {found}") from None
     for rule, site in sorted(expected):
         history = [
             (r["status"], r.get("observed_at"), r.get("value"), r.get("threshold"))

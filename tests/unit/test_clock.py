@@ -63,3 +63,27 @@ def test_worker_settings_read_the_clock(monkeypatch: pytest.MonkeyPatch) -> None
         WorkerSettings(clock_start="2026-03-01T00:00:00")
     with pytest.raises(ValueError):
         WorkerSettings(clock_speed=0)
+
+
+def test_a_clock_that_follows_the_events_moves_with_the_newest_event_only() -> None:
+    wall = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+    clock = ProcessingClock(follows_events=True, wall=lambda: wall)
+    assert clock.now() == wall and not clock.ready  # nothing processed yet: staleness is not judged
+    first = wall - dt.timedelta(days=3)
+    clock.observe(first)
+    assert clock.now() == first and clock.ready
+    clock.observe(first - dt.timedelta(hours=5))  # a late or backfilled reading never moves it back
+    assert clock.now() == first
+    clock.observe(first + dt.timedelta(hours=4))
+    assert clock.now() == first + dt.timedelta(hours=4)
+    clock.observe(wall + dt.timedelta(minutes=4))  # within the gateway's skew allowance, but never past the wall clock
+    assert clock.now() == wall
+    with pytest.raises(ValueError, match="no start or speed"):
+        ProcessingClock(START, 60, follows_events=True)
+
+
+def test_the_wall_clock_ignores_events() -> None:
+    wall = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+    clock = ProcessingClock(wall=lambda: wall)
+    clock.observe(wall - dt.timedelta(days=1))
+    assert clock.now() == wall

@@ -652,3 +652,15 @@ def test_cli_writes_and_checks(tmp_path: Path) -> None:
     (tmp_path / "kafka-users.yaml").write_text("# edited by hand\n", encoding="utf-8")
     result = runner.invoke(app, [*args, "--check"])
     assert result.exit_code == 1 and "kafka-users.yaml" in result.output
+
+
+def test_the_worker_port_is_metrics_and_health_only(manifests: Manifests) -> None:
+    (worker, container) = next((w, c) for w, c, command in citywatch_containers(manifests) if command == "worker")
+    assert [p["containerPort"] for p in container["ports"]] == [6066]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "CITYWATCH_WORKER_ADMIN_TOKEN" not in environment(manifests, container)  # POST /rules/reload is off
+    policy = named(manifests, "NetworkPolicy")["citywatch-worker-port"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == worker["spec"]["selector"]["matchLabels"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 6066}]
+    assert all(source["podSelector"]["matchLabels"] for source in rule["from"])  # never "everyone"
