@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citywatch.intake.clock import ClockBounds
@@ -97,7 +97,12 @@ class WorkerSettings(CommonSettings):
 
     worker_app_id: str = Field("citywatch-worker", description="faust app id = consumer group")
     worker_web_host: str = Field("127.0.0.1", description="faust web server bind address")
-    worker_web_port: int = Field(6066, description="faust web server port, serves /metrics")
+    worker_web_port: int = Field(6066, description="faust web server port, serves /metrics and /healthz")
+    worker_admin_token: str = Field(
+        "",
+        description="Bearer token for the worker's POST /rules/reload; empty: the endpoint is off (SIGHUP and the "
+        "rule-file watch still reload). The port serves nothing else but /metrics and /healthz",
+    )
     worker_data_dir: str = Field(".run/worker", description="faust data directory (tables)")
     worker_store: str = Field(
         "rocksdb://",
@@ -148,6 +153,11 @@ class WorkerSettings(CommonSettings):
     clock_speed: float = Field(
         1.0, gt=0, description="Processing-clock seconds per real second (like the simulator's speed)"
     )
+    clock_follows_events: bool = Field(
+        False,
+        description="Demo: the processing clock is the newest event time processed (an accelerated simulator's "
+        "clock), so staleness rules judge silence against the other sites' data; not with clock_start/speed",
+    )
     topic_partitions: int = Field(4, description="Partitions of the topics the worker creates")
 
     @field_validator("clock_start")
@@ -182,12 +192,29 @@ class AlertSettings(CommonSettings):
     alerts_group_id: str = Field("citywatch-alerts", description="Kafka consumer group of the alert service")
     resend_interval_s: float = Field(60.0, description="Re-send firing alerts to Alertmanager this often")
     webhook_urls: str = Field("", description="Comma-separated URLs that receive every firing and resolved transition")
+    webhook_secrets: str = Field(
+        "",
+        description="Comma-separated Standard Webhooks secrets (whsec_<base64>), one per URL in the same order: each "
+        "receiver's POSTs are signed with its own; empty: unsigned",
+    )
     grafana_url: str = Field("", description="Grafana base URL for alert annotations; empty skips them")
     grafana_token: str = Field("", description="Grafana service-account token for annotations")
     history_retention_days: float = Field(400.0, description="Keep alert history (transitions, acks) this long")
     ack_max_days: float = Field(
         7.0, description="An acknowledgement's Alertmanager silence lasts until the alert resolves, at most this long"
     )
+    runbook_base_url: str = Field(
+        "http://127.0.0.1:8010/runbooks/",
+        description="Where on-call opens runbooks: a rule's runbook_url (docs/rules.md#…) becomes this base + "
+        "rules.md#…; the alert service serves the repository's docs/ there; point it at your docs site",
+    )
+    maintenance_max_days: float = Field(
+        7.0,
+        gt=0,
+        description="The longest maintenance window (longer ones are refused with 422): a site muted for "
+        "longer is out of service, which belongs in the registry, not a silence",
+    )
+    maintenance_max_lead_days: float = Field(90.0, gt=0, description="How far ahead a maintenance window may start")
 
     alertmanager_extra_labels: str = Field(
         "", description="Labels added to every alert and silence in Alertmanager, as name=value,name=value"
@@ -209,6 +236,20 @@ class AlertSettings(CommonSettings):
     @property
     def webhook_url_list(self) -> list[str]:
         return [url.strip() for url in self.webhook_urls.split(",") if url.strip()]
+
+    @property
+    def webhook_secret_list(self) -> list[str]:
+        return [secret.strip() for secret in self.webhook_secrets.split(",")] if self.webhook_secrets else []
+
+    @model_validator(mode="after")
+    def _a_secret_per_receiver(self) -> AlertSettings:
+        secrets = self.webhook_secret_list
+        if secrets and len(secrets) != len(self.webhook_url_list):
+            raise ValueError(
+                f"webhook_secrets: {len(secrets)} secrets for {len(self.webhook_url_list)} webhook URLs; give one per "
+                "URL, in the same order (an empty entry sends that receiver unsigned)"
+            )
+        return self
 
 
 class SimulatorSettings(CommonSettings):

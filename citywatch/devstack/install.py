@@ -23,6 +23,7 @@ APT_PACKAGES: dict[str, str] = {
     "amtool": "prometheus-alertmanager",
     "java": "openjdk-17-jre-headless",
     "mvn": "maven",
+    "chromium": "chromium",  # the browser tests of the on-call page and the API docs (headless)
 }
 
 

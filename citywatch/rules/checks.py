@@ -154,7 +154,7 @@ def _purpose_problems(rule: Rule, indicator: Indicator) -> Iterator[RuleProblem]
         if rule.warm_up is not None:
             yield ("warm_up",), "`warm_up` is for plan-tracking rules; an exceedance is judged on every valid value"
         return
-    severities = [(("severity",), rule.severity)]
+    severities: list[tuple[Loc, str]] = [(("severity",), rule.severity)]
     severities += [(("overrides", n, "severity"), o.severity) for n, o in enumerate(rule.overrides) if o.severity]
     for loc, severity in severities:
         if severity == "critical":

@@ -121,6 +121,7 @@ class RuleEngine:
         self, rules: Sequence[Rule], registry: Registry | None = None, *, started: datetime, historical: bool = False
     ) -> None:
         self._registry = registry
+        self._names = {} if registry is None else {s.id: f"{s.name_en} {s.name_zh}" for s in registry.all_sites()}
         self.started = started
         self.historical = historical  # judges backfilled history: its evaluations are marked, nobody is paged
         self._history: BySite[tuple[Sample, ...]] = BySite()  # (rule id, site) -> samples
@@ -186,14 +187,16 @@ class RuleEngine:
         for rule in self._by_indicator.get(record.indicator, ()):
             if rule.kind == "staleness":
                 if self._published.get((rule.id, site)) == "breach":
-                    cleared = evaluate_staleness(rule, site, received_at, received_at)
+                    cleared = evaluate_staleness(
+                        rule, site, received_at, received_at, site_name=self._names.get(site, "")
+                    )
                     if cleared is not None:
                         self._published[(rule.id, site)] = cleared.outcome
                         out.append(cleared)
                 continue
             key = (rule.id, site)
             earlier = self._history.get(key, ())
-            result = evaluate(rule, record, earlier)
+            result = evaluate(rule, record, earlier, site_name=self._names.get(site, ""))
             if history_span(rule) > timedelta(0) and rule.scope.includes(site):
                 self._history[key] = remember(rule, earlier, record)
             if result is not None:
@@ -232,7 +235,7 @@ class RuleEngine:
                 if last > now:
                     # The clock went back (an accelerated clock restarts at its start): count from now.
                     last = self._last_seen[seen_key] = now
-                result = evaluate_staleness(rule, site, last, now)
+                result = evaluate_staleness(rule, site, last, now, site_name=self._names.get(site, ""))
                 if result is None:
                     continue
                 key = (rule.id, site)

@@ -22,6 +22,7 @@ from citywatch.rules.duration import format_duration
 from citywatch.rules.model import OPERATORS, Rule, Threshold
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
+from citywatch.standards.reporting import reported
 from citywatch.standards.tables.gb3095 import UNITS as GB3095_UNITS
 from citywatch.standards.tables.plan import PLAN_TARGETS
 
@@ -33,6 +34,7 @@ TEMPLATE_FIELDS = frozenset(
     {
         "rule",
         "site",
+        "site_id",
         "indicator",
         "kind",
         "value",
@@ -161,7 +163,7 @@ def resolve(
         target = pm25_annual_target(on) if threshold.target == "pm25_annual_mean" else plan_target(threshold.target)
         if not target.source.applies_on(on):
             return None
-        label = f"{target.source.label} target {target.id} ({target.quote})"
+        label = f"the plan target for {target.description}, {target.value:g} {target.unit} ({target.quote})"
         return ResolvedThreshold(
             value=_scaled(target.value, factor) + threshold.offset, label=label, unverified=target.unverified
         )
@@ -289,6 +291,16 @@ def _render(annotations: Mapping[str, str], context: dict[str, str]) -> dict[str
     return out
 
 
+def named(site: str, name: str) -> str:
+    """A site as people read it: its registry name, then its id (Songling 松陵 (wj-songling))."""
+    return f"{name} ({site})" if name else site
+
+
+def _annotations(templates: Mapping[str, str], context: dict[str, str], site_name: str) -> dict[str, str]:
+    rendered = _render(templates, context)
+    return {**rendered, "site_name": site_name} if site_name else rendered
+
+
 def _status_outcome(rule: Rule, status: str | None) -> Outcome:
     assert rule.condition is not None and rule.condition.status is not None
     if status in rule.condition.status:
@@ -298,7 +310,9 @@ def _status_outcome(rule: Rule, status: str | None) -> Outcome:
     return "clear" if status in rule.clear.status else "hold"
 
 
-def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -> RuleEvaluation | None:
+def evaluate(
+    rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = (), *, site_name: str = ""
+) -> RuleEvaluation | None:
     """The rule's outcome on this record, or None when the record is outside the rule's scope or period, is no
     valid statistic under its standard (INSUFFICIENT_DATA: a 24 h mean of 3 hours is not a 24 h mean), or there is
     not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
@@ -321,8 +335,13 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
     unverified = record.unverified
     if cond.status is not None:
         outcome = _status_outcome(effective, record.status)
-        # A status condition has no number; 0 keeps the field valid JSON for the alert service.
-        threshold = ResolvedThreshold(value=0.0, label=f"status {' or '.join(cond.status)}")
+        # A status condition's number is the target the record was projected against (labels.target).
+        target = _number(record.labels.get("target"))
+        threshold = ResolvedThreshold(
+            value=0.0 if target is None else target,
+            label=f"status {' or '.join(cond.status)} against the annual target"
+            + ("" if target is None else f" {reported(target, indicator.unit)} {indicator.unit}"),
+        )
     else:
         fire = resolve_cached(cond, record.local_date, indicator, section_target)
         if fire is None:
@@ -344,12 +363,13 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
                 outcome = "clear" if OPERATORS[effective.clear.op](value, clear.value) else "hold"
     context = {
         "rule": rule.id,
-        "site": record.site,
+        "site": named(record.site, site_name),
+        "site_id": record.site,
         "indicator": record.indicator,
         "kind": rule.kind,
-        "value": _fmt(value, indicator.unit),
+        "value": reported(value, indicator.unit),
         "unit": unit,
-        "threshold": f"{threshold.value:g}",
+        "threshold": reported(threshold.value, indicator.unit),
         "threshold_source": threshold.label,
         "status": record.status or "",
         "window": format_duration(effective.window.duration) if effective.window else record.window,
@@ -377,7 +397,7 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
         department=rule.department,
         source=rule.source,
         labels=labels_of(rule, effective.labels, record.site),
-        annotations=_render(effective.annotations, context),
+        annotations=_annotations(effective.annotations, context, site_name),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),
@@ -385,7 +405,9 @@ def evaluate(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()
     )
 
 
-def evaluate_staleness(rule: Rule, site: str, last_seen: datetime, now: datetime) -> RuleEvaluation | None:
+def evaluate_staleness(
+    rule: Rule, site: str, last_seen: datetime, now: datetime, *, site_name: str = ""
+) -> RuleEvaluation | None:
     """A staleness rule on the processing clock: breach when the site's last record of the indicator arrived
     `staleness.after` or longer before `now`. For a site never seen, pass the time the watch started."""
     if rule.kind != "staleness" or rule.staleness is None or not rule.scope.includes(site):
@@ -399,7 +421,8 @@ def evaluate_staleness(rule: Rule, site: str, last_seen: datetime, now: datetime
     after = rule.staleness.after.total_seconds()
     context = {
         "rule": rule.id,
-        "site": site,
+        "site": named(site, site_name),
+        "site_id": site,
         "indicator": rule.indicator,
         "kind": rule.kind,
         "value": format_duration(timedelta(seconds=silent)),
@@ -427,7 +450,7 @@ def evaluate_staleness(rule: Rule, site: str, last_seen: datetime, now: datetime
         department=rule.department,
         source=rule.source,
         labels=labels_of(rule, effective.labels, site),
-        annotations=_render(effective.annotations, context),
+        annotations=_annotations(effective.annotations, context, site_name),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),
@@ -440,12 +463,11 @@ def _projection_range(record: IndicatorRecord, unit: str) -> str:
     return f" (95 % range {low}–{high} {unit})" if low and high else ""
 
 
-def _fmt(value: float, unit: str) -> str:
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit in ("class", "count", "AQI"):
-        return f"{value:g}"
-    return f"{value:.1f}"
+def _number(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
 
 
 def retirement(rule: Rule, site: str, now: datetime) -> RuleEvaluation:

@@ -13,14 +13,19 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
+from citywatch.local_time import localized
 from citywatch.registry import Registry, load_registry
+from citywatch.registry.model import Area
 from citywatch.settings import AlertSettings, get_alert_settings
 from services.alerts.alertmanager import alert_labels
 from services.alerts.service import AlertService
@@ -31,6 +36,8 @@ from services.metrics_endpoint import add_metrics_route
 from services.redis_errors import add_redis_unavailable_handler
 
 log = logging.getLogger("citywatch.alerts")
+RUNBOOKS = Path(__file__).resolve().parents[2] / "docs"
+PAGE = Path(__file__).resolve().parent / "page"
 
 
 class AckRequest(BaseModel):
@@ -39,15 +46,9 @@ class AckRequest(BaseModel):
 
 class MaintenanceRequest(BaseModel):
     site: str = Field(..., description="Site id from the registry")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: datetime = Field(..., description="ISO 8601; without an offset, the deployment's local time")
+    ends_at: datetime = Field(..., description="ISO 8601; without an offset, the deployment's local time")
     comment: str = Field(..., min_length=1, max_length=2000)
-
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> MaintenanceRequest:
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        return self
 
 
 def create_app(settings: AlertSettings | None = None, registry: Registry | None = None) -> FastAPI:
@@ -68,18 +69,33 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
             await service.stop()
             await redis.aclose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="citywatch alert service",
         version="1",
         lifespan=lifespan,
         description="Alerts pending or firing, acknowledgements, maintenance windows and history. "
-        "Send an on-call or admin key as `Authorization: Bearer <key>`.",
+        "Send an on-call or admin key as `Authorization: Bearer <key>`. The on-call page is at `/`.",
+        redoc_url=None,
+        static_url="/docs-assets",  # Swagger UI shipped with the package: /docs works without internet
     )
     add_metrics_route(app)
     add_redis_unavailable_handler(app, "alert state, API keys")
+    app.mount("/page", StaticFiles(directory=PAGE), name="page")
+
+    @app.get("/", include_in_schema=False)
+    async def oncall_page() -> HTMLResponse:
+        """The on-call page (services/alerts/page/): it logs in with an on-call key and uses this API."""
+        html = (PAGE / "index.html").read_text(encoding="utf-8")
+        return HTMLResponse(html.replace("{{ZONE}}", settings.timezone))
+
+    if RUNBOOKS.is_dir():  # the runbooks alerts link to (CITYWATCH_RUNBOOK_BASE_URL), as the repository has them
+        app.mount("/runbooks", StaticFiles(directory=RUNBOOKS), name="runbooks")
+
+    def sees(key: ApiKey, department: str) -> bool:
+        return key.role == "admin" or key.department == department
 
     def may_act_on(key: ApiKey, department: str) -> None:
-        if key.role != "admin" and key.department != department:
+        if not sees(key, department):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"an on-call key of {key.department!r} may not act for department {department!r}; "
@@ -119,12 +135,19 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
     async def active_alerts(
         key: ApiKey = oncall_key, state: str | None = Query(None, pattern="^(pending|firing)$")
     ) -> list[dict[str, Any]]:
-        """Alerts pending or firing now (optionally only one state), by fingerprint."""
-        return [a for a in await store.active() if state is None or a["status"] == state]
+        """Alerts pending or firing now (optionally only one state), by fingerprint: an on-call key sees its own
+        department's, an admin key every department's."""
+        return [
+            a
+            for a in await store.active()
+            if (state is None or a["status"] == state) and sees(key, a.get("department", ""))
+        ]
 
     @app.get("/v1/alerts/{fingerprint}")
     async def one_alert(fingerprint: str, key: ApiKey = oncall_key) -> dict[str, Any]:
-        return await alert_or_404(fingerprint)
+        alert = await alert_or_404(fingerprint)
+        may_act_on(key, alert["department"])
+        return alert
 
     @app.post("/v1/alerts/{fingerprint}/ack")
     async def acknowledge(fingerprint: str, body: AckRequest, key: ApiKey = oncall_key) -> dict[str, Any]:
@@ -167,10 +190,35 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
         await store.audit(alert, "unacknowledged", {"by": f"{key.department}/{key.key_id}"})
         return await alert_or_404(fingerprint)
 
+    def window_times(body: MaintenanceRequest) -> tuple[datetime, datetime]:
+        """The window's start and end, aware (naive times are the deployment's local time) and within bounds."""
+        starts, ends = localized(body.starts_at, settings.zone), localized(body.ends_at, settings.zone)
+        now = time.time()
+        longest = timedelta(days=settings.maintenance_max_days)
+        problem = None
+        if ends <= starts:
+            problem = "ends_at: the window must end after it starts"
+        elif ends.timestamp() <= now:
+            problem = "ends_at: the window is already over"
+        elif ends - starts > longest:
+            problem = (
+                f"ends_at: a maintenance window lasts at most {settings.maintenance_max_days:g} days "
+                f"(CITYWATCH_MAINTENANCE_MAX_DAYS), this one {(ends - starts) / timedelta(days=1):.1f}; a site out "
+                "of service longer belongs in the registry"
+            )
+        elif starts.timestamp() > now + settings.maintenance_max_lead_days * 86400:
+            problem = (
+                f"starts_at: a window may start at most {settings.maintenance_max_lead_days:g} days ahead "
+                "(CITYWATCH_MAINTENANCE_MAX_LEAD_DAYS)"
+            )
+        if problem is not None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, problem)
+        return starts, ends
+
     @app.get("/v1/maintenance")
     async def maintenance_windows(key: ApiKey = oncall_key) -> list[dict[str, Any]]:
-        """Maintenance windows not yet over."""
-        return [asdict(m) for m in await store.maintenance()]
+        """Maintenance windows not yet over (an on-call key: its own department's sites)."""
+        return [asdict(m) for m in await store.maintenance() if sees(key, registry.owner_of(m.site))]
 
     @app.post("/v1/maintenance", status_code=status.HTTP_201_CREATED)
     async def add_maintenance(body: MaintenanceRequest, key: ApiKey = oncall_key) -> dict[str, Any]:
@@ -181,17 +229,14 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
                 f"site: unknown site {body.site!r}; it is not in the site registry",
             )
         may_act_on(key, registry.owner_of(body.site))
-        if body.ends_at.timestamp() <= time.time():
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "ends_at: the window is already over")
+        starts, ends = window_times(body)
         by = f"{key.department}/{key.key_id}"
-        silence_id = await silence(
-            {"site": body.site}, body.starts_at, body.ends_at, by, f"maintenance: {body.comment}"
-        )
+        silence_id = await silence({"site": body.site}, starts, ends, by, f"maintenance: {body.comment}")
         window = Maintenance(
             id=new_id(),
             site=body.site,
-            starts_at=body.starts_at.timestamp(),
-            ends_at=body.ends_at.timestamp(),
+            starts_at=starts.timestamp(),
+            ends_at=ends.timestamp(),
             comment=body.comment,
             by=by,
             silence_id=silence_id,
@@ -215,12 +260,19 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
         key: ApiKey = oncall_key,
         site: str | None = None,
         rule: str | None = None,
-        since: AwareDatetime | None = None,
+        since: Annotated[
+            datetime | None, Query(description="ISO 8601; without an offset, the deployment's local time")
+        ] = None,
         limit: int = Query(100, ge=1, le=10_000),
     ) -> list[dict[str, Any]]:
-        """Transitions, amendments and acknowledgements of a site or a rule, newest first."""
+        """Transitions, amendments and acknowledgements of a site or a rule, newest first (an on-call key: its own
+        department's)."""
         if site is None and rule is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "site, rule: name a site or a rule (or both)")
-        return await store.history(site=site, rule=rule, since=since.timestamp() if since else 0.0, limit=limit)
+        if site is not None and registry.has_site(site) and not isinstance(registry.site(site), Area):
+            may_act_on(key, registry.owner_of(site))  # an area carries several departments' alerts: filtered below
+        start = localized(since, settings.zone).timestamp() if since else 0.0
+        found = await store.history(site=site, rule=rule, since=start, limit=limit)
+        return [r for r in found if sees(key, r.get("department", ""))]
 
     return app

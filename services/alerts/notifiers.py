@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from grafana_client.api import AsyncGrafanaApi
+from standardwebhooks.webhooks import Webhook
 
 log = logging.getLogger("citywatch.alerts")
 
@@ -19,20 +23,50 @@ class WebhookError(Exception):
         self.retry = retry
 
 
-class Webhooks:
-    """POSTs each transition record as JSON to every receiver. `Idempotency-Key` carries the transition id, so a
-    receiver can drop the repeat of a delivery interrupted by a crash."""
+@dataclass(frozen=True)
+class Receiver:
+    """One webhook receiver: its URL and its Standard Webhooks secret (`whsec_…`; empty: unsigned)."""
 
-    def __init__(self, urls: list[str], timeout_s: float = 5.0) -> None:
-        self.urls = urls
+    url: str
+    secret: str = ""
+
+    @property
+    def id(self) -> str:
+        """A stable name for the receiver's own delivery queue (its URL's hash: the URL may hold a token)."""
+        return hashlib.sha256(self.url.encode()).hexdigest()[:12]
+
+
+class Webhooks:
+    """POSTs each transition record as JSON to a receiver, signed by the Standard Webhooks convention
+    (https://www.standardwebhooks.com: `webhook-id` = the transition id, `webhook-timestamp`, `webhook-signature`
+    = HMAC-SHA256 of id.timestamp.body with the receiver's secret), so the receiver can tell citywatch from anyone
+    else and drop a repeat. `Idempotency-Key` carries the transition id too, for receivers that read that."""
+
+    def __init__(self, receivers: list[Receiver], timeout_s: float = 5.0) -> None:
+        self.receivers = receivers
+        self._signers = {r.id: Webhook(r.secret) for r in receivers if r.secret}
         self._client = httpx.AsyncClient(timeout=timeout_s)
 
-    async def send(self, url: str, record: dict[str, Any]) -> None:
+    def headers(self, receiver: Receiver, transition_id: str, body: bytes) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": transition_id,
+            "User-Agent": "citywatch-alerts",
+        }
+        signer = self._signers.get(receiver.id)
+        if signer is not None:
+            now = datetime.now(UTC)
+            headers["webhook-id"] = transition_id
+            headers["webhook-timestamp"] = str(int(now.timestamp()))
+            headers["webhook-signature"] = signer.sign(transition_id, now, body)
+        return headers
+
+    async def send(self, receiver: Receiver, record: dict[str, Any]) -> None:
+        body = json.dumps(record, ensure_ascii=False).encode()
+        url = receiver.url
         try:
             response = await self._client.post(
-                url,
-                json=record,
-                headers={"Idempotency-Key": str(record["transition_id"]), "User-Agent": "citywatch-alerts"},
+                url, content=body, headers=self.headers(receiver, str(record["transition_id"]), body)
             )
         except httpx.HTTPError as exc:
             raise WebhookError(url, f"unreachable ({exc!r})", retry=True) from exc

@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
+import stamina
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -21,7 +23,7 @@ from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_alertmanager
-from services.alerts.notifiers import GrafanaAnnotations, WebhookError, Webhooks
+from services.alerts.notifiers import GrafanaAnnotations, Receiver, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
 from services.kafka_client import apply_committed, client_kwargs
 from services.redis_errors import MAX_BACKOFF_S, until_redis_answers
@@ -60,20 +62,27 @@ class AlertService:
             if settings.alertmanager_url
             else None
         )
-        self.webhooks = Webhooks(settings.webhook_url_list) if settings.webhook_url_list else None
+        receivers = [
+            Receiver(url, secret)
+            for url, secret in zip(
+                settings.webhook_url_list,
+                settings.webhook_secret_list or [""] * len(settings.webhook_url_list),
+                strict=True,
+            )
+        ]
+        self.webhooks = Webhooks(receivers) if receivers else None
         # Without a Grafana URL there is nobody to annotate: skipped, not an error.
         self.grafana = (
             GrafanaAnnotations(settings.grafana_url, settings.grafana_token) if settings.grafana_url else None
         )
         self._wake = asyncio.Event()
-        self._webhook_wake = asyncio.Event()
+        self._webhook_wake = {r.id: asyncio.Event() for r in receivers}
         self._producer: AIOKafkaProducer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Outbox and webhook-queue entries already sent whose removal from Redis failed (Redis went down in
         # between): a retry skips sending them again, so a Redis outage duplicates no transition or call.
         self._published: set[str] = set()
-        self._webhook_sent: set[str] = set()
-        self._webhook_backoff = 0.5
+        self._webhook_sent: dict[str, set[str]] = {r.id: set() for r in receivers}
 
     @property
     def _ends_in(self) -> timedelta:
@@ -90,7 +99,12 @@ class AlertService:
             "resend-firing": self._resend_firing,
         }
         if self.webhooks is not None:
-            loops["deliver-webhooks"] = self._deliver_webhooks
+            ids = [r.id for r in self.webhooks.receivers]
+            moved = await self._until_redis_answers("webhooks", lambda: self.store.split_webhook_queue(ids))
+            if moved:
+                log.info("moved %d queued webhook deliveries into each receiver's own queue", moved)
+            for receiver in self.webhooks.receivers:
+                loops[f"deliver-webhooks-{receiver.id}"] = functools.partial(self._deliver_webhooks, receiver)
         self._tasks = [asyncio.create_task(self._supervised(name, loop), name=name) for name, loop in loops.items()]
 
     async def _supervised(self, name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -151,7 +165,7 @@ class AlertService:
             log.error("skipping a malformed rule evaluation: %s", exc)
             EVALUATIONS.labels(effect="malformed").inc()
             return
-        applied = await self.store.apply(evaluation)
+        applied = await self.store.apply(linked(evaluation, self.settings.runbook_base_url))
         EVALUATIONS.labels(effect=applied.effect).inc()
 
     async def _drain_outbox(self) -> None:
@@ -195,10 +209,13 @@ class AlertService:
             for t in notifying:
                 await self._follow_up(t)
             webhook = [t for t in notifying if not HELD_BACK & set(t.suppressed)] if self.webhooks else []
-            await self.store.mark_delivered(transitions, webhook)
+            await self.store.mark_delivered(
+                transitions, webhook, [r.id for r in self.webhooks.receivers] if self.webhooks else []
+            )
             self._published.difference_update(t.outbox_id for t in transitions)
             if webhook:
-                self._webhook_wake.set()
+                for wake in self._webhook_wake.values():
+                    wake.set()
 
     async def _with_holds(self, t: Transition) -> Transition:
         """The transition with every reason its webhook notification is held back: the site's maintenance, a
@@ -241,37 +258,50 @@ class AlertService:
             DELIVERY_ERRORS.labels(target="grafana").inc()
             log.warning("Grafana annotation for %s failed: %s", t.transition_id, exc)
 
-    async def _deliver_webhooks(self) -> None:
-        """Drain the webhook queue in order; a receiver that is down is retried with backoff, never skipped."""
+    async def _deliver_webhooks(self, receiver: Receiver) -> None:
+        """Drain one receiver's queue in order. A receiver that is down is retried with growing, jittered waits
+        and never skipped; it holds back nobody else, since every receiver has its own queue and loop."""
+        wake = self._webhook_wake[receiver.id]
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._webhook_wake.wait(), timeout=1.0)
-            self._webhook_wake.clear()
-            await self._until_redis_answers("webhooks", self._deliver_webhook_queue)
+                await asyncio.wait_for(wake.wait(), timeout=1.0)
+            wake.clear()
+            await self._until_redis_answers("webhooks", functools.partial(self._deliver_webhook_queue, receiver))
 
-    async def _deliver_webhook_queue(self) -> None:
-        assert self.webhooks is not None
-        for entry_id, record in await self.store.webhook_queue():
-            if entry_id not in self._webhook_sent:  # else delivered before Redis failed to drop it from the queue
+    async def _deliver_webhook_queue(self, receiver: Receiver) -> None:
+        sent = self._webhook_sent[receiver.id]
+        for entry_id, record in await self.store.webhook_queue(receiver.id):
+            if entry_id not in sent:  # else delivered before Redis failed to drop it from the queue
                 try:
-                    for url in self.webhooks.urls:
-                        await self.webhooks.send(url, record)
+                    await self._send_webhook(receiver, record)
                 except WebhookError as exc:
-                    DELIVERY_ERRORS.labels(target="webhook").inc()
-                    if exc.retry:
-                        log.warning("%s; retrying in %.1f s", exc, self._webhook_backoff)
-                        await asyncio.sleep(self._webhook_backoff)
-                        self._webhook_backoff = min(self._webhook_backoff * 2, 30.0)
-                        self._webhook_wake.set()
-                        return
                     # A refusal (4xx) will not change on a retry; the transition stays on the alerts topic.
-                    log.error("%s; transition %s is not re-sent", exc, record["transition_id"])
+                    log.error("%s; transition %s is not re-sent to this receiver", exc, record["transition_id"])
                 else:
                     WEBHOOK_CALLS.inc()
-                self._webhook_sent.add(entry_id)
-            self._webhook_backoff = 0.5
-            await self.store.webhook_done(entry_id)
-            self._webhook_sent.discard(entry_id)
+                sent.add(entry_id)
+            await self.store.webhook_done(receiver.id, entry_id)
+            sent.discard(entry_id)
+
+    @stamina.retry(
+        on=lambda exc: isinstance(exc, WebhookError) and exc.retry,
+        attempts=None,
+        timeout=None,
+        wait_initial=0.5,
+        wait_max=30.0,
+        wait_jitter=1.0,
+    )
+    async def _send_webhook(self, receiver: Receiver, record: dict[str, Any]) -> None:
+        """One delivery, retried while the receiver is unreachable or answers 5xx, 408 or 429 (stamina: exponential
+        waits from 0.5 s to 30 s with jitter, so receivers coming back are not hit in lockstep)."""
+        assert self.webhooks is not None
+        try:
+            await self.webhooks.send(receiver, record)
+        except WebhookError as exc:
+            DELIVERY_ERRORS.labels(target="webhook").inc()
+            if exc.retry:
+                log.warning("%s; retrying with backoff", exc)
+            raise
 
     async def _resend_firing(self) -> None:
         while True:
@@ -308,6 +338,16 @@ class AlertService:
 
 HELD_BACK = frozenset({"maintenance", "silenced", "held"})
 """Reasons a transition is not sent to the webhook receivers (it is still published on the alerts topic)."""
+
+
+def linked(evaluation: RuleEvaluation, base: str) -> RuleEvaluation:
+    """The evaluation with its runbook as a link people can open: a rule names a file of the repository
+    (docs/rules.md#runbook-air-limit), and on-call gets it under the configured base URL."""
+    runbook = evaluation.annotations.get("runbook_url", "")
+    if not runbook or urlsplit(runbook).scheme or not base:
+        return evaluation
+    url = f"{base.rstrip('/')}/{runbook.removeprefix('docs/')}"
+    return evaluation.model_copy(update={"annotations": {**evaluation.annotations, "runbook_url": url}})
 
 
 def _with_fp(t: Transition) -> dict[str, Any]:

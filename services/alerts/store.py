@@ -9,7 +9,7 @@ Keys (all under the service's prefix):
 - `alert:<fingerprint>`  hash: lifecycle state, the latest evaluation's data, ack, silence and annotation ids
 - `active`               set of fingerprints pending or firing
 - `outbox`               stream of transitions and amendments not yet published
-- `webhooks`             stream of published transitions not yet delivered to the webhook receivers
+- `webhooks:<receiver>`  per webhook receiver: the published transitions it has not yet taken
 - `history:site:<site>`, `history:rule:<rule>`  streams of every transition and amendment, trimmed by age
 - `maintenance`          sorted set of maintenance windows, scored by their end
 """
@@ -54,7 +54,9 @@ class Transition:
     def transition_id(self) -> str:
         past = ":past" if self.historical else ""
         if self.amendment is not None:
-            return f"{self.fingerprint}{past}:amend:{self.amendment['revision']}:{self.at:g}"
+            # The event time in whole milliseconds: exact, so two amendments never share an id (`:g` rounded it to
+            # six digits, the same for every event time of a day).
+            return f"{self.fingerprint}{past}:amend:{self.amendment['revision']}:{round(self.at * 1000)}"
         return f"{self.fingerprint}{past}:{self.seq}"
 
     @property
@@ -137,7 +139,11 @@ class AlertStore:
 
     @property
     def _webhook_key(self) -> str:
+        """The webhook queue shared by every receiver before each got its own (drained by `split_webhook_queue`)."""
         return f"{self.prefix}:webhooks"
+
+    def _receiver_key(self, receiver: str) -> str:
+        return f"{self.prefix}:webhooks:{receiver}"
 
     @property
     def _maintenance_key(self) -> str:
@@ -187,6 +193,9 @@ class AlertStore:
                         key,
                         mapping={
                             **_state_fields(step.state),
+                            # When the transition was made: a period's event time (a month's end) can lie ahead
+                            # of it, and "since" must never show a time still to come.
+                            **({"noticed_at": repr(time.time() if now is None else now)} if step.transition else {}),
                             "last_outcome": evaluation.outcome,
                             "last_revision": str(evaluation.revision),
                             "data": json.dumps(data, ensure_ascii=False),
@@ -253,26 +262,44 @@ class AlertStore:
         entries: Any = await self.redis.xrange(self._outbox_key, count=count)
         return [_from_entry(text(entry_id), fields) for entry_id, fields in entries or []]
 
-    async def mark_delivered(self, transitions: list[Transition], webhook: Sequence[Transition] = ()) -> None:
-        """Drop published entries from the outbox, queueing those for webhooks in the same transaction."""
+    async def mark_delivered(
+        self, transitions: list[Transition], webhook: Sequence[Transition] = (), receivers: Sequence[str] = ()
+    ) -> None:
+        """Drop published entries from the outbox, queueing those for webhooks in the same transaction: in each
+        receiver's own queue, so one receiver's outage or refusal neither holds back nor repeats another's."""
         if not transitions:
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             for t in webhook:
-                pipe.xadd(self._webhook_key, {"entry": json.dumps(t.record(), ensure_ascii=False)})
+                entry = json.dumps(t.record(), ensure_ascii=False)
+                for receiver in receivers:
+                    pipe.xadd(self._receiver_key(receiver), {"entry": entry})
             for t in transitions:
                 if t.status == "resolved":
                     pipe.hdel(self._alert_key(t.fingerprint), "held")  # the next firing decides afresh
             pipe.xdel(self._outbox_key, *[t.outbox_id for t in transitions])
             await pipe.execute()
 
-    async def webhook_queue(self, count: int = 50) -> list[tuple[str, dict[str, Any]]]:
-        """Transition records waiting for the webhook receivers, oldest first."""
-        entries: Any = await self.redis.xrange(self._webhook_key, count=count)
+    async def split_webhook_queue(self, receivers: Sequence[str]) -> int:
+        """Move what is left in the shared queue of an older version into every receiver's own queue."""
+        entries: Any = await self.redis.xrange(self._webhook_key)
+        if not entries:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _, fields in entries:
+                for receiver in receivers:
+                    pipe.xadd(self._receiver_key(receiver), {"entry": text(fields[b"entry"])})
+            pipe.delete(self._webhook_key)
+            await pipe.execute()
+        return len(entries)
+
+    async def webhook_queue(self, receiver: str, count: int = 50) -> list[tuple[str, dict[str, Any]]]:
+        """Transition records waiting for one webhook receiver, oldest first."""
+        entries: Any = await self.redis.xrange(self._receiver_key(receiver), count=count)
         return [(text(entry_id), _entry(fields)) for entry_id, fields in entries or []]
 
-    async def webhook_done(self, entry_id: str) -> None:
-        await self.redis.xdel(self._webhook_key, entry_id)
+    async def webhook_done(self, receiver: str, entry_id: str) -> None:
+        await self.redis.xdel(self._receiver_key(receiver), entry_id)
 
     async def get(self, fingerprint: str) -> dict[str, Any] | None:
         raw: Any = await self.redis.hgetall(self._alert_key(fingerprint))
@@ -317,6 +344,7 @@ class AlertStore:
             "fingerprint": alert["fingerprint"],
             "rule_id": alert["rule_id"],
             "site": alert["site"],
+            "department": alert["department"],
             "event_time": time.time(),
             **details,
         }
@@ -444,13 +472,21 @@ def _ack(fields: dict[str, str]) -> Ack | None:
     return Ack(**json.loads(fields["ack"])) if fields.get("ack") else None
 
 
+def _since(fields: dict[str, str]) -> float | None:
+    """The event time of the alert's latest transition, or when it was made if that is earlier."""
+    if not fields.get("since"):
+        return None
+    since = float(fields["since"])
+    return min(since, float(fields["noticed_at"])) if fields.get("noticed_at") else since
+
+
 def _view(fingerprint: str, fields: dict[str, str]) -> dict[str, Any]:
     """An alert as the API shows it."""
     ack = _ack(fields)
     return {
         "fingerprint": fingerprint,
         "status": fields.get("status", "inactive"),
-        "since": float(fields["since"]) if fields.get("since") else None,
+        "since": _since(fields),
         "seq": int(fields.get("seq", "0")),
         **json.loads(fields.get("data", "{}")),
         "ack": None if ack is None else asdict(ack),

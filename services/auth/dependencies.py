@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.auth.keys import ApiKey, KeyStore, Role
 
-Authenticator = Callable[[Request], Awaitable[ApiKey]]
+Authenticator = Callable[..., Awaitable[ApiKey]]
+
+# Declared as security schemes, so the OpenAPI docs show how to authenticate (the "Authorize" button).
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API key from `citywatch keys create` (publisher, oncall or admin): `Authorization: Bearer <key>`",
+)
+KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, for clients without Bearer")
 
 
 def presented_key(request: Request) -> str | None:
@@ -22,8 +31,12 @@ def presented_key(request: Request) -> str | None:
 def require_role(store: KeyStore, *roles: Role) -> Authenticator:
     """A dependency answering 401 without a valid key and 403 when the key's role is not allowed."""
 
-    async def authenticate(request: Request) -> ApiKey:
-        key = presented_key(request)
+    async def authenticate(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+        header: Annotated[str | None, Security(KEY_HEADER)],
+    ) -> ApiKey:
+        key = (bearer.credentials.strip() or None) if bearer is not None else header or presented_key(request)
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

@@ -27,6 +27,7 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
@@ -254,13 +255,15 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
             await gateway.publisher.close()
             await redis.aclose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="citywatch ingest gateway",
         version="1",
         description="Departments publish feed readings here with their API key (`Authorization: Bearer <key>`). "
         "Every reading is validated and checked against the site registry; a request is all or nothing, and "
         "rejected records are kept on the dead-letter topic with the reason. JSON Schemas: `/v1/feeds/{feed}/schema`.",
         lifespan=lifespan,
+        redoc_url=None,
+        static_url="/docs-assets",  # Swagger UI shipped with the package: /docs works without internet
     )
     add_metrics_route(app)
     add_redis_unavailable_handler(app, "API keys, rate limits, dedup")

@@ -6,6 +6,7 @@ event times exactly; the worker's side is covered by the end-to-end and restart 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from kafka import KafkaProducer
@@ -225,7 +227,27 @@ def test_maintenance_holds_back_notifications_but_records_transitions(
         json={"site": "nowhere", "starts_at": now.isoformat(), "ends_at": now.isoformat(), "comment": "x"},
         headers=admin,
     )
-    assert unknown.status_code == 422 and "ends_at" in unknown.text
+    assert unknown.status_code == 422 and "unknown site 'nowhere'" in unknown.text
+    # Capped: a week at most (a 200-year silence, or one ending in year 9999, was taken or answered 502 before),
+    # starting at most 90 days ahead.
+    for ends in (now + timedelta(days=8), "2226-12-05T21:10:00+08:00", "9999-12-31T23:59:59+00:00"):
+        too_long = httpx.post(
+            f"{base}/v1/maintenance",
+            json={"site": site, "starts_at": now.isoformat(), "ends_at": str(ends), "comment": "x"},
+            headers=admin,
+        )
+        assert too_long.status_code == 422 and "at most 7 days" in too_long.json()["detail"], too_long.text
+    far = httpx.post(
+        f"{base}/v1/maintenance",
+        json={
+            "site": site,
+            "starts_at": (now + timedelta(days=200)).isoformat(),
+            "ends_at": (now + timedelta(days=200, hours=2)).isoformat(),
+            "comment": "x",
+        },
+        headers=admin,
+    )
+    assert far.status_code == 422 and "90 days ahead" in far.json()["detail"], far.text
     try:
         evaluations.send(site, "breach", T0, 150.0)
         records = read_until(
@@ -334,6 +356,7 @@ def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
         **os.environ,
         "CITYWATCH_ALERTS_URL": f"http://127.0.0.1:{alerts.metrics_port}",
         "CITYWATCH_API_KEY": isolation.api_key("environment", "oncall"),
+        "COLUMNS": "80",
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -356,7 +379,21 @@ def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
     history = json.loads(cli("history", "--site", site, "--json").stdout)
     assert [h["status"] for h in history] == ["acknowledged", "firing"]
     assert history[0]["comment"] == "checking the analyser"
-    assert cli("unack", fp).returncode == 0
+    assert cli("unack", fp[:6]).returncode == 0  # a unique start of the fingerprint does
+    # At 80 columns the table wraps; the fingerprint stays whole on one line, to be copied.
+    table = cli("alerts").stdout
+    assert any(fp in line for line in table.splitlines()), table
+
+    # Naive times are the deployment's local time (Asia/Shanghai), whatever the terminal's zone (TZ below).
+    local = datetime.now(ZoneInfo("Asia/Shanghai")).replace(second=0, microsecond=0, tzinfo=None) + timedelta(hours=3)
+    env["TZ"] = "America/New_York"
+    made = cli("maintenance", "--site", site, "--to", local.isoformat(sep=" ", timespec="minutes"), "-m", "pump")
+    assert made.returncode == 0, made.stderr
+    assert "+08:00" in made.stdout  # shown in the deployment's zone, with its offset
+    (window,) = json.loads(cli("maintenance", "--json").stdout)
+    assert window["ends_at"] == local.replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    ended = cli("maintenance", "--end", window["id"][:5])
+    assert ended.returncode == 0 and window["id"] in ended.stdout, ended.stderr
     evaluations.close()
 
 
@@ -396,3 +433,43 @@ def test_a_historical_incident_is_recorded_and_published_but_pages_nobody_and_le
     ]  # fmt: skip
     assert alertmanager_alert(isolation, site)["annotations"]["summary"] == "PM2.5 90.0 at wj-songling"  # type: ignore[index]
     evaluations.close()
+
+
+def test_each_webhook_receiver_gets_each_transition_once_signed_with_its_own_secret(isolation: Isolation) -> None:
+    """Two receivers, one down for a while and then refusing: the healthy one gets every transition once and at
+    once; the failing one, once it is back, gets each exactly once too (on 1efedca they shared one cursor: a retry
+    re-sent to the healthy receiver, and a 4xx skipped every receiver after the refusing one)."""
+    secrets = ("whsec_" + base64.b64encode(b"a" * 24).decode(), "whsec_" + base64.b64encode(b"b" * 24).decode())
+    flaky, steady = WebhookReceiver(secrets[0]), WebhookReceiver(secrets[1])
+    flaky.failing = True
+    try:
+        evaluations = Evaluations(isolation)
+        isolation.start(
+            "alerts",
+            "CITYWATCH_ALERTS_PORT",
+            health_path="/healthz",
+            CITYWATCH_WEBHOOK_URLS=f"{flaky.url},{steady.url}",
+            CITYWATCH_WEBHOOK_SECRETS=",".join(secrets),
+        )
+        site = "wj-zhenze"
+        fp = fingerprint(RULE, site)
+        evaluations.send(site, "breach", T0, 120.0)
+        wait_for(lambda: steady.statuses(fp) == ["firing"], "the firing at the healthy receiver")
+        wait_for(lambda: flaky.attempts >= 3, "the failing receiver to be retried")
+        assert steady.statuses(fp) == ["firing"]  # the other receiver's retries re-send nothing here
+        flaky.failing = False
+        wait_for(lambda: flaky.statuses(fp) == ["firing"], "the firing at the receiver once it is back", 60)
+
+        # A receiver that refuses (4xx) is not retried, and skips nobody else.
+        flaky.refuse_with = 400
+        evaluations.send(site, "clear", T0 + timedelta(hours=1), 10.0)
+        wait_for(lambda: steady.statuses(fp) == ["firing", "resolved"], "the resolution at the healthy receiver")
+        time.sleep(2)
+        assert flaky.statuses(fp) == ["firing"] and steady.statuses(fp) == ["firing", "resolved"]
+        # Signed per receiver: each verifies with its own secret, and the other's secret does not verify it.
+        assert all(c["verified"] for c in flaky.calls + steady.calls)
+        assert not flaky.verifies(*steady.raw[0]) and steady.verifies(*steady.raw[0])
+        evaluations.close()
+    finally:
+        flaky.close()
+        steady.close()

@@ -3,7 +3,8 @@
 - Ingest (single and batch endpoint): a department's own site of a feed it publishes → 202; a feed it does not
   publish, or another department's site → 403; no key → 401; a revoked key → 401.
 - Alert service (/v1/alerts, ack, maintenance, /v1/history): a publisher key → 403; on-call of the owning
-  department → allowed; on-call of another department → 403 on ack and maintenance; admin → allowed; no key → 401.
+  department → allowed; on-call of another department → 403 on ack, maintenance and the site's history, and the
+  alert is not in its list; admin → allowed; no key → 401.
 - Kafka (SCRAM, DEPARTMENTS listener): each department's user writes its own feed topics and is refused every other.
 
 One gateway, one alert service and one set of broker users serve the whole module; cases are cheap requests.
@@ -228,7 +229,16 @@ def test_alert_service(services: Services, department: str) -> None:
         ("alerts", "history", "ack", "maintenance"), 403
     )
     assert calls(services.auth(department, "oncall")) == {"alerts": 200, "history": 200, "ack": 200, "maintenance": 201}
-    assert calls(services.auth(other, "oncall")) == {"alerts": 200, "history": 200, "ack": 403, "maintenance": 403}
+    assert calls(services.auth(other, "oncall")) == {"alerts": 200, "history": 403, "ack": 403, "maintenance": 403}
+
+    def listed(headers: dict[str, str]) -> list[str]:
+        return [a["fingerprint"] for a in httpx.get(f"{base}/v1/alerts", headers=headers).json()]
+
+    # On-call sees its own department's alerts only; the admin every department's.
+    assert fp in listed(services.auth(department, "oncall"))
+    assert fp not in listed(services.auth(other, "oncall"))
+    assert fp in listed(services.auth(other, "admin"))
+    assert httpx.get(f"{base}/v1/alerts/{fp}", headers=services.auth(other, "oncall")).status_code == 403
     assert calls(services.auth(other, "admin")) == {"alerts": 200, "history": 200, "ack": 200, "maintenance": 201}
 
 

@@ -60,7 +60,10 @@ def alert_states(isolation: Isolation) -> dict[tuple[str, str], dict[str, Any]]:
 def test_a_critical_holds_back_only_its_own_family_and_never_an_exceedance(
     isolation: Isolation, webhook: WebhookReceiver
 ) -> None:
-    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
+    alerts = isolation.start(
+        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
+    )
+    base = f"http://127.0.0.1:{alerts.metrics_port}"
     section = "wj-ws-lanxitang-shengze"
     # The annual projection as 1efedca shipped it: critical. The lint now refuses a critical plan-tracking rule, but
     # Alertmanager must hold the line whatever a rule file says.
@@ -96,6 +99,19 @@ def test_a_critical_holds_back_only_its_own_family_and_never_an_exceedance(
     # Within the water section's class family, class V holds back "worse than target" (one condition, two grades).
     assert states[("water-section-class-v-or-worse-month", section)]["state"] == "active"
     assert states[("water-section-worse-than-target-month", section)]["inhibitedBy"]
+    # Runbook links are absolute, under the configured base (the local stack's alert service by default, which
+    # serves the repository's docs/): on-call can open them.
+    episode = next(
+        a
+        for a in httpx.get(
+            f"{isolation.stack.alertmanager_url}/api/v2/alerts", params={"filter": f"test={isolation.id}"}, timeout=5
+        ).json()
+        if a["labels"]["alertname"] == "air-pm25-24h-grade2"
+    )
+    runbook = episode["annotations"]["runbook_url"]
+    assert runbook.startswith("http://") and runbook.endswith("/runbooks/runbooks/air-pm25-24h.md"), runbook
+    page = httpx.get(f"{base}/runbooks/runbooks/air-pm25-24h.md", timeout=5)
+    assert page.status_code == 200 and "PM2.5" in page.text
     # And on-call's webhook got the episode.
     wait_for(
         lambda: webhook.statuses(judged("air-pm25-24h-grade2", "wj-songling", 82.0).fingerprint) == ["firing"],

@@ -57,7 +57,14 @@ def test_pending_and_amended_records_do_not_notify_and_amendments_have_their_own
     assert not Transition("", "fp", 1, "pending", 1.0, DATA).notifies
     amended = Transition("", "fp", 1, "amended", 1.0, DATA, amendment={"revision": 2})
     assert not amended.notifies
-    assert amended.transition_id == "fp:amend:2:1"
+    assert amended.transition_id == "fp:amend:2:1000"
+    # Two amendments of one revision at event times a minute apart: distinct ids (the old `:g` format gave both
+    # "1.79623e+09").
+    day = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    ids = {
+        Transition("", "fp", 1, "amended", at, DATA, amendment={"revision": 5}).transition_id for at in (day, day + 60)
+    }
+    assert len(ids) == 2
 
 
 def test_amendment_only_when_a_higher_revision_of_the_same_event_time_changes_the_outcome() -> None:

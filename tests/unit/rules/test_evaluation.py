@@ -10,7 +10,7 @@ import pytest
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
-from citywatch.rules.evaluation import evaluate, evaluate_staleness, fingerprint, remember
+from citywatch.rules.evaluation import RuleEvaluation, Sample, evaluate, evaluate_staleness, fingerprint, remember
 from citywatch.rules.loader import load_paths
 from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
@@ -258,3 +258,47 @@ def test_a_retirement_names_the_removed_rule_and_its_site() -> None:
     found = retirement(rule, "wj-lili", dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     assert (found.outcome, found.fingerprint) == ("retired", fingerprint(rule.id, "wj-lili"))
     assert found.labels["site"] == "wj-lili" and found.severity == rule.severity
+
+
+def test_alert_text_is_for_people() -> None:
+    """What on-call reads: values at the standards' precision, per cent for shares, the plan target in words, the
+    site's registry name, and the annual target instead of a threshold of 0 for attainment."""
+
+    def summary(rule_id: str, indicator: str, value: float, **extra: object) -> tuple[str, RuleEvaluation]:
+        found = evaluate(
+            RULES[rule_id],
+            record(indicator, "wj-district", value, at("2026-06-01"), **extra),
+            site_name="Wujiang District 吴江区",
+        )
+        assert found is not None
+        return found.annotations["summary"], found
+
+    share, _ = summary("water-good-iii-share-month-below-target", "water.good_iii_share.month", 0.8333333333333334)
+    assert share == "优Ⅲ share of Wujiang District 吴江区 (wj-district)'s sections this month is 83.3 %, below 100.0 %"
+    bus, _ = summary("bus-clean-energy-share-below-target", "bus.clean_energy_share.day", 0.8)
+    assert bus.endswith(
+        "is 80.0 %, below the plan target for clean-energy share of the bus fleet, 85 % (清洁能源公交车比例达到85%)"
+    ), bus
+    aqi = evaluate(
+        RULES["air-aqi-realtime-over-100-3h"],
+        record("air.aqi.realtime", "wj-songling", 144.66666666666666, at("2026-06-01", 3)),
+        [Sample(at("2026-06-01", h), 144.66666666666666) for h in (1, 2)],
+        site_name="Songling 松陵",
+    )
+    assert aqi is not None and "averaged 145 over 3h" in aqi.annotations["summary"]
+    assert aqi.annotations["site_name"] == "Songling 松陵"
+    attainment = evaluate(
+        RULES["air-pm25-attainment-off-track"],
+        record(
+            "air.pm25.attainment",
+            "wj-songling",
+            41.2,
+            at("2026-06-01"),
+            status="off-track",
+            labels={"target": "30", "projection_low": "36.0", "projection_high": "46.4"},
+        ),
+    )
+    assert attainment is not None and attainment.threshold == 30.0
+    assert attainment.annotations["summary"] == (
+        "PM2.5 annual mean at wj-songling is off track: projected 41 µg/m³ (95 % range 36.0–46.4 µg/m³)"
+    )

@@ -1,0 +1,34 @@
+"""Values at the standards' reporting precision, for people."""
+
+from __future__ import annotations
+
+import pytest
+
+from citywatch.standards.reporting import reported, with_unit
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (144.66666666666666, "AQI", "145"),  # rounded up, as HJ 633 reports an AQI
+        (101.0, "AQI", "101"),
+        (62.5875, "µg/m³", "63"),
+        (62.5, "µg/m³", "63"),  # half up (GB/T 8170), not Python's half-even 62
+        (1.25, "mg/m³", "1.3"),
+        (0.8333333333333334, "ratio", "83.3 %"),
+        (1.0, "ratio", "100.0 %"),
+        (4.0, "class", "IV"),
+        (6.0, "class", "劣V"),
+        (2172.4, "t", "2,172"),
+        (32.33333333333333, "µg/m³/1h", "32.33"),
+    ],
+)
+def test_values_are_reported_at_the_standards_precision(value: float, unit: str, expected: str) -> None:
+    assert reported(value, unit) == expected
+
+
+def test_units_are_written_as_people_write_them() -> None:
+    assert with_unit(0.8333333333333334, "ratio") == "83.3 %"
+    assert with_unit(5, "class") == "class V"
+    assert with_unit(144.7, "AQI") == "AQI 145"
+    assert with_unit(62.4, "µg/m³") == "62 µg/m³"
