@@ -6,12 +6,18 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Console
 
 from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.devstack.stack import CitywatchProcess
 from citywatch.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from services.auth.keys import Role
+
+DEMO_ONCALL_DEPARTMENT = "environment"  # the department of the scripted air and water incidents
 
 DEMO_WORKER_CLOCK = {
     # The simulator runs days in minutes: the worker's processing clock follows the events it processes, so a
@@ -41,7 +47,16 @@ def local_processes(config: StackConfig) -> list[CitywatchProcess]:
 
 def simulator_keys(config: StackConfig, departments: list[str]) -> Path:
     """One publisher key per department for the simulator, created once and kept (0600) in the run dir."""
-    path = config.run_dir / "simulator-keys.json"
+    return _keys_file(config, "simulator-keys.json", [(d, "publisher") for d in departments])
+
+
+def demo_oncall_key(config: StackConfig, department: str) -> Path:
+    """An on-call key of one department for the on-call page of the demo, created once and kept (0600)."""
+    return _keys_file(config, "oncall-key.json", [(department, "oncall")])
+
+
+def _keys_file(config: StackConfig, name: str, wanted: list[tuple[str, str]]) -> Path:
+    path = config.run_dir / name
     if path.exists():
         return path
 
@@ -53,7 +68,7 @@ def simulator_keys(config: StackConfig, departments: list[str]) -> Path:
         redis = Redis.from_url(config.redis_url)
         try:
             store = KeyStore(redis, CommonSettings().redis_prefix)
-            return {dept: (await store.create(dept))[0] for dept in departments}
+            return {dept: (await store.create(dept, cast("Role", role)))[0] for dept, role in wanted}
         finally:
             await redis.aclose()
 
@@ -78,6 +93,7 @@ def start_services(config: StackConfig, say: Callable[[str], None] = print) -> N
     if created:
         say(f"created topics: {', '.join(created)}")
     simulator_keys(config, [d.id for d in registry.departments])
+    demo_oncall_key(config, DEMO_ONCALL_DEPARTMENT)
     # Departments' own producers: a SCRAM user each, allowed to write only its feed topics.
     from services.kafka_security import department_credentials, ensure_department_access
 
@@ -110,7 +126,10 @@ def print_where_to_look(config: StackConfig) -> None:
     out.print("\n[bold green]citywatch is up.[/] Where to look:")
     out.print("  ingest API docs     http://127.0.0.1:8000/docs")
     out.print(f"  Prometheus          {config.prometheus_url}/graph?g0.expr=citywatch_air_pm25_ugm3")
-    out.print(f"  Alertmanager        {config.alertmanager_url}/#/alerts")
+    key_file = config.run_dir / "oncall-key.json"
+    out.print(f"  on-call page        http://127.0.0.1:8010/  (the {DEMO_ONCALL_DEPARTMENT} on-call key: {key_file})")
+    out.print("  alert service API   http://127.0.0.1:8010/docs")
+    out.print(f"  Alertmanager API    {config.alertmanager_url}/api/v2/alerts  (Debian's package has no web UI)")
     out.print("  metrics             http://127.0.0.1:8000/metrics (ingest), :6066/metrics (worker),")
     out.print("                      :8010/metrics (alerts), :8020/metrics (simulator)")
     out.print("  alerts topic        .venv/bin/citywatch tail alerts")
