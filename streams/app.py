@@ -206,9 +206,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 )
             )
 
-    async def retire_rules(removed: list[Rule]) -> None:
+    async def retire_rules(removed: list[Rule], narrowed: list[tuple[Rule, Rule]]) -> None:
         sent: Sent = []
-        await send_evaluations(sent, engine.retirements(removed, clock.now()))
+        await send_evaluations(sent, engine.retirements(removed, clock.now(), narrowed))
         await asyncio.gather(*sent)
 
     rule_source.retire = retire_rules

@@ -68,12 +68,13 @@ class RuleSource:
         engine: RuleEngine,
         path: Path,
         registry: Registry | None,
-        retire: Callable[[list[Rule]], Awaitable[None]] | None = None,
+        retire: Callable[[list[Rule], list[tuple[Rule, Rule]]], Awaitable[None]] | None = None,
         also: Sequence[RuleEngine] = (),
     ) -> None:
         self.engine = engine
         self.also = also  # engines that evaluate the same rules (the history lanes'): reloaded with it
-        self.retire = retire  # publishes the last evaluations of removed rules, so their alerts end
+        # publishes the last evaluations of removed rules, and of sites a changed rule's scope no longer takes
+        self.retire = retire
         self.path = path
         self.registry = registry
         self._snapshot = snapshot(path)
@@ -99,8 +100,12 @@ class RuleSource:
                 for other in self.also:
                     other.reload(candidate.rules)
                 log.info("rule reload (%s): %s", why, diff)
-                if diff.removed and self.retire is not None:
-                    await self.retire([before[rule_id] for rule_id in diff.removed])
+                if (diff.removed or diff.changed) and self.retire is not None:
+                    after = {r.id: r for r in candidate.rules}
+                    await self.retire(
+                        [before[rule_id] for rule_id in diff.removed],
+                        [(before[rule_id], after[rule_id]) for rule_id in diff.changed],
+                    )
                 result = ReloadResult("unchanged" if diff.empty else "applied", diff)
             metrics.RULE_RELOADS.labels(outcome=result.outcome).inc()
             metrics.RULES_LOADED.set(len(self.engine.rules))

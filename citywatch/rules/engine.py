@@ -156,26 +156,35 @@ class RuleEngine:
         self._set_rules(rules)
         return diff
 
-    def retirements(self, removed: Sequence[Rule], now: datetime) -> list[RuleEvaluation]:
+    def retirements(
+        self, removed: Sequence[Rule], now: datetime, narrowed: Sequence[tuple[Rule, Rule]] = ()
+    ) -> list[RuleEvaluation]:
         """The last evaluations of rules taken out of the rule files: one per site the rule could have alerted on
-        (every registry site in its scope, and the sites it named or remembered), so their alerts end."""
+        (every registry site in its scope, and the sites it named or remembered), so their alerts end. And for a
+        changed rule (`narrowed`: before, after) whose scope no longer takes a site: that site's alert ends too,
+        since the rule will never judge it again."""
         out: list[RuleEvaluation] = []
         for rule in removed:
-            registry_sites: list[str] = []
-            if self._registry is not None:
-                indicator = CATALOGUE[rule.indicator]
-                # A district-stage indicator is about an area (the district), a site-stage one about the feed's sites.
-                on = (
-                    self._registry.areas
-                    if indicator.stage == "district"
-                    else self._registry.sites_for_feed(indicator.feed)
-                )
-                registry_sites = [s.id for s in on]
-            named = rule.scope.sites if rule.scope.sites != "*" else []
-            remembered = [site for (rule_id, site) in self._history if rule_id == rule.id]
-            sites = sorted({s for s in (*registry_sites, *named, *remembered) if rule.scope.includes(s)})
-            out.extend(retirement(rule, site, now) for site in sites)
+            out.extend(retirement(rule, site, now) for site in self._sites_of(rule))
+        for before, after in narrowed:
+            out.extend(
+                retirement(before, site, now) for site in self._sites_of(before) if not after.scope.includes(site)
+            )
         return out
+
+    def _sites_of(self, rule: Rule) -> list[str]:
+        """Every site the rule could have alerted on."""
+        registry_sites: list[str] = []
+        if self._registry is not None:
+            indicator = CATALOGUE[rule.indicator]
+            # A district-stage indicator is about an area (the district), a site-stage one about the feed's sites.
+            on = (
+                self._registry.areas if indicator.stage == "district" else self._registry.sites_for_feed(indicator.feed)
+            )
+            registry_sites = [s.id for s in on]
+        named = rule.scope.sites if rule.scope.sites != "*" else []
+        remembered = [site for (rule_id, site) in self._history if rule_id == rule.id]
+        return sorted({s for s in (*registry_sites, *named, *remembered) if rule.scope.includes(s)})
 
     # --- records ----------------------------------------------------------------------------------------------------
     def on_record(self, record: IndicatorRecord, received_at: datetime) -> list[RuleEvaluation]:

@@ -273,3 +273,20 @@ def test_a_station_first_hours_page_nobody_until_its_24h_mean_is_valid() -> None
 def test_an_episode_after_a_valid_day_fires_once_and_resolves_once() -> None:
     transitions, _ = pm25_24h_transitions([30.0] * 24 + [130.0] * 30 + [30.0] * 30)
     assert transitions == ["firing", "resolved"]
+
+
+def test_a_rule_whose_scope_narrows_ends_the_alerts_of_the_sites_it_no_longer_takes() -> None:
+    from citywatch.devstack.config import REPO_ROOT
+    from citywatch.registry import load_registry
+    from citywatch.rules.loader import load_rules
+    from citywatch.rules.model import Scope
+
+    registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+    rules = load_rules(REPO_ROOT / "rules", registry)
+    before = next(r for r in rules if r.id == "water-section-silent")
+    wide = before.model_copy(update={"scope": Scope()})  # every section, as shipped before this change
+    wide.bind(registry.all_sites())
+    engine = RuleEngine(rules, registry, started=dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    found = engine.retirements([], dt.datetime(2026, 5, 2, tzinfo=dt.UTC), [(wide, before)])
+    provincial = sorted(s.id for s in registry.sections if s.level != "national")
+    assert provincial and sorted(e.site for e in found) == provincial
