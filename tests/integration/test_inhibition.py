@@ -18,9 +18,10 @@ from kafka import KafkaProducer
 
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.indicators.records import record
 from citywatch.rules.evaluation import RuleEvaluation, evaluate
 from citywatch.rules.loader import default_registry, load_rules
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS
 from tests.conftest import Isolation
 from tests.integration.test_alert_service import wait_for
 from tests.integration.webhook_receiver import WebhookReceiver
@@ -34,18 +35,20 @@ AT = dt.datetime(2026, 6, 20, 12, tzinfo=ZONE)
 
 def judged(rule_id: str, site: str, value: float, **extra: Any) -> RuleEvaluation:
     entry = CATALOGUE[RULES[rule_id].indicator]
-    record = IndicatorRecord(
-        indicator=entry.id,
+    days_so_far = AT.timetuple().tm_yday  # past every warm-up: June
+    samples = days_so_far if entry.window in PERIOD_TO_DATE_WINDOWS else 24
+    judged_record = record(
+        entry,
         site=site,
         value=value,
-        unit=entry.unit,
-        window=entry.window,
         observed_at=AT,
         local_date=AT.date(),
-        samples=171 if entry.window in ("ytd", "year") else 24,
+        samples=samples,
+        revision=0,
+        period=None,
         **extra,
     )
-    found = evaluate(RULES[rule_id], record)
+    found = evaluate(RULES[rule_id], judged_record)
     assert found is not None and found.outcome == "breach", (rule_id, found)
     return found
 
