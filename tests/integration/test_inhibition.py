@@ -18,10 +18,9 @@ from kafka import KafkaProducer
 
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.catalogue import CATALOGUE
-from citywatch.indicators.records import record
 from citywatch.rules.evaluation import RuleEvaluation, evaluate
 from citywatch.rules.loader import default_registry, load_rules
-from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS
+from citywatch.schemas.indicator import IndicatorRecord
 from tests.conftest import Isolation
 from tests.integration.test_alert_service import wait_for
 from tests.integration.webhook_receiver import WebhookReceiver
@@ -35,20 +34,18 @@ AT = dt.datetime(2026, 6, 20, 12, tzinfo=ZONE)
 
 def judged(rule_id: str, site: str, value: float, **extra: Any) -> RuleEvaluation:
     entry = CATALOGUE[RULES[rule_id].indicator]
-    days_so_far = AT.timetuple().tm_yday  # past every warm-up: June
-    samples = days_so_far if entry.window in PERIOD_TO_DATE_WINDOWS else 24
-    judged_record = record(
-        entry,
+    record = IndicatorRecord(
+        indicator=entry.id,
         site=site,
         value=value,
+        unit=entry.unit,
+        window=entry.window,
         observed_at=AT,
         local_date=AT.date(),
-        samples=samples,
-        revision=0,
-        period=None,
+        samples=171 if entry.window in ("ytd", "year") else 24,
         **extra,
     )
-    found = evaluate(RULES[rule_id], judged_record)
+    found = evaluate(RULES[rule_id], record)
     assert found is not None and found.outcome == "breach", (rule_id, found)
     return found
 
