@@ -296,8 +296,9 @@ def named(site: str, name: str) -> str:
     return f"{name} ({site})" if name else site
 
 
-def _annotations(templates: Mapping[str, str], context: dict[str, str], site_name: str) -> dict[str, str]:
-    rendered = _render(templates, context)
+def _annotations(rule: Rule, templates: Mapping[str, str], context: dict[str, str], site_name: str) -> dict[str, str]:
+    """The rule's templates rendered, with its title (its description) and the site's registry name."""
+    rendered = {"title": " ".join(rule.description.split()), **_render(templates, context)}
     return {**rendered, "site_name": site_name} if site_name else rendered
 
 
@@ -397,7 +398,7 @@ def evaluate(
         department=rule.department,
         source=rule.source,
         labels=labels_of(rule, effective.labels, record.site),
-        annotations=_annotations(effective.annotations, context, site_name),
+        annotations=_annotations(rule, effective.annotations, context, site_name),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),
@@ -450,7 +451,7 @@ def evaluate_staleness(
         department=rule.department,
         source=rule.source,
         labels=labels_of(rule, effective.labels, site),
-        annotations=_annotations(effective.annotations, context, site_name),
+        annotations=_annotations(rule, effective.annotations, context, site_name),
         kind=rule.kind,
         for_s=effective.for_.total_seconds(),
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),

@@ -62,6 +62,7 @@ function siteOf(alert) {
 function whatOf(alert) {
   const box = document.createElement("span");
   const annotations = alert.annotations || {};
+  if (annotations.title) box.append(element("strong", annotations.title));
   box.append(element("div", annotations.summary || alert.rule_id));
   const rule = element("div", `${alert.rule_id} · ${(alert.labels || {}).purpose || ""}`, { class: "muted" });
   box.append(rule);

@@ -287,6 +287,7 @@ def test_alert_text_is_for_people() -> None:
     )
     assert aqi is not None and "averaged 145 over 3h" in aqi.annotations["summary"]
     assert aqi.annotations["site_name"] == "Songling 松陵"
+    assert aqi.annotations["title"].startswith("The real-time AQI at a station has averaged above 100")
     attainment = evaluate(
         RULES["air-pm25-attainment-off-track"],
         record(
