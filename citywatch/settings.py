@@ -239,12 +239,15 @@ class AlertSettings(CommonSettings):
 
     @property
     def webhook_secret_list(self) -> list[str]:
-        return [secret.strip() for secret in self.webhook_secrets.split(",")] if self.webhook_secrets else []
+        """One secret per webhook URL, in order ("" for a receiver sent unsigned)."""
+        if not self.webhook_secrets:
+            return [""] * len(self.webhook_url_list)
+        return [secret.strip() for secret in self.webhook_secrets.split(",")]
 
     @model_validator(mode="after")
     def _a_secret_per_receiver(self) -> AlertSettings:
         secrets = self.webhook_secret_list
-        if secrets and len(secrets) != len(self.webhook_url_list):
+        if len(secrets) != len(self.webhook_url_list):
             raise ValueError(
                 f"webhook_secrets: {len(secrets)} secrets for {len(self.webhook_url_list)} webhook URLs; give one per "
                 "URL, in the same order (an empty entry sends that receiver unsigned)"

@@ -64,11 +64,7 @@ class AlertService:
         )
         receivers = [
             Receiver(url, secret)
-            for url, secret in zip(
-                settings.webhook_url_list,
-                settings.webhook_secret_list or [""] * len(settings.webhook_url_list),
-                strict=True,
-            )
+            for url, secret in zip(settings.webhook_url_list, settings.webhook_secret_list, strict=True)
         ]
         self.webhooks = Webhooks(receivers) if receivers else None
         # Without a Grafana URL there is nobody to annotate: skipped, not an error.

@@ -17,13 +17,12 @@ import pytest
 from kafka import KafkaProducer
 
 from citywatch.devstack.config import REPO_ROOT
-from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.rules.evaluation import RuleEvaluation, evaluate
 from citywatch.rules.loader import default_registry, load_rules
-from citywatch.schemas.indicator import IndicatorRecord
 from tests.conftest import Isolation
 from tests.integration.test_alert_service import wait_for
 from tests.integration.webhook_receiver import WebhookReceiver
+from tests.unit.rules.test_evaluation import record
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -33,19 +32,8 @@ AT = dt.datetime(2026, 6, 20, 12, tzinfo=ZONE)
 
 
 def judged(rule_id: str, site: str, value: float, **extra: Any) -> RuleEvaluation:
-    entry = CATALOGUE[RULES[rule_id].indicator]
-    record = IndicatorRecord(
-        indicator=entry.id,
-        site=site,
-        value=value,
-        unit=entry.unit,
-        window=entry.window,
-        observed_at=AT,
-        local_date=AT.date(),
-        samples=171 if entry.window in ("ytd", "year") else 24,
-        **extra,
-    )
-    found = evaluate(RULES[rule_id], record)
+    """The shipped rule's evaluation of a record at AT (June: past every warm-up); it must breach."""
+    found = evaluate(RULES[rule_id], record(RULES[rule_id].indicator, site, value, AT, **extra))
     assert found is not None and found.outcome == "breach", (rule_id, found)
     return found
 
