@@ -6,6 +6,7 @@ Nothing here is installed by hand on a new machine: `citywatch stack install` (r
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import subprocess
@@ -37,10 +38,18 @@ APT_FILES: dict[str, str] = {
 }
 
 
+# shared library WeasyPrint loads -> its package (the report's PDF)
+APT_LIBRARIES: dict[str, str] = {
+    "pango-1.0": "libpango-1.0-0",
+    "pangoft2-1.0": "libpangoft2-1.0-0",
+}
+
+
 def missing_packages() -> list[str]:
     by_command = {pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None}
     by_file = {pkg for path, pkg in APT_FILES.items() if not os.path.exists(path)}
-    return sorted(by_command | by_file)
+    by_library = {pkg for lib, pkg in APT_LIBRARIES.items() if ctypes.util.find_library(lib) is None}
+    return sorted(by_command | by_file | by_library)
 
 
 def ensure_apt_packages(say: Callable[[str], None] = print) -> None:
