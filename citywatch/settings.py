@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citywatch.intake.clock import ClockBounds
+from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 
 
 class CommonSettings(BaseSettings):
@@ -48,6 +49,12 @@ class CommonSettings(BaseSettings):
         date(2013, 1, 1),
         description="Observations dated (local day) before this are refused: the history horizon (national PM2.5 "
         "monitoring began in 2013)",
+    )
+
+    aqi_concentration_rounding: ConcentrationRounding = Field(
+        DEFAULT_CONCENTRATION_ROUNDING,
+        description="Round concentrations to their reporting precision before the IAQI lookup ('reported') or not "
+        "('exact'); see citywatch/standards/tables/hj633.py for why 'reported' is the default",
     )
 
     @field_validator("timezone")

@@ -41,7 +41,7 @@ class FeedProcessor:
 def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, FeedProcessor]:
     zone = settings.zone
     district = settings.district
-    air = AirContext(zone=zone, district=district)
+    air = AirContext(zone=zone, district=district, rounding=settings.aqi_concentration_rounding)
     bus = BusContext(zone=zone, day_type=registry.day_type, district=district)
     mode_share = ModeShareContext(zone=zone)
 
@@ -102,7 +102,7 @@ def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, F
 
 
 def district_processor(settings: WorkerSettings) -> Callable[[Any, Sequence[Contribution]], BatchResult[Any]]:
-    ctx = DistrictContext(zone=settings.zone)
+    ctx = DistrictContext(zone=settings.zone, rounding=settings.aqi_concentration_rounding)
 
     def process(state: Any, contributions: Sequence[Contribution]) -> BatchResult[Any]:
         new, outcomes, records = process_district_batch(state, contributions, ctx)

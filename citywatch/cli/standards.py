@@ -16,7 +16,10 @@ import typer
 
 from citywatch.settings import CommonSettings
 from citywatch.standards import AQI_INPUTS, aqi, classify_section, local_date
+from citywatch.standards.gb3095 import limits_in_force
 from citywatch.standards.gb3838 import WATER_INPUTS
+from citywatch.standards.tables.gb3095 import GRADES
+from citywatch.standards.tables.hj633 import ConcentrationRounding
 
 
 class Kind(enum.StrEnum):
@@ -81,12 +84,21 @@ def aqi_command(
         str | None,
         typer.Option("--at", metavar="ISO-DATETIME", help="Observation time; picks HJ 633-2012 or -2026 by local date"),
     ] = None,
+    rounding: Annotated[
+        ConcentrationRounding | None,
+        typer.Option(
+            "--rounding",
+            help="Round concentrations to their reporting precision before the lookup, or not; default: "
+            "CITYWATCH_AQI_CONCENTRATION_ROUNDING (reported)",
+        ),
+    ] = None,
 ) -> None:
-    """Air quality index by HJ 633 (version by the observation's local date), as JSON."""
+    """Air quality index by HJ 633 (version by the observation's local date), as JSON; `rounding` in the output
+    says which concentrations were looked up."""
     concentrations = _parse_pairs(values or [], AQI_INPUTS)
     on = _observation_date(at)
     try:
-        result = aqi(dict(concentrations), on)
+        result = aqi(dict(concentrations), on, rounding or CommonSettings().aqi_concentration_rounding)
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -110,7 +122,28 @@ def water_class_command(
     typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
 
 
+class Grade(enum.StrEnum):
+    I = "I"  # noqa: E741 -- the standard's own name of the grade
+    II = "II"
+
+
+def limits_command(
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", metavar="DATE", help="Local date (or ISO datetime) the limits are in force on; default today"
+        ),
+    ] = None,
+    grade: Annotated[Grade | None, typer.Option("--grade", help="Only this grade (default: both)")] = None,
+) -> None:
+    """GB 3095 concentration limits in force on a date, as JSON, each with its standard, stage and source."""
+    on = _observation_date(at)
+    limits = limits_in_force(on, (grade.value,) if grade else GRADES)
+    typer.echo(json.dumps({"date": on.isoformat(), "limits": [lim.to_json() for lim in limits]}, ensure_ascii=False))
+
+
 def register(app: typer.Typer) -> None:
     """Add the standards commands to the top-level app."""
     app.command("aqi")(aqi_command)
+    app.command("limits")(limits_command)
     app.command("water-class")(water_class_command)

@@ -57,6 +57,7 @@ from citywatch.standards import (
     projection_range,
 )
 from citywatch.standards import annual_mean as std_annual_mean
+from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 
 POLLUTANTS: tuple[Pollutant, ...] = ("pm25", "pm10", "o3", "no2", "so2", "co")
 DAILY_INPUT = {"pm25": "pm25_24h", "pm10": "pm10_24h", "no2": "no2_24h", "so2": "so2_24h", "co": "co_24h"}
@@ -102,6 +103,7 @@ class AirContext:
     lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["air"])
     grade: str = "II"  # GB 3095 grade of the zone (Wujiang: class-2 zone)
     district: str | None = None  # when set, daily contributions go to the district stage (city AQI)
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING  # before the IAQI lookup
 
 
 def new_station_state() -> AirStationState:
@@ -259,7 +261,7 @@ def _summarise_day(hours: Mapping[str, dict[str, AirEvent]], day: dt.date, ctx: 
             continue
         if p == "o3":
             padded = (hourly + [None] * 24)[:24]
-            o3 = o3_daily_max_8h(padded, day)
+            o3 = o3_daily_max_8h(padded, day, ctx.grade)
             summary["o3_8h"] = None if o3.value is None else fstr(o3.value)
             summary["o3_8h_partial"] = None if o3.partial is None else fstr(o3.partial)
             if o3.value is not None:
@@ -273,7 +275,7 @@ def _summarise_day(hours: Mapping[str, dict[str, AirEvent]], day: dt.date, ctx: 
         if avg.value is not None:
             inputs[DAILY_INPUT[p]] = avg.value
     if inputs:
-        summary["aqi"] = aqi(inputs, day).aqi
+        summary["aqi"] = aqi(inputs, day, ctx.rounding).aqi
     return summary
 
 
@@ -470,7 +472,7 @@ def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, wit
         inputs["o3_8h"] = o3_8h.value
     if inputs:
         try:
-            result = aqi(inputs, on)
+            result = aqi(inputs, on, ctx.rounding)
         except ValueError:  # e.g. only an SO2 1 h value above 800: the standard computes no IAQI from it
             return out
         out.append(
@@ -538,14 +540,14 @@ def _daily_records(
                 period=period,
                 status="valid" if summary["o3_8h"] is not None else INSUFFICIENT_DATA,
                 standard=_gb3095_label(day),
-                unverified=True,  # the ">= 14 valid 8 h windows" rule is marked unverified in standards.md
+                unverified=False,  # the ">= 14 valid 8 h windows" rule and its exception: HJ 663 §6.1.2 (§0b)
             )
         )
     valid_inputs = {n: v for n, v in _valid_daily_inputs(summary).items() if v is not None}
     inputs = valid_inputs or partial_inputs
     if inputs:
         try:
-            result = aqi(inputs, day)
+            result = aqi(inputs, day, ctx.rounding)
         except ValueError:
             return out
         out.append(

@@ -24,6 +24,7 @@ from citywatch.indicators.eventtime import Accepted, Dropped, Outcome, frac
 from citywatch.indicators.records import Contribution, ContributionValue, Result, day_end, record
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.standards import CityAqi, WaterClass, city_daily_aqi, good_day_share, good_iii_share, plan_target
+from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 
 STATE_VERSION = 1
 
@@ -42,6 +43,7 @@ class DistrictState(TypedDict):
 @dataclass(frozen=True)
 class DistrictContext:
     zone: dt.tzinfo
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING  # before the city AQI's IAQI lookup
 
 
 def new_district_state() -> DistrictState:
@@ -54,7 +56,9 @@ def apply_contribution(state: DistrictState | None, c: Contribution) -> tuple[Di
 
 
 def _fold(
-    state: DistrictState | None, contributions: Iterable[Contribution]
+    state: DistrictState | None,
+    contributions: Iterable[Contribution],
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
 ) -> tuple[DistrictState, list[Outcome], dict[tuple[str, str], set[str]]]:
     """Fold contributions into a copy of the state: the new state, an outcome per contribution, and the buckets
     touched per (stage, district).
@@ -108,7 +112,7 @@ def _fold(
         for day in sorted(city_days):
             if day not in buckets:
                 continue
-            city = _city_aqi(buckets[day], dt.date.fromisoformat(day))
+            city = _city_aqi(buckets[day], dt.date.fromisoformat(day), rounding)
             if city is None:
                 stage_agg.pop(day, None)
             else:
@@ -141,7 +145,7 @@ def process_district_batch(
 
     def flush() -> None:
         nonlocal current
-        current, folded, touched = _fold(current, run)
+        current, folded, touched = _fold(current, run, ctx.rounding)
         outcomes.extend(folded)
         for (stage, district), buckets in sorted(touched.items()):
             records.extend(emit_district(current, stage, district, sorted(buckets), ctx))
@@ -252,7 +256,7 @@ def _year_buckets(buckets: Mapping[str, dict[str, SiteEntry]], year: str) -> dic
 # --- air: city daily AQI ---------------------------------------------------------------------------------------------
 
 
-def _city_aqi(sites: Mapping[str, SiteEntry], day: dt.date) -> CityAqi | None:
+def _city_aqi(sites: Mapping[str, SiteEntry], day: dt.date, rounding: ConcentrationRounding) -> CityAqi | None:
     stations = [
         {name: v for name, raw in sorted(e["v"].items()) if (v := _fraction(raw)) is not None}
         for _, e in sorted(sites.items())
@@ -260,7 +264,7 @@ def _city_aqi(sites: Mapping[str, SiteEntry], day: dt.date) -> CityAqi | None:
     stations = [s for s in stations if s]
     if not stations:
         return None
-    return city_daily_aqi(stations, day)
+    return city_daily_aqi(stations, day, rounding)
 
 
 def _emit_city(
@@ -272,7 +276,7 @@ def _emit_city(
 ) -> list[IndicatorRecord]:
     day = dt.date.fromisoformat(bucket)
     sites = buckets[bucket]
-    city = _city_aqi(sites, day)
+    city = _city_aqi(sites, day, ctx.rounding)
     out: list[IndicatorRecord] = []
     end = day_end(day, ctx.zone)
     rev = _rev(sites)

@@ -14,6 +14,7 @@ from citywatch.standards.gb3095 import Limit, gb3095_limit
 from citywatch.standards.hj633 import AqiResult, aqi
 from citywatch.standards.percentile import PERCENTILE_UNVERIFIED, percentile
 from citywatch.standards.share import Share
+from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 from citywatch.standards.tables.hj663 import HJ663_TABLES, AssessmentRules
 from citywatch.standards.versions import select_version
 
@@ -152,7 +153,11 @@ class CityAqi:
     result: AqiResult
 
 
-def city_daily_aqi(stations: Sequence[Mapping[str, Number | None]], on: dt.date) -> CityAqi:
+def city_daily_aqi(
+    stations: Sequence[Mapping[str, Number | None]],
+    on: dt.date,
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> CityAqi:
     """City daily AQI (HJ 663): average each input's concentration over the stations, then compute the AQI.
 
     Each station maps input names ("pm25_24h", "o3_8h", ...) to its daily value, None when invalid.
@@ -165,4 +170,4 @@ def city_daily_aqi(stations: Sequence[Mapping[str, Number | None]], on: dt.date)
                 by_input.setdefault(name, []).append(to_concentration(value, name=f"stations[{i}].{name}"))
     averaged = {name: mean(values) for name, values in by_input.items()}
     counts = {name: len(values) for name, values in by_input.items()}
-    return CityAqi(averaged, counts, aqi(averaged, on))
+    return CityAqi(averaged, counts, aqi(averaged, on, rounding))

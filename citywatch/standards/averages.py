@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from citywatch.standards.exact import Number, mean, to_concentration
+from citywatch.standards.gb3095 import gb3095_limit
 from citywatch.standards.tables.gb3095 import VALIDITY_TABLES, ValidityRules
 from citywatch.standards.versions import select_version
 
@@ -33,6 +34,9 @@ class Average:
     @property
     def valid(self) -> bool:
         return self.value is not None
+
+
+O3_EXCEEDANCE_CLAUSE = "HJ 663 §6.1.2: with fewer than 14 valid 8 h values a maximum above the limit still stands"
 
 
 def _unverified(rules: ValidityRules, *fields: str) -> tuple[str, ...]:
@@ -83,24 +87,26 @@ def eight_hour_mean(hourly: Sequence[Number | None], on: dt.date) -> Average:
 class DailyMax8h:
     """O3 daily maximum 8 h mean: the highest valid 8 h mean of the windows ending 08:00 … 24:00."""
 
-    value: Fraction | None  # None unless enough windows were valid
+    value: Fraction | None  # None unless enough windows were valid, or fewer were and the highest exceeds the limit
     partial: Fraction | None  # highest valid window mean, however many windows were valid
     windows: Mapping[int, Average]  # window end hour (8 … 24) -> its 8 h mean
     valid_windows: int
     required: int
     clause: str
     unverified: tuple[str, ...]
+    exceedance_despite_gaps: bool = False  # valid only because it exceeds the limit (HJ 663 §6.1.2)
 
     @property
     def valid(self) -> bool:
         return self.value is not None
 
 
-def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date) -> DailyMax8h:
+def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date, grade: str = "II") -> DailyMax8h:
     """O3 daily max 8 h mean from the day's 24 hourly values; `hourly[i]` is the hour i:00–(i+1):00, None = missing.
 
     The window ending at hour e covers hourly[e − 8 : e]; it is valid with >= 6 values; the daily maximum needs >= 14
-    valid windows (standards.md §2, that 14 is unverified).
+    valid windows, except that with fewer it still stands when it exceeds the `grade` O3 8 h limit in force on `on`:
+    missing data never hides an exceedance (HJ 663 §6.1.2, standards.md §0b).
     """
     if len(hourly) != 24:
         raise ValueError(f"hourly: give all 24 hourly values of the day (None where missing), got {len(hourly)}")
@@ -108,14 +114,17 @@ def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date) -> DailyMax8h:
     windows = {end: eight_hour_mean(hourly[end - 8 : end], on) for end in rules.o3_window_end_hours}
     valid = [w.value for w in windows.values() if w.value is not None]
     partial = max(valid) if valid else None
+    enough = len(valid) >= rules.min_8h_windows_daily
+    exceeds = partial is not None and partial > gb3095_limit(pollutant="o3", period="8h", grade=grade, on=on).value
     return DailyMax8h(
-        value=partial if len(valid) >= rules.min_8h_windows_daily else None,
+        value=partial if enough or exceeds else None,
         partial=partial,
         windows=windows,
         valid_windows=len(valid),
         required=rules.min_8h_windows_daily,
-        clause=rules.source.clause,
+        clause=rules.source.clause if enough or not exceeds else f"{rules.source.clause}; {O3_EXCEEDANCE_CLAUSE}",
         unverified=_unverified(rules, "min_hours_8h", "o3_window_end_hours", "min_8h_windows_daily"),
+        exceedance_despite_gaps=exceeds and not enough,
     )
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from citywatch.standards.tables.gb3095 import GB3095_TABLES, GRADES, UNITS, LimitTable
 from citywatch.standards.versions import select_version
 
-PERIODS = ("annual", "24h", "1h", "8h")
+PERIODS = ("annual", "24h", "8h", "1h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,23 @@ class Limit:
         """E.g. "GB 3095-2012", "GB 3095-2026 (transition 2026–2030)"."""
         return _label(self.standard, self.version, self.stage)
 
+    def to_json(self) -> dict[str, object]:
+        """One entry of `citywatch limits`."""
+        return {
+            "pollutant": self.pollutant,
+            "period": self.period,
+            "grade": self.grade,
+            "value": int(self.value) if self.value == self.value.to_integral_value() else float(self.value),
+            "unit": self.unit,
+            "standard": f"{self.standard}-{self.version}",
+            "stage": self.stage or None,
+            "effective_from": None if self.effective_from == dt.date.min else self.effective_from.isoformat(),
+            "effective_to": None if self.effective_to is None else self.effective_to.isoformat(),
+            "source": self.clause,
+            "note": self.note or None,
+            "unverified": self.unverified,
+        }
+
 
 def _label(standard: str, version: str, stage: str) -> str:
     if stage == "transition":
@@ -51,6 +68,19 @@ def _label(standard: str, version: str, stage: str) -> str:
 def limit_table(on: dt.date) -> LimitTable:
     """The GB 3095 limit table that applies on the local date `on`."""
     return select_version(GB3095_TABLES, on, what="GB 3095 limits")
+
+
+def limits_in_force(on: dt.date, grades: tuple[str, ...] = GRADES) -> list[Limit]:
+    """Every GB 3095 limit in force on the local date `on` for `grades`: pollutants in `UNITS` order, then periods
+    in `PERIODS` order, then grade."""
+    table = limit_table(on)
+    return [
+        gb3095_limit(pollutant=pollutant, period=period, grade=grade, on=on)
+        for pollutant in UNITS
+        for period in PERIODS
+        for grade in grades
+        if (pollutant, period, grade) in table.limits
+    ]
 
 
 def gb3095_limit(*, pollutant: str, period: str, grade: str = "II", on: dt.date) -> Limit:

@@ -22,6 +22,7 @@ from citywatch.standards.tables.gb3838 import (
     MAIN_POLLUTANTS_ABOVE_CLASS,
     MIN_SAMPLES,
     MONITORED_NOT_CLASSIFIED,
+    PRIORITY_POLLUTANTS,
     RATINGS,
     Indicator,
 )
@@ -183,13 +184,15 @@ def classify_section(values: Mapping[str, Number], kind: str = "river") -> Secti
 
 
 def main_pollutants(indicators: Iterable[IndicatorClass]) -> tuple[IndicatorClass, ...]:
-    """Up to 3 indicators worse than class III: worst class first, then the largest exceedance multiple.
+    """Up to 3 indicators worse than class III: cyanide and heavy metals first (`PRIORITY_POLLUTANTS`), then the
+    worst class, then the largest exceedance multiple.
 
     pH and DO have no multiple; within a class they come after the indicators that have one.
     """
     over = [ic for ic in indicators if ic.water_class > MAIN_POLLUTANTS_ABOVE_CLASS]
     over.sort(
         key=lambda ic: (
+            ic.indicator not in PRIORITY_POLLUTANTS,
             -ic.water_class,
             ic.exceedance_multiple is None,
             -(ic.exceedance_multiple or 0),

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from citywatch.standards.exact import Number, to_concentration
+from citywatch.standards.reporting import as_reported
 from citywatch.standards.tables.hj633 import (
     ABOVE_TABLE_NOTE,
     CATEGORIES,
+    CONCENTRATION_ROUNDING_RULES,
+    DEFAULT_CONCENTRATION_ROUNDING,
     EXCEEDING_ABOVE,
     HJ633_TABLES,
     INPUT_COLUMNS,
@@ -23,6 +26,7 @@ from citywatch.standards.tables.hj633 import (
     BreakpointTable,
     Category,
     Column,
+    ConcentrationRounding,
 )
 from citywatch.standards.versions import select_version
 
@@ -105,13 +109,21 @@ def interpolate(column: Column, concentration: Fraction) -> int | None:
     return None
 
 
-def sub_index(name: str, concentration: Number, on: dt.date) -> SubIndex:
-    """IAQI of one input (e.g. `sub_index("pm25_24h", 35, date(2025, 1, 1))` -> value 50)."""
+def sub_index(
+    name: str,
+    concentration: Number,
+    on: dt.date,
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> SubIndex:
+    """IAQI of one input (e.g. `sub_index("pm25_24h", 35, date(2025, 1, 1))` -> value 50); `concentration` is the
+    value looked up, after `rounding`."""
     if name not in INPUT_COLUMNS:
         raise KeyError(f"unknown AQI input {name!r}; expected one of {', '.join(AQI_INPUTS)}")
     table = breakpoint_table(on)
     column = table.columns[INPUT_COLUMNS[name]]
     exact = to_concentration(concentration, name=name)
+    if rounding is ConcentrationRounding.REPORTED:
+        exact = as_reported(exact, column.unit)
     value = interpolate(column, exact)
     if value is not None:
         return SubIndex(name, column.pollutant, exact, value)
@@ -152,6 +164,7 @@ class AqiResult:
     sub_indices: tuple[SubIndex, ...]
     not_computed: Mapping[str, str] = field(default_factory=dict)  # input name -> why it has no IAQI
     unverified: tuple[str, ...] = ()
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING
 
     @property
     def level(self) -> str:
@@ -185,11 +198,28 @@ class AqiResult:
             "not_computed": dict(self.not_computed),
             "notes": [s.note for s in self.sub_indices if s.note is not None],
             "unverified": list(self.unverified),
+            "rounding": {
+                "rule": self.rounding.value,
+                "description": CONCENTRATION_ROUNDING_RULES[self.rounding],
+                "looked_up": {s.name: _decimal_text(s.concentration) for s in self.sub_indices},
+            },
         }
 
 
-def aqi(concentrations: Mapping[str, Number], on: dt.date) -> AqiResult:
-    """AQI = max IAQI over the given inputs, with its category and primary pollutant(s), by HJ 633 on `on`.
+def _decimal_text(value: Fraction) -> str:
+    """An exact concentration as decimal text (a terminating fraction gives its digits; others 6 places)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{float(value):.6g}"
+
+
+def aqi(
+    concentrations: Mapping[str, Number],
+    on: dt.date,
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> AqiResult:
+    """AQI = max IAQI over the given inputs, with its category and primary pollutant(s), by HJ 633 on `on`;
+    `rounding` says whether concentrations are rounded to their reporting precision before the lookup.
 
     Daily report: pass the 24 h means and "o3_8h" (daily max 8 h); real-time report: the 1 h values, "o3_8h" and the
     PM 24 h moving means. Unknown names raise `KeyError`, negative or non-finite values `ValueError`.
@@ -197,7 +227,7 @@ def aqi(concentrations: Mapping[str, Number], on: dt.date) -> AqiResult:
     if not concentrations:
         raise ValueError("no concentrations given")
     table = breakpoint_table(on)
-    subs = tuple(sub_index(name, value, on) for name, value in concentrations.items())
+    subs = tuple(sub_index(name, value, on, rounding) for name, value in concentrations.items())
     computed = {s.name: s.value for s in subs if s.value is not None}
     not_computed = {
         s.name: (s.note or "") + ("" if s.use_instead in computed else f"; {s.use_instead} was not given")
@@ -226,4 +256,5 @@ def aqi(concentrations: Mapping[str, Number], on: dt.date) -> AqiResult:
         sub_indices=subs,
         not_computed=not_computed,
         unverified=unverified,
+        rounding=rounding,
     )

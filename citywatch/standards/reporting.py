@@ -1,6 +1,7 @@
 """Values as the standards report them, for people (alert text, on-call pages). Pure.
 
-- Concentrations: whole µg/m³, CO to 0.1 mg/m³ (GB/T 8170 rounding, half up, as HJ 663 publishes them);
+- Concentrations: whole µg/m³, CO to 0.1 mg/m³ (GB/T 8170 rounding: half to even, as HJ 663 publishes them);
+  `as_reported` gives the exact rounded value (the AQI lookup's input under the default rounding rule);
 - AQI and IAQI: whole numbers, rounded up (HJ 633-2026 §4.2.6; shared/reference/standards.md §1);
 - shares: per cent to one decimal (83.3 %);
 - water classes: their names (I … V, 劣V; GB 3838-2002);
@@ -11,10 +12,27 @@ Anything else: at most four significant digits, never a float's full tail.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 
 CLASS_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
 WHOLE_UNITS = frozenset({"µg/m³", "t", "t/day", "t/year", "count", "boardings", "vehicles"})
+CONCENTRATION_PLACES = {"µg/m³": 0, "mg/m³": 1}
+
+
+def as_reported(value: Fraction, unit: str) -> Fraction:
+    """A concentration rounded exactly to its reporting precision by GB/T 8170 (half to even): 60.4 -> 60,
+    62.5 -> 62, 63.5 -> 64; CO 1.25 mg/m³ -> 1.2."""
+    try:
+        places = CONCENTRATION_PLACES[unit]
+    except KeyError:
+        raise KeyError(
+            f"no reporting precision for {unit!r}; expected one of {', '.join(CONCENTRATION_PLACES)}"
+        ) from None
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return Fraction(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
 
 
 def _half_up(value: float, places: int) -> Decimal:
@@ -31,8 +49,8 @@ def reported(value: float, unit: str) -> str:
         return f"{_half_up(value * 100, 1)} %"
     if unit == "class":
         return CLASS_NAMES.get(round(value), f"{value:g}")
-    if unit == "mg/m³":
-        return str(_half_up(value, 1))
+    if unit in CONCENTRATION_PLACES:
+        return f"{float(as_reported(Fraction(repr(value)), unit)):.{CONCENTRATION_PLACES[unit]}f}"
     if unit in WHOLE_UNITS:
         return f"{int(_half_up(value, 0)):,}"
     return f"{value:.4g}"

@@ -1,9 +1,9 @@
 """GB 3095 ambient air limits (2012; 2026 transition 2026-03-01 -> 2030-12-31; 2026 full from 2031-01-01) and the
 data-validity rules of GB 3095-2012 Table 4.
 
-Source: standards.md §0 and §2. Units µg/m³, CO mg/m³. Periods: "annual", "24h", "1h", "8h" (O3 daily max 8 h).
-Where standards.md gives no GB 3095-2026 value (every pollutant but PM2.5), the 2012 value is carried forward and
-marked unverified: the lookup never fails for a date, and the output says the number is not confirmed.
+Sources: standards.md §2 (2012) and §0b (2026: GB 3095-2026 Table 1 as three transcriptions agree; the official PDF
+was not readable here, so every 2026 value's note says so). Units µg/m³, CO mg/m³. Periods: "annual", "24h", "1h",
+"8h" (O3 daily max 8 h). `citywatch limits --at DATE` prints the table in force.
 """
 
 from __future__ import annotations
@@ -67,20 +67,52 @@ _LIMITS_2012: dict[LimitKey, LimitValue] = {
     for grade, value in zip(GRADES, values, strict=True)
 }
 
-_PM25_2026 = "GB 3095-2026 PM2.5 limits (standards.md §0; table number not recorded)"
-_CARRIED = (
-    "GB 3095-2026 value not in standards.md (PM10, SO2 and NO2 are tightened from 2031, values not found); "
-    "GB 3095-2012 value carried forward"
+_TRANSCRIBED = (
+    "GB 3095-2026 Table 1, as transcribed (standards.md §0b: three transcriptions agree; the official PDF was not "
+    "read here)"
 )
+_STAGE_CLAUSE = {
+    "transition": _TRANSCRIBED + ", column 过渡阶段浓度限值 (2026-03-01 → 2030-12-31)",
+    "full": _TRANSCRIBED + ", column 浓度限值 (from 2031-01-01)",
+}
+_UNCHANGED = "unchanged from GB 3095-2012"
+_ON_TRANSCRIPTIONS = "verified against transcriptions, not against the official PDF"
+
+# (pollutant, period): (Grade I, Grade II) where GB 3095-2026 differs from 2012 -- standards.md §0b. Every other
+# value is GB 3095-2012's (the 2026 table repeats it); both are stamped with the 2026 clause.
+_GB3095_2026_CHANGES: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
+    "transition": {
+        ("pm25", "annual"): ("15", "30"),
+        ("pm25", "24h"): ("35", "60"),
+        ("pm10", "annual"): ("40", "60"),
+        ("pm10", "24h"): ("50", "120"),
+    },
+    "full": {
+        ("pm25", "annual"): ("10", "25"),
+        ("pm25", "24h"): ("25", "50"),
+        ("pm10", "annual"): ("20", "50"),
+        ("pm10", "24h"): ("50", "100"),
+        ("so2", "annual"): ("20", "20"),
+        ("so2", "24h"): ("50", "50"),
+        ("so2", "1h"): ("150", "150"),
+        ("no2", "annual"): ("30", "30"),
+        ("no2", "24h"): ("50", "50"),
+        ("no2", "1h"): ("200", "200"),
+    },
+}
 
 
-def _carried_forward(given: dict[LimitKey, LimitValue]) -> dict[LimitKey, LimitValue]:
-    """The 2026 limits: the values standards.md gives, and every other 2012 value carried forward as unverified."""
-    carried = {
-        key: LimitValue(old.value, f"{old.clause} (carried forward)", unverified=True, note=_CARRIED)
-        for key, old in _LIMITS_2012.items()
-    }
-    return carried | given
+def _gb3095_2026(stage: str) -> dict[LimitKey, LimitValue]:
+    changes = _GB3095_2026_CHANGES[stage]
+    clause = _STAGE_CLAUSE[stage]
+    limits: dict[LimitKey, LimitValue] = {}
+    for (pollutant, period), values in _GB3095_2012_ROWS.items():
+        new_values = changes.get((pollutant, period))
+        for index, grade in enumerate(GRADES):
+            value = values[index] if new_values is None else new_values[index]
+            note = _ON_TRANSCRIPTIONS if value != values[index] else f"{_UNCHANGED}; {_ON_TRANSCRIPTIONS}"
+            limits[(pollutant, period, grade)] = LimitValue(Decimal(value), clause, unverified=False, note=note)
+    return limits
 
 
 GB3095_2012 = LimitTable(
@@ -88,38 +120,15 @@ GB3095_2012 = LimitTable(
 )
 
 GB3095_2026_TRANSITION = LimitTable(
-    Source("GB 3095", "2026", GB3095_2026_FROM, GB3095_2026_FULL_FROM, _PM25_2026 + ", transition stage"),
+    Source("GB 3095", "2026", GB3095_2026_FROM, GB3095_2026_FULL_FROM, _STAGE_CLAUSE["transition"]),
     "transition",
-    MappingProxyType(
-        _carried_forward(
-            {
-                ("pm25", "annual", "II"): LimitValue(Decimal("30"), _PM25_2026 + ", transition stage"),
-                ("pm25", "24h", "II"): LimitValue(Decimal("60"), _PM25_2026 + ", transition stage"),
-                # standards.md states a transition value only for Grade II; Grade I's final value is used.
-                ("pm25", "annual", "I"): LimitValue(
-                    Decimal("10"), _PM25_2026, True, "Grade I transition value not stated; final value used"
-                ),
-                ("pm25", "24h", "I"): LimitValue(
-                    Decimal("25"), _PM25_2026, True, "Grade I transition value not stated; final value used"
-                ),
-            }
-        )
-    ),
+    MappingProxyType(_gb3095_2026("transition")),
 )
 
 GB3095_2026_FULL = LimitTable(
-    Source("GB 3095", "2026", GB3095_2026_FULL_FROM, None, _PM25_2026),
+    Source("GB 3095", "2026", GB3095_2026_FULL_FROM, None, _STAGE_CLAUSE["full"]),
     "full",
-    MappingProxyType(
-        _carried_forward(
-            {
-                ("pm25", "annual", "I"): LimitValue(Decimal("10"), _PM25_2026),
-                ("pm25", "24h", "I"): LimitValue(Decimal("25"), _PM25_2026),
-                ("pm25", "annual", "II"): LimitValue(Decimal("25"), _PM25_2026),
-                ("pm25", "24h", "II"): LimitValue(Decimal("50"), _PM25_2026),
-            }
-        )
-    ),
+    MappingProxyType(_gb3095_2026("full")),
 )
 
 GB3095_TABLES = (GB3095_2012, GB3095_2026_TRANSITION, GB3095_2026_FULL)
@@ -141,8 +150,7 @@ class ValidityRules:
     unverified: Mapping[str, str]  # field name -> why that rule is not confirmed
 
 
-_T4_2012 = "GB 3095-2012 Table 4; O3 daily max 8 h windows: HJ 663-2013 (standards.md §2)"
-_VERIFY_14 = "O3 daily max 8 h needs >= 14 valid 8 h values (standards.md §2: 'I recall the 14 ... verify')"
+_T4_2012 = "GB 3095-2012 Table 4; O3 daily max 8 h: HJ 663-2013 §6.1.2, >= 14 valid 8 h values (standards.md §0b)"
 
 VALIDITY_2012 = ValidityRules(
     source=Source("GB 3095", "2012", NO_LOWER_BOUND, GB3095_2026_FROM, _T4_2012),
@@ -154,7 +162,7 @@ VALIDITY_2012 = ValidityRules(
     min_minutes_hourly=45,
     o3_window_end_hours=tuple(range(8, 25)),
     min_8h_windows_daily=14,
-    unverified=MappingProxyType({"min_8h_windows_daily": _VERIFY_14}),
+    unverified=MappingProxyType({}),
 )
 
 _CARRIED_T4 = "GB 3095-2026 data-validity rules are not in standards.md: GB 3095-2012 Table 4 applied"
@@ -169,6 +177,7 @@ VALIDITY_2026 = replace(
             name: "; ".join(filter(None, (VALIDITY_2012.unverified.get(name), _CARRIED_T4)))
             for name in VALIDITY_2012.__dataclass_fields__
             if name.startswith(("min_", "o3_"))
+            and name != "min_8h_windows_daily"  # HJ 663-2026 §6.1.2 keeps the 14 (standards.md §0b)
         }
     ),
 )

@@ -92,6 +92,10 @@ RATINGS: tuple[tuple[str, str], ...] = (
 
 MAIN_POLLUTANTS_ABOVE_CLASS = 3  # main pollutants are named when a section is worse than III
 MAIN_POLLUTANT_COUNT = 3
+PRIORITY_POLLUTANTS = frozenset({"cn", "pb", "cr6", "cd", "hg", "as", "cu", "zn"})
+"""Cyanide and the heavy metals (and arsenic): when one is worse than class III it is listed first among the main
+pollutants (环办[2011]22号: "氰化物或铅、铬等重金属超标时，优先作为主要污染指标列出"; standards.md §0b, as quoted in a
+third-party implementation)."""
 EXCEEDANCE_REFERENCE_CLASS = 3  # exceedance multiple = (C − class III limit) / class III limit
 
 

@@ -7,6 +7,7 @@ Source: standards.md §1 (HJ 633-2012 Table 1, restated; HJ 633-2026 changes onl
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -163,6 +164,30 @@ CATEGORIES = (
     Category(300, "五级", "重度污染", "purple", "#99004C"),
     Category(None, "六级", "严重污染", "maroon", "#7E0023"),
 )
+
+
+class ConcentrationRounding(enum.StrEnum):
+    """Whether a concentration is rounded before the IAQI lookup (HJ 633 leaves it open; standards.md §0b)."""
+
+    REPORTED = "reported"
+    EXACT = "exact"
+
+
+CONCENTRATION_ROUNDING_RULES: Mapping[ConcentrationRounding, str] = MappingProxyType(
+    {
+        ConcentrationRounding.REPORTED: (
+            "concentrations rounded to their reporting precision (whole µg/m³, CO 0.1 mg/m³; GB/T 8170 round half "
+            "to even) before the IAQI lookup; IAQI rounded up (HJ 633-2026 §4.2.6)"
+        ),
+        ConcentrationRounding.EXACT: (
+            "concentrations looked up as measured, unrounded; IAQI rounded up (HJ 633-2026 §4.2.6)"
+        ),
+    }
+)
+DEFAULT_CONCENTRATION_ROUNDING = ConcentrationRounding.REPORTED
+"""Default: round first. Concentrations are published at their reporting precision (HJ 663 / the national real-time
+platform), so the AQI must be the one a reader gets from the published figure (PM2.5 "60" -> 100, 良, not 101); three
+of the five sources in standards.md §0b round first. `CITYWATCH_AQI_CONCENTRATION_ROUNDING=exact` is the other rule."""
 
 PRIMARY_POLLUTANT_ABOVE = 50  # primary pollutant named only when AQI > 50
 EXCEEDING_ABOVE = 100  # a pollutant with IAQI > 100 exceeds the standard (超标)

@@ -85,9 +85,12 @@ def test_exceedance_days_use_each_days_limit() -> None:
     assert result.unverified == ()
 
 
-def test_exceedance_days_carry_unverified_fallback_limits() -> None:
-    result = exceedance_days("pm10", "24h", {dt.date(2026, 5, 1): 151})
-    assert result.count == 1 and result.unverified
+def test_pm10_days_between_120_and_150_exceed_from_2026_03_01() -> None:
+    # GB 3095-2026 transition: PM10 Grade II 24 h 120 (was 150); the 2012 limit still applies on 2026-02-28.
+    days = {dt.date(2026, 2, 28): 130, dt.date(2026, 3, 1): 130, dt.date(2026, 5, 1): 121, dt.date(2026, 5, 2): 120}
+    result = exceedance_days("pm10", "24h", days)
+    assert result.days == (dt.date(2026, 3, 1), dt.date(2026, 5, 1))
+    assert not result.unverified
 
 
 def test_good_day_share() -> None:

@@ -136,10 +136,10 @@ def test_accumulator() -> None:
         Accumulator(2, 3)
 
 
-def test_unverified_targets_are_carried() -> None:
-    # GB 3095-2026 transition Grade I PM2.5 annual (10) is marked unverified
-    target = pm25_annual_target(dt.date(2026, 6, 1), grade="I")
-    assert attainment(target, Accumulator(365, 1, Fraction(5))).unverified
+def test_grade_i_pm25_target_in_the_transition_is_15() -> None:
+    # GB 3095-2026 transition keeps PM2.5 Grade I at 15 annual (standards.md §0b); 10 applies only from 2031.
+    assert pm25_annual_target(dt.date(2026, 6, 1), grade="I").value == 15
+    assert pm25_annual_target(dt.date(2031, 6, 1), grade="I").value == 10
 
 
 @given(

@@ -61,7 +61,7 @@ def test_o3_daily_max_8h_windows_end_08_to_24() -> None:
     assert result.windows[20].value == 200
     assert result.windows[8].value == 80  # hours 0..7 of the same day
     assert result.value == 200 and result.valid_windows == 17
-    assert any("14" in u for u in result.unverified)  # the >= 14 windows rule is marked verify
+    assert not result.unverified  # the >= 14 windows rule: HJ 663 §6.1.2 (standards.md §0b)
 
 
 def test_o3_daily_max_8h_needs_14_valid_windows() -> None:
@@ -73,6 +73,21 @@ def test_o3_daily_max_8h_needs_14_valid_windows() -> None:
     hourly = [None] * 6 + [100] * 18
     result = o3_daily_max_8h(hourly, D2012)
     assert result.valid_windows == 13 and result.value is None and result.partial == 100
+
+
+@pytest.mark.parametrize("on", [D2012, dt.date(2026, 6, 1)])
+def test_o3_daily_max_8h_with_too_few_windows_still_stands_when_it_exceeds_the_limit(on: dt.date) -> None:
+    # HJ 663 §6.1.2: hours 0..6 missing, 250 µg/m³ in every other hour -> windows ending 13..24 valid (12 < 14),
+    # but 250 is above the Grade II limit of 160: the exceedance is not hidden.
+    hourly: list[int | None] = [None] * 7 + [250] * 17
+    result = o3_daily_max_8h(hourly, on)
+    assert result.valid_windows == 12
+    assert result.value == 250 and result.exceedance_despite_gaps
+    assert "6.1.2" in result.clause
+    # At the limit or below, too few windows still give no value; Grade I's limit (100) is lower.
+    at_limit: list[int | None] = [None] * 7 + [160] * 17
+    assert o3_daily_max_8h(at_limit, on).value is None
+    assert o3_daily_max_8h(at_limit, on, grade="I").value == 160
 
 
 def test_o3_daily_max_8h_needs_all_24_slots() -> None:

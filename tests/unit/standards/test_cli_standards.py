@@ -114,3 +114,79 @@ def test_registered_on_the_real_app() -> None:
     result = CliRunner().invoke(real_app, ["aqi", "--at", "2025-06-01", "pm25_24h=35"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["aqi"] == 50
+
+
+def test_aqi_shows_the_rounding_rule_it_applied(runner: CliRunner, app: typer.Typer) -> None:
+    # issue 17: PM2.5 24 h 60.4 on 2026-06-01 -- rounded to 60 first it is 100 (良); unrounded 101 (轻度污染)
+    rounded = _json(runner, app, "aqi", "--at", "2026-06-01", "pm25_24h=60.4")
+    assert (rounded["aqi"], rounded["category"]) == (100, "良")
+    rule = rounded["rounding"]
+    assert isinstance(rule, dict)
+    assert rule["rule"] == "reported" and "GB/T 8170" in rule["description"]
+    assert rule["looked_up"] == {"pm25_24h": "60"}
+    exact = _json(runner, app, "aqi", "--at", "2026-06-01", "--rounding", "exact", "pm25_24h=60.4")
+    assert (exact["aqi"], exact["category"]) == (101, "轻度污染")
+    assert exact["rounding"] == {
+        "rule": "exact",
+        "description": exact["rounding"]["description"],  # type: ignore[index]
+        "looked_up": {"pm25_24h": "60.4"},
+    }
+
+
+def test_aqi_rounding_follows_the_setting(runner: CliRunner, app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYWATCH_AQI_CONCENTRATION_ROUNDING", "exact")
+    assert _json(runner, app, "aqi", "--at", "2026-06-01", "pm25_24h=60.4")["aqi"] == 101
+    monkeypatch.setenv("CITYWATCH_AQI_CONCENTRATION_ROUNDING", "sometimes")
+    result = runner.invoke(app, ["aqi", "--at", "2026-06-01", "pm25_24h=60.4"])
+    assert result.exit_code != 0
+
+
+def test_water_class_lists_a_heavy_metal_first(runner: CliRunner, app: typer.Typer) -> None:
+    # 环办[2011]22号: a heavy metal or cyanide worse than class III leads the main pollutants, even when its class
+    # (Pb 0.06 -> IV) is better than the others' (V)
+    out = _json(runner, app, "water-class", "codmn=15", "bod5=10", "nh3n=2.0", "pb=0.06")
+    main = out["main_pollutants"]
+    assert isinstance(main, list)
+    assert [m["indicator"] for m in main] == ["pb", "codmn", "bod5"]
+
+
+def _limit(out: dict[str, object], pollutant: str, period: str) -> dict[str, object]:
+    limits = out["limits"]
+    assert isinstance(limits, list)
+    (found,) = [lim for lim in limits if (lim["pollutant"], lim["period"]) == (pollutant, period)]
+    assert isinstance(found, dict)
+    return found
+
+
+def test_limits_in_force_mid_2026_and_from_2031(runner: CliRunner, app: typer.Typer) -> None:
+    mid_2026 = _json(runner, app, "limits", "--at", "2026-06-01", "--grade", "II")
+    assert mid_2026["date"] == "2026-06-01"
+    assert _limit(mid_2026, "pm10", "24h") == _limit(mid_2026, "pm10", "24h") | {
+        "pollutant": "pm10",
+        "period": "24h",
+        "grade": "II",
+        "value": 120,
+        "unit": "µg/m³",
+        "standard": "GB 3095-2026",
+        "stage": "transition",
+    }
+    assert "Table 1" in str(_limit(mid_2026, "pm10", "24h")["source"])
+    assert _limit(mid_2026, "pm25", "24h")["value"] == 60
+    limits = mid_2026["limits"]
+    assert isinstance(limits, list)
+    assert {lim["grade"] for lim in limits} == {"II"}
+    assert {lim["pollutant"] for lim in limits} == {"pm25", "pm10", "so2", "no2", "co", "o3"}
+    assert {lim["period"] for lim in limits} == {"annual", "24h", "8h", "1h"}
+
+    from_2031 = _json(runner, app, "limits", "--at", "2031-06-01", "--grade", "II")
+    assert [_limit(from_2031, p, "24h")["value"] for p in ("pm10", "so2", "no2")] == [100, 50, 50]
+    assert _limit(from_2031, "pm10", "24h")["stage"] == "full"
+
+    before = _json(runner, app, "limits", "--at", "2026-02-28")
+    assert [
+        (lim["grade"], lim["value"]) for lim in before["limits"] if (lim["pollutant"], lim["period"]) == ("pm25", "24h")
+    ] == [  # type: ignore[union-attr]
+        ("I", 35),
+        ("II", 75),
+    ]
+    assert _limit(_json(runner, app, "limits", "--at", "2026-06-01", "--grade", "I"), "pm25", "annual")["value"] == 15

@@ -1,5 +1,5 @@
-"""GB 3095 limits by date. Source: standards.md §0 (2026 PM2.5 values, transition 2026-03-01 -> 2030-12-31) and §2
-(GB 3095-2012 table)."""
+"""GB 3095 limits by date. Source: standards.md §0b (GB 3095-2026 Table 1, transition 2026-03-01 -> 2030-12-31 and
+final from 2031) and §2 (GB 3095-2012 table)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from citywatch.standards import Limit, gb3095_limit
+from citywatch.standards.gb3095 import limits_in_force
 
 D2012 = dt.date(2025, 6, 1)
 D_TRANSITION = dt.date(2026, 5, 1)
@@ -63,35 +64,76 @@ def test_every_2012_limit(key: tuple[str, str], values: tuple[int, int]) -> None
         assert not lim.unverified
 
 
+# standards.md §0b: GB 3095-2026 values that differ from 2012, (pollutant, period) -> (Grade I, Grade II)
+TRANSITION_CHANGES = {
+    ("pm25", "annual"): (15, 30),
+    ("pm25", "24h"): (35, 60),
+    ("pm10", "annual"): (40, 60),
+    ("pm10", "24h"): (50, 120),
+}
+FULL_CHANGES = {
+    ("pm25", "annual"): (10, 25),
+    ("pm25", "24h"): (25, 50),
+    ("pm10", "annual"): (20, 50),
+    ("pm10", "24h"): (50, 100),
+    ("so2", "annual"): (20, 20),
+    ("so2", "24h"): (50, 50),
+    ("so2", "1h"): (150, 150),
+    ("no2", "annual"): (30, 30),
+    ("no2", "24h"): (50, 50),
+    ("no2", "1h"): (200, 200),
+}
+
+
 @pytest.mark.parametrize(
-    ("period", "grade", "on", "value", "unverified"),
+    ("on", "changes", "stage"),
     [
-        ("annual", "II", D_TRANSITION, 30, False),  # transition Grade II 30 / 60
-        ("24h", "II", D_TRANSITION, 60, False),
-        ("annual", "II", dt.date(2030, 12, 31), 30, False),
-        ("annual", "II", D_FULL, 25, False),  # full Grade II 25 / 50 from 2031
-        ("24h", "II", D_FULL, 50, False),
-        ("annual", "I", D_FULL, 10, False),  # Grade I 10 / 25
-        ("24h", "I", D_FULL, 25, False),
-        ("annual", "I", D_TRANSITION, 10, True),  # no Grade I transition value in standards.md
-        ("24h", "I", D_TRANSITION, 25, True),
+        (D_TRANSITION, TRANSITION_CHANGES, "transition"),
+        (dt.date(2030, 12, 31), TRANSITION_CHANGES, "transition"),
+        (D_FULL, FULL_CHANGES, "full"),
     ],
 )
-def test_pm25_2026_values(period: str, grade: str, on: dt.date, value: int, unverified: bool) -> None:
-    lim = gb3095_limit(pollutant="pm25", period=period, grade=grade, on=on)
-    assert (lim.value, lim.unverified, lim.version) == (Decimal(value), unverified, "2026")
-
-
-@pytest.mark.parametrize(("key", "values"), [(k, v) for k, v in GB3095_2012.items() if k[0] != "pm25"])
-@pytest.mark.parametrize("on", [D_TRANSITION, D_FULL])
-def test_other_2026_limits_fall_back_to_2012_marked_unverified(
-    key: tuple[str, str], values: tuple[int, int], on: dt.date
+def test_every_2026_limit_as_in_standards_md_0b(
+    on: dt.date, changes: dict[tuple[str, str], tuple[int, int]], stage: str
 ) -> None:
-    pollutant, period = key
-    lim = gb3095_limit(pollutant=pollutant, period=period, grade="II", on=on)
-    assert lim.value == values[1]
-    assert lim.unverified
-    assert "carried forward" in lim.clause and lim.note
+    for key, old in GB3095_2012.items():
+        expected = changes.get(key, old)
+        for grade, value in zip(("I", "II"), expected, strict=True):
+            lim = gb3095_limit(pollutant=key[0], period=key[1], grade=grade, on=on)
+            assert (lim.value, lim.version, lim.stage) == (Decimal(value), "2026", stage), (key, grade)
+            assert "GB 3095-2026 Table 1" in lim.clause and "transcri" in lim.clause  # its source line
+            assert "transcriptions" in lim.note  # what it rests on
+            assert not lim.unverified
+
+
+def test_the_transition_keeps_pm25_grade_i_at_15_35_and_pm10_grade_ii_at_60_120() -> None:
+    # the findings of issue 17: 2012's 70 / 150 were carried forward, and Grade I took the final 10 / 25
+    def value(pollutant: str, period: str, grade: str) -> Decimal:
+        return gb3095_limit(pollutant=pollutant, period=period, grade=grade, on=D_TRANSITION).value
+
+    assert (value("pm25", "annual", "I"), value("pm25", "24h", "I")) == (15, 35)
+    assert (value("pm10", "annual", "II"), value("pm10", "24h", "II")) == (60, 120)
+
+
+def test_limits_in_force_lists_every_pollutant_and_period_of_the_table() -> None:
+    limits = limits_in_force(D_TRANSITION, ("II",))
+    assert [(lim.pollutant, lim.period) for lim in limits] == [
+        ("pm25", "annual"),
+        ("pm25", "24h"),
+        ("pm10", "annual"),
+        ("pm10", "24h"),
+        ("so2", "annual"),
+        ("so2", "24h"),
+        ("so2", "1h"),
+        ("no2", "annual"),
+        ("no2", "24h"),
+        ("no2", "1h"),
+        ("co", "24h"),
+        ("co", "1h"),
+        ("o3", "8h"),
+        ("o3", "1h"),
+    ]
+    assert len(limits_in_force(D_TRANSITION)) == 28
 
 
 def test_full_stage_label() -> None:

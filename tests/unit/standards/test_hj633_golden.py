@@ -10,8 +10,24 @@ from fractions import Fraction
 
 import pytest
 
-from citywatch.standards import aqi, category_for, sub_index
-from citywatch.standards.hj633 import breakpoint_table
+from citywatch.standards import aqi as _aqi
+from citywatch.standards import category_for
+from citywatch.standards import sub_index as _sub_index
+from citywatch.standards.exact import Number
+from citywatch.standards.hj633 import AqiResult, SubIndex, breakpoint_table
+from citywatch.standards.tables.hj633 import ConcentrationRounding
+
+# These tests check HJ 633's arithmetic on the concentrations as given, so they look them up unrounded; the
+# rounding rule has its own tests (test_concentration_rounding.py).
+
+
+def sub_index(name: str, concentration: Number, on: dt.date) -> SubIndex:
+    return _sub_index(name, concentration, on, ConcentrationRounding.EXACT)
+
+
+def aqi(concentrations: Mapping[str, Number], on: dt.date) -> AqiResult:
+    return _aqi(concentrations, on, ConcentrationRounding.EXACT)
+
 
 D2012 = dt.date(2025, 6, 1)  # HJ 633-2012 applies
 D2026 = dt.date(2026, 5, 1)  # HJ 633-2026 applies (from 2026-03-01)

@@ -11,9 +11,18 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from citywatch.standards import sub_index
-from citywatch.standards.hj633 import breakpoint_table
-from citywatch.standards.tables.hj633 import INPUT_COLUMNS
+from citywatch.standards import sub_index as _sub_index
+from citywatch.standards.exact import Number
+from citywatch.standards.hj633 import SubIndex, breakpoint_table
+from citywatch.standards.tables.hj633 import INPUT_COLUMNS, ConcentrationRounding
+
+# These tests check HJ 633's arithmetic on the concentrations as given, so they look them up unrounded; the
+# rounding rule has its own tests (test_concentration_rounding.py).
+
+
+def sub_index(name: str, concentration: Number, on: dt.date) -> SubIndex:
+    return _sub_index(name, concentration, on, ConcentrationRounding.EXACT)
+
 
 DATES = st.sampled_from([dt.date(2025, 6, 1), dt.date(2026, 5, 1)])
 NAMES = st.sampled_from(sorted(INPUT_COLUMNS))

@@ -13,8 +13,11 @@ from citywatch.standards.reporting import reported, with_unit
         (144.66666666666666, "AQI", "145"),  # rounded up, as HJ 633 reports an AQI
         (101.0, "AQI", "101"),
         (62.5875, "µg/m³", "63"),
-        (62.5, "µg/m³", "63"),  # half up (GB/T 8170), not Python's half-even 62
-        (1.25, "mg/m³", "1.3"),
+        (62.5, "µg/m³", "62"),  # GB/T 8170 §3.2.4: a bare 5 rounds to the even digit
+        (63.5, "µg/m³", "64"),
+        (62.51, "µg/m³", "63"),  # a 5 followed by non-zero digits rounds up (§3.2.3)
+        (1.25, "mg/m³", "1.2"),
+        (1.35, "mg/m³", "1.4"),
         (0.8333333333333334, "ratio", "83.3 %"),
         (1.0, "ratio", "100.0 %"),
         (4.0, "class", "IV"),
