@@ -3,7 +3,8 @@ public-transport share from mode-share records. Pure.
 
 - `process_route(state, count, ctx)`: boardings per route per interval (`ctx.interval`, counted by interval
   start) and per local day; the day against its baseline = mean boardings of the same weekday in the previous four
-  weeks, holiday days excluded (`ctx.day_type`, e.g. `Registry.day_type`: pure, it is a lookup in the calendar);
+  weeks, holidays and make-up workdays (weekend days worked) excluded (`ctx.day_type`, e.g. `Registry.day_type`:
+  pure, a lookup in the holiday calendar; a year the calendar does not know is day type "unknown", with the reason);
   the vehicles seen per day go to the district stage ("bus.fleet") for the clean-energy share.
 - `fleet_clean_energy_share(fleet, ...)`: the share over the registry's fleet (static).
 - `process_area(state, record, ctx)`: public-transport share per day and year to date (ratio of the sums).
@@ -74,7 +75,7 @@ class BusRouteState(TypedDict):
 @dataclass(frozen=True)
 class BusContext:
     zone: dt.tzinfo
-    day_type: DayTypeFn  # "workday" | "weekend" | "holiday"; LookupError (calendar gap) -> "unknown"
+    day_type: DayTypeFn  # "workday" (make-up workdays too) | "weekend" | "holiday"; LookupError -> "unknown"
     interval: dt.timedelta = dt.timedelta(hours=1)
     lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["bus"])
     district: str | None = None
@@ -96,11 +97,24 @@ def holidays_day_type(holidays: Iterable[dt.date]) -> DayTypeFn:
     return day_type
 
 
-def _day_type(ctx: BusContext, day: dt.date) -> str:
+def _day_type(ctx: BusContext, day: dt.date) -> tuple[str, str | None]:
+    """The day type and, for "unknown" (a calendar gap), why."""
     try:
-        return ctx.day_type(day)
-    except LookupError:
-        return "unknown"
+        return ctx.day_type(day), None
+    except LookupError as exc:
+        return "unknown", str(exc)
+
+
+def _day_type_labels(ctx: BusContext, day: dt.date) -> dict[str, str]:
+    kind, reason = _day_type(ctx, day)
+    return {"day_type": kind} if reason is None else {"day_type": kind, "day_type_reason": reason}
+
+
+def _like_its_weekday(ctx: BusContext, day: dt.date) -> bool:
+    """True for a day like the other days of its weekday: a workday Monday to Friday, a weekend day at the weekend.
+    Holidays and worked weekend days are not; a day of unknown type counts (its records say "unknown")."""
+    kind, _ = _day_type(ctx, day)
+    return kind == "unknown" or kind == ("workday" if day.weekday() < 5 else "weekend")
 
 
 def _interval_key(t: float, ctx: BusContext) -> str:
@@ -234,7 +248,7 @@ def emit_route(
                     samples=len(summary["veh"]),
                     revision=summary["rev"],
                     period=day.isoformat(),
-                    labels={"day_type": _day_type(ctx, day)},
+                    labels=_day_type_labels(ctx, day),
                 )
             )
             if ctx.district is not None:
@@ -251,7 +265,7 @@ def emit_route(
         base = [
             (d, s)
             for d in _baseline_days(day)
-            if (s := state["days"].get(d.isoformat())) is not None and _day_type(ctx, d) != "holiday"
+            if (s := state["days"].get(d.isoformat())) is not None and _like_its_weekday(ctx, d)
         ]
         if not base:
             continue
@@ -271,7 +285,7 @@ def emit_route(
                 labels={
                     "baseline": f"{float(baseline):.6g}",
                     "baseline_days": ",".join(d.isoformat() for d, _ in base),
-                    "day_type": _day_type(ctx, day),
+                    **_day_type_labels(ctx, day),
                 },
             )
         )

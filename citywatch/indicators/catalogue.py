@@ -378,7 +378,8 @@ BUS_BOARDINGS_VS_BASELINE = Indicator(
     window="day",
     description=(
         "The day's boardings over the baseline: mean boardings of the same weekday in the previous four weeks, "
-        "holidays excluded; labels: baseline, baseline_days, day_type"
+        "holidays and make-up workdays excluded; labels: baseline, baseline_days, day_type (day_type_reason when "
+        "the holiday calendar does not know the year)"
     ),
     metric="citywatch_bus_boardings_vs_baseline_ratio",
     relates_to="ridership trend behind public_transport_share (plan ch. 6 §4)",

@@ -1,12 +1,13 @@
-"""The site registry (YAML): departments, their sites and feeds, the bus fleet, a holiday calendar. Pure."""
+"""The site registry (YAML): departments, their sites and feeds, the bus fleet, days added to the holiday calendar.
+Pure."""
 
+from citywatch.holiday_calendar import CalendarGapError
 from citywatch.registry.loader import RegistryError, RegistryProblem, load_registry, registry_from_data
 from citywatch.registry.model import (
     AirStation,
     AnySite,
     Area,
     BusRoute,
-    CalendarGapError,
     Department,
     Registry,
     UnknownSiteError,

@@ -124,6 +124,8 @@ def _check_calendar(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
     holidays: dict[dt.date, Loc] = {}
     for i, year in _entries(data, "calendar"):
         number = year.get("year")
+        if year.get("complete") is True and not _entries(year, "holidays"):
+            yield ("calendar", i, "complete"), f"{number} is marked complete (the whole schedule) but has no holidays"
         for j, holiday in _entries(year, "holidays"):
             first, last = holiday.get("first"), holiday.get("last")
             if not (isinstance(first, dt.date) and isinstance(last, dt.date)) or last < first:

@@ -1,5 +1,5 @@
 """The site registry: departments, the sites each owns (air stations, water sections, bus routes, waste plants,
-areas), the bus fleet, and a holiday calendar. Pure: no I/O (see `loader.py`).
+areas), the bus fleet, and the days it adds to China's holiday calendar. Pure: no I/O (see `loader.py`).
 
 Every site has an id (the Kafka key and the `site` label), a Chinese and an English name, WGS 84 coordinates
 (a representative point for a route or an area) and its owning department. A department may publish only the
@@ -14,6 +14,13 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from citywatch.holiday_calendar import (
+    CalendarDay,
+    DayKind,
+    HolidayCalendar,
+    SpecialDay,
+    official_calendar,
+)
 from citywatch.schemas.air import SiteId
 from citywatch.schemas.bus import EnergyType
 from citywatch.schemas.feeds import FeedName
@@ -133,19 +140,16 @@ class Holiday(_Strict):
 
 
 class CalendarYear(_Strict):
-    """One year's public holidays (days off) and make-up working days (调休 weekends that are worked)."""
+    """Days one year adds to the official calendar (`chinesecalendar`): local holidays (days off) and make-up working
+    days (调休: weekend days that are worked); they win over the package's answer for the same date. `complete` says
+    they are the year's whole schedule, which makes a year the package lacks known (e.g. the State Council's notice
+    for next year, published before a chinesecalendar release has it)."""
 
     year: int = Field(ge=2000, le=2100)
-    source: str = Field(min_length=1, description="The State Council notice the dates come from")
-    holidays: list[Holiday]
+    source: str = Field(min_length=1, description="Where the dates come from, e.g. the State Council notice")
+    complete: bool = Field(False, description="The entries are the year's whole holiday schedule")
+    holidays: list[Holiday] = Field(default_factory=list)
     workdays: list[dt.date] = Field(default_factory=list, description="Weekend days that are working days")
-
-
-class CalendarGapError(LookupError):
-    def __init__(self, day: dt.date, years: list[int]) -> None:
-        covered = ", ".join(str(y) for y in years) or "none"
-        super().__init__(f"the holiday calendar has no year {day.year} (covers {covered}); add it to the registry")
-        self.day = day
 
 
 class UnknownSiteError(KeyError):
@@ -236,33 +240,41 @@ class Registry(_Strict):
 
     # --- holiday calendar --------------------------------------------------------------------------------------
     @cached_property
-    def _holidays(self) -> dict[dt.date, str]:
-        return {day: h.name_en for year in self.calendar for h in year.holidays for day in h.days()}
-
-    @cached_property
-    def _workdays(self) -> frozenset[dt.date]:
-        return frozenset(day for year in self.calendar for day in year.workdays)
+    def holiday_calendar(self) -> HolidayCalendar:
+        """The official calendar (chinesecalendar) with this registry's days over it."""
+        special: dict[dt.date, SpecialDay] = {}
+        for year in self.calendar:
+            for h in year.holidays:
+                special |= {day: SpecialDay(DayKind.HOLIDAY, h.name_en, h.name_zh, year.source) for day in h.days()}
+            for day in year.workdays:
+                special[day] = SpecialDay(DayKind.MAKEUP_WORKDAY, "make-up workday", "调休上班", year.source)
+        complete = [y.year for y in self.calendar if y.complete]
+        return official_calendar().added(special, complete)
 
     def covers(self, day: dt.date) -> bool:
-        """True when the calendar has the day's year."""
-        return any(y.year == day.year for y in self.calendar)
+        """True when the calendar knows the day's year."""
+        return self.holiday_calendar.knows(day.year)
+
+    def calendar_day(self, day: dt.date) -> CalendarDay:
+        """Workday, weekend, holiday or make-up workday, with the holiday's name and the entry's source.
+
+        Raises CalendarGapError for a year the calendar does not know: a silent guess would skew bus baselines.
+        """
+        return self.holiday_calendar.day(day)
 
     def is_holiday(self, day: dt.date) -> bool:
-        """True on a public-holiday day off (weekends inside a holiday period included).
-
-        Raises CalendarGapError for a year the calendar lacks: a silent guess would skew bus baselines.
-        """
-        if not self.covers(day):
-            raise CalendarGapError(day, [y.year for y in self.calendar])
-        return day in self._holidays
+        """True on a public-holiday day off (weekends inside a holiday period included); CalendarGapError for a
+        year the calendar does not know."""
+        return self.calendar_day(day).kind is DayKind.HOLIDAY
 
     def day_type(self, day: dt.date) -> DayType:
-        """holiday, workday (Mon–Fri, or a make-up working weekend day) or weekend."""
-        if self.is_holiday(day):
+        """holiday, workday (Mon–Fri, or a make-up working weekend day) or weekend; CalendarGapError for a year the
+        calendar does not know."""
+        kind = self.calendar_day(day).kind
+        if kind is DayKind.HOLIDAY:
             return "holiday"
-        if day.weekday() < 5 or day in self._workdays:
-            return "workday"
-        return "weekend"
+        return "workday" if kind.is_workday else "weekend"
 
     def holiday_name(self, day: dt.date) -> str | None:
-        return self._holidays.get(day)
+        """The holiday's English name on a holiday day off, else None; CalendarGapError for an unknown year."""
+        return self.calendar_day(day).holiday_name

@@ -59,7 +59,8 @@ class Batch:
 
 def _warn_calendar_gap(day: date) -> None:
     log.warning(
-        "the registry's holiday calendar does not cover %d: bus days of that year count as workday/weekend only",
+        "the holiday calendar (chinesecalendar and the registry) does not know %d: "
+        "bus days of that year count as workday/weekend only",
         day.year,
     )
 
@@ -114,7 +115,7 @@ class Scenario:
         return self.start + STEP * (step + 1)
 
     def day_type(self, day: date) -> str:
-        """The registry calendar's day type; outside the calendar, workday or weekend by the weekday."""
+        """The holiday calendar's day type; in a year it does not know, workday or weekend by the weekday."""
         try:
             return self.registry.day_type(day)
         except CalendarGapError:

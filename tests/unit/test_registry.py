@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.holiday_calendar import DayKind, official_calendar
 from citywatch.registry import (
     CalendarGapError,
     Registry,
@@ -125,9 +126,77 @@ def test_holiday_calendar(registry: Registry, day: date, kind: str) -> None:
 def test_holiday_names_and_uncovered_years(registry: Registry) -> None:
     assert registry.holiday_name(date(2025, 5, 1)) == "Labour Day"
     assert registry.holiday_name(date(2025, 5, 6)) is None
-    assert not registry.covers(date(2027, 1, 1))
-    with pytest.raises(CalendarGapError, match="no year 2027"):
-        registry.is_holiday(date(2027, 1, 1))
+    assert not registry.covers(date(2031, 1, 1))  # a year no chinesecalendar release has yet
+    with pytest.raises(CalendarGapError, match="no year 2031"):
+        registry.is_holiday(date(2031, 1, 1))
+    with pytest.raises(CalendarGapError, match="no year 2031"):
+        registry.holiday_name(date(2031, 1, 1))
+
+
+def test_the_sample_types_no_official_years_by_hand(registry: Registry) -> None:
+    """The official schedule comes from chinesecalendar (issue 17: the sample's 2025 and 2026 dates were typed in,
+    2026 "as recalled"); the registry adds only what the package lacks."""
+    assert "as recalled" not in SAMPLE.read_text(encoding="utf-8")
+    assert not [y.year for y in registry.calendar if y.year <= 2026]
+
+
+def test_complete_registry_years_the_package_also_has_agree_with_it(registry: Registry) -> None:
+    """A year added from the State Council's notice before chinesecalendar had it: once the package has it too, the
+    two must say the same (then the registry's copy can go)."""
+    official = official_calendar()
+    for year in (y for y in registry.calendar if y.complete and official.knows(y.year)):
+        first = date(year.year, 1, 1)
+        for day in (first + timedelta(days=n) for n in range((date(year.year + 1, 1, 1) - first).days)):
+            assert registry.calendar_day(day).kind is official.kind(day), day
+
+
+def local_holiday(first: date, last: date | None = None, name: str = "District day") -> dict[str, Any]:
+    return {"name_zh": name, "name_en": name, "first": first, "last": last or first}
+
+
+def test_the_registry_adds_days_and_a_complete_year(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["calendar"] = [
+        {
+            "year": 2026,
+            "source": "吴江区 local notice (test)",
+            "holidays": [local_holiday(date(2026, 3, 9))],  # a Monday
+            "workdays": [date(2026, 3, 14)],  # a Saturday
+        },
+        {
+            "year": 2027,
+            "source": "State Council notice for 2027 (test dates, not the real schedule)",
+            "complete": True,
+            "holidays": [local_holiday(date(2027, 2, 6), date(2027, 2, 12), "Spring Festival")],
+            "workdays": [date(2027, 2, 20)],
+        },
+    ]
+    registry = load_registry(write(tmp_path, raw))
+    assert registry.day_type(date(2026, 3, 9)) == "holiday"
+    special = registry.calendar_day(date(2026, 3, 9)).special
+    assert special is not None and special.source == "吴江区 local notice (test)"
+    assert registry.day_type(date(2026, 3, 14)) == "workday"
+    assert registry.calendar_day(date(2026, 3, 14)).kind is DayKind.MAKEUP_WORKDAY
+    assert registry.day_type(date(2026, 2, 17)) == "holiday", "the package's days stay"
+    assert registry.covers(date(2027, 6, 1))
+    assert registry.day_type(date(2027, 2, 8)) == "holiday"
+    assert registry.holiday_name(date(2027, 2, 8)) == "Spring Festival"
+    assert registry.day_type(date(2027, 2, 20)) == "workday"
+    assert registry.day_type(date(2027, 2, 21)) == "weekend"
+    assert registry.holiday_calendar.known_until(date(2026, 12, 5)) == date(2027, 12, 31)
+
+
+def test_a_local_day_alone_does_not_make_its_year_known(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["calendar"] = [{"year": 2031, "source": "local (test)", "holidays": [local_holiday(date(2031, 3, 10))]}]
+    registry = load_registry(write(tmp_path, raw))
+    assert not registry.covers(date(2031, 3, 10))
+    with pytest.raises(CalendarGapError, match="no year 2031"):
+        registry.day_type(date(2031, 3, 10))
+
+
+def test_a_complete_year_without_holidays_is_a_problem(tmp_path: Path, raw: dict[str, Any]) -> None:
+    raw["calendar"] = [{"year": 2027, "source": "test", "complete": True, "workdays": [date(2027, 2, 20)]}]
+    (problem,) = problems_of(write(tmp_path, raw))
+    assert "calendar[0].complete: 2027 is marked complete (the whole schedule) but has no holidays" in problem
 
 
 # --- every problem reported, with file, line and path -------------------------------------------------------------
@@ -141,7 +210,7 @@ def test_every_problem_is_reported_with_file_and_path(tmp_path: Path, raw: dict[
     raw["plants"][0]["lat"] = 95  # not a latitude at all
     raw["routes"][0]["department"] = "environment"  # does not publish the bus feed
     raw["fleet"][0]["route"] = "wj-bus-999"  # unknown route
-    raw["calendar"][0]["workdays"].append(date(2025, 10, 13))  # a Monday cannot be a make-up workday
+    raw["calendar"] = [{"year": 2025, "source": "test", "workdays": [date(2025, 10, 13)]}]  # a Monday: not make-up
     path = write(tmp_path, raw)
 
     problems = problems_of(path)
@@ -154,7 +223,7 @@ def test_every_problem_is_reported_with_file_and_path(tmp_path: Path, raw: dict[
     assert "plants[0].lat: Input should be less than or equal to 90" in text
     assert "routes[0].department: department 'environment' does not publish the bus feed" in text
     assert "fleet[0].route: unknown route 'wj-bus-999'" in text
-    assert "calendar[0].workdays[5]: 2025-10-13 is a Monday" in text
+    assert "calendar[0].workdays[0]: 2025-10-13 is a Monday" in text
     assert len(problems) == 8
 
 
@@ -182,15 +251,25 @@ def test_missing_fields_and_unknown_keys(tmp_path: Path, raw: dict[str, Any]) ->
 def test_duplicate_departments_vehicles_and_overlapping_holidays(tmp_path: Path, raw: dict[str, Any]) -> None:
     raw["departments"].append(dict(raw["departments"][0]))
     raw["fleet"].append(dict(raw["fleet"][0]))
-    raw["calendar"][0]["holidays"].append(
-        {"name_zh": "重复", "name_en": "Again", "first": date(2025, 10, 8), "last": date(2025, 10, 9)}
-    )
-    raw["calendar"][1]["workdays"].append(date(2026, 2, 15))  # a Sunday inside the Spring Festival
+    raw["calendar"] = [
+        {
+            "year": 2025,
+            "source": "test",
+            "holidays": [local_holiday(date(2025, 10, 8)), local_holiday(date(2025, 10, 8))],
+        },
+        # a Sunday both a holiday and a make-up workday
+        {
+            "year": 2026,
+            "source": "test",
+            "holidays": [local_holiday(date(2026, 2, 15))],
+            "workdays": [date(2026, 2, 15)],
+        },
+    ]
     problems = "\n".join(problems_of(write(tmp_path, raw)))
     assert "departments[3].id: duplicate id 'environment'" in problems
     assert "fleet[12].id: duplicate vehicle id 'wj-v-701-01'" in problems
-    assert "calendar[0].holidays[6]: 2025-10-08 is already a holiday" in problems
-    assert "calendar[1].workdays[6]: 2026-02-15 is also a holiday" in problems
+    assert "calendar[0].holidays[1]: 2025-10-08 is already a holiday" in problems
+    assert "calendar[1].workdays[0]: 2026-02-15 is also a holiday" in problems
 
 
 def test_yaml_syntax_errors_are_reported_with_the_line(tmp_path: Path) -> None:

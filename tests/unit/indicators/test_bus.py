@@ -1,5 +1,6 @@
 import datetime as dt
 
+import chinese_calendar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,12 +13,14 @@ from citywatch.indicators.bus import (
     process_route,
 )
 from citywatch.indicators.district import DistrictContext, process_district_batch
+from citywatch.registry import load_registry
 from citywatch.schemas.bus import BusRidership, ModeShareRecord
 from tests.unit.indicators.helpers import ZONE, canonical, final, shuffle_within
 
 MONDAY = dt.datetime(2025, 3, 3, 8, tzinfo=ZONE)
 HOLIDAY = dt.date(2025, 3, 10)  # pretend the second Monday is a holiday
 CTX = BusContext(zone=ZONE, day_type=holidays_day_type([HOLIDAY]), district="wj")
+SAMPLE_REGISTRY = "registry/wujiang-sample.yaml"
 
 
 def count(day: int, boardings: int, *, hour: int = 0, vehicle: str = "v1", energy: str = "electric", rev: int = 0,
@@ -56,6 +59,48 @@ def test_day_against_the_same_weekday_of_four_weeks_holidays_excluded() -> None:
     assert ratio["value"] == 1.25 and ratio["labels"]["baseline"] == "120"
     assert ratio["labels"]["baseline_days"] == "2025-03-24,2025-03-17,2025-03-03"
     assert out["bus.boardings.day|r1|2025-03-10"]["labels"]["day_type"] == "holiday"
+
+
+def ridership(day: dt.date, boardings: int) -> BusRidership:
+    start = dt.datetime.combine(day, dt.time(8), ZONE)
+    return BusRidership(
+        route="r1",
+        interval_start=start,
+        interval_end=start + dt.timedelta(minutes=30),
+        boardings=boardings,
+        vehicle="v1",
+        energy_type="electric",
+    )
+
+
+def test_holidays_and_make_up_workdays_stay_out_of_the_baseline() -> None:
+    # Saturdays before 2026-03-07 in China's calendar (chinesecalendar): 02-07 a weekend day, 02-14 and 02-28 worked
+    # (调休上班, day type workday), 02-21 in the Spring Festival. Only 02-07 is like the day.
+    ctx = BusContext(zone=ZONE, day_type=load_registry(SAMPLE_REGISTRY).day_type, district="wj")
+    saturdays = {"2026-02-07": 700, "2026-02-14": 1000, "2026-02-21": 400, "2026-02-28": 1000, "2026-03-07": 770}
+    _, records, _, _ = run([ridership(dt.date.fromisoformat(d), b) for d, b in saturdays.items()], ctx)
+    out = final(records)
+    ratio = out["bus.boardings.vs_baseline|r1|2026-03-07"]
+    assert ratio["labels"]["baseline_days"] == "2026-02-07"
+    assert ratio["value"] == 1.1 and ratio["labels"]["day_type"] == "weekend"
+    assert out["bus.boardings.day|r1|2026-02-14"]["labels"]["day_type"] == "workday"
+    assert out["bus.boardings.day|r1|2026-02-21"]["labels"]["day_type"] == "holiday"
+
+
+def test_a_day_the_calendar_does_not_know_is_unknown_with_the_reason() -> None:
+    # The first Monday after the package's last year (chinesecalendar 1.11.0: 2027-01-04) and the Monday before it.
+    year = max(chinese_calendar.holidays).year + 1
+    monday = dt.date(year, 1, 1) + dt.timedelta(days=-dt.date(year, 1, 1).weekday() % 7)
+    before = monday - dt.timedelta(weeks=1)
+    ctx = BusContext(zone=ZONE, day_type=load_registry(SAMPLE_REGISTRY).day_type, district="wj")
+    _, records, _, _ = run([ridership(before, 100), ridership(monday, 90)], ctx)
+    out = final(records)
+    assert out[f"bus.boardings.day|r1|{before}"]["labels"] == {"day_type": "workday"}
+    for key in (f"bus.boardings.day|r1|{monday}", f"bus.boardings.vs_baseline|r1|{monday}"):
+        labels = out[key]["labels"]
+        assert labels["day_type"] == "unknown", key
+        assert f"no year {year}" in labels["day_type_reason"] and "registry" in labels["day_type_reason"], key
+    assert out[f"bus.boardings.vs_baseline|r1|{monday}"]["value"] == 0.9, "an unknown day still has its baseline"
 
 
 def test_interval_totals_and_corrections() -> None:
