@@ -129,6 +129,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     )
     _serve_metrics(app)
     metrics.export_site_info(registry)
+    metrics.export_holiday_calendar(registry.holiday_calendar, datetime.now(settings.zone).date(), settings.zone)
     clock = ProcessingClock(settings.clock_start_at, settings.clock_speed, follows_events=settings.clock_follows_events)
     engine = RuleEngine(rules, registry, started=clock.now())
     bounds = settings.clock_bounds()
@@ -420,9 +421,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
             for store in stores:
                 store()
             now = time.time()
-            for (feed, _), (events, _) in by_site.items():
-                for event in events:
-                    metrics.latency(feed).observe(max(0.0, now - event.message.timestamp / 1000))
+            for (feed, _), (events, records) in by_site.items():
+                latency, lag = metrics.latency(feed), metrics.event_time_lag(feed)
+                for event, record in zip(events, records, strict=True):
+                    latency.observe(max(0.0, now - event.message.timestamp))  # faust's timestamp is in seconds
+                    lag.observe(max(0.0, now - record.event_time(settings.zone).timestamp()))
 
     process_district = district_processor(settings)
     # The district states (and archives of past years) as last stored by this worker (the table holds them in parts,

@@ -3,12 +3,15 @@ one gauge per catalogue metric with labels `site`, `window` and `standard` (rend
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from citywatch.holiday_calendar import HolidayCalendar
 from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.indicators.records import day_end
 from citywatch.registry import Registry
 from citywatch.schemas.indicator import IndicatorRecord
 
@@ -39,9 +42,17 @@ RULE_RELOADS = Counter(
 )
 LATENCY = Histogram(
     "citywatch_worker_processing_latency_seconds",
-    "From the reading's Kafka timestamp to its indicators being published",
+    "From the reading's receipt (its Kafka timestamp: when the gateway or a direct publisher sent it) to its "
+    "indicators being published; includes the time it waited in Kafka while the worker caught up",
     ["feed"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+)
+EVENT_TIME_LAG = Histogram(
+    "citywatch_worker_event_time_lag_seconds",
+    "From the reading's observation time (its event time) to its indicators being published: how late the data "
+    "is when it counts; backfilled history lands in the top buckets",
+    ["feed"],
+    buckets=(60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 30 * 86400),
 )
 
 
@@ -65,6 +76,11 @@ def evaluations(rule: str, outcome: str) -> Any:
 @cache
 def latency(feed: str) -> Any:
     return LATENCY.labels(feed=feed)
+
+
+@cache
+def event_time_lag(feed: str) -> Any:
+    return EVENT_TIME_LAG.labels(feed=feed)
 
 
 CONSUMER_LAG = Gauge(
@@ -104,6 +120,17 @@ def observe_lag(consumer: Any) -> None:
             continue
         position = last + 1
         CONSUMER_LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
+
+
+HOLIDAY_CALENDAR_KNOWN_UNTIL = Gauge(
+    "citywatch_holiday_calendar_known_until_timestamp_seconds",
+    "End (local midnight) of the last day the holiday calendar (chinesecalendar and the registry) knows, in the run "
+    "of known years from today: bus days after it are day type unknown (alert HolidayCalendarRunsOut)",
+)
+
+
+def export_holiday_calendar(calendar: HolidayCalendar, today: dt.date, zone: dt.tzinfo) -> None:
+    HOLIDAY_CALENDAR_KNOWN_UNTIL.set(day_end(calendar.known_until(today), zone).timestamp())
 
 
 FAUST_PREFIX = "citywatch_worker_faust"

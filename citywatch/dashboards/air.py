@@ -11,6 +11,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import geomap as gm
 
 from citywatch.dashboards import common as c
+from citywatch.dashboards import in_force
 from citywatch.dashboards import metrics as m
 from citywatch.indicators.catalogue import (
     AQI_DAILY,
@@ -137,16 +138,17 @@ def build(ctx: c.Context) -> Any:
     layout.add(
         c.timeseries_panel(
             "PM2.5 per station 各站PM2.5",
-            f"Hourly values and 24 h means; dashed line: {pm25_24h_limit.label} Grade II 24 h limit "
-            f"{pm25_24h_limit.value} {pm25_24h_limit.unit}.",
+            "Hourly values and 24 h means; dashed line: the GB 3095 Grade II 24 h limit in force on each date "
+            f"({in_force.described(in_force.limit_steps('pm25', '24h', 'II'), pm25_24h_limit.unit)}).",
             [
                 c.query(c.indicator_selector(PM25_MEAN_24H, site=c.var(c.SITE)), "{{site}}", ref="A"),
                 c.query(c.indicator_selector(PM25_1H, site=c.var(c.SITE)), "{{site}} 1h", ref="B"),
+                c.threshold_line(
+                    in_force.limit_line("pm25", "24h", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} 24 h limit"
+                ),
             ],
             unit=c.grafana_unit(PM25_MEAN_24H),
-            thresholds=c.steps("green", (float(pm25_24h_limit.value), "red")),
-            threshold_lines=True,
-            overrides=names,
+            overrides=[*names, c.threshold_line_override()],
             min_value=0,
         ),
         width=24,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from citywatch.dashboards import common as c
+from citywatch.dashboards import in_force
+from citywatch.indicators.bus import BASELINE_WEEKS
 from citywatch.indicators.catalogue import (
     BUS_BOARDINGS_DAY,
     BUS_BOARDINGS_INTERVAL,
@@ -19,6 +21,7 @@ from citywatch.standards import plan_target
 UID = "bus"
 FEEDS = ("bus", "mode_share")
 BASELINE = 1.0  # a ratio to the baseline: 1 is the baseline itself
+BASELINE_HISTORY_DAYS = 7 * BASELINE_WEEKS
 
 
 def build(ctx: c.Context) -> Any:
@@ -39,8 +42,29 @@ def build(ctx: c.Context) -> Any:
             threshold_lines=True,
             overrides=names,
             min_value=0,
+            no_value=c.needs_history(BASELINE_HISTORY_DAYS),
         ),
-        width=24,
+        width=18,
+        height=10,
+    )
+    layout.add(
+        c.stat_panel(
+            f"Baseline history 基线历史 (needs {BASELINE_HISTORY_DAYS} days)",
+            f"Days of daily boardings Prometheus has per route, out of the {BASELINE_HISTORY_DAYS} the full "
+            f"baseline needs ({BASELINE_WEEKS} weeks of the same weekday); the first baseline comes after 7 days.",
+            [
+                c.query(
+                    c.history_days(c.indicator_selector(BUS_BOARDINGS_DAY, site=site), BASELINE_HISTORY_DAYS),
+                    "{{site}}",
+                )
+            ],
+            unit="d",
+            thresholds=c.steps("orange", (float(BASELINE_HISTORY_DAYS), "green")),
+            overrides=names,
+            decimals=0,
+            no_value=f"needs {BASELINE_HISTORY_DAYS} days of data: none yet",
+        ),
+        width=6,
         height=10,
     )
     layout.add(
@@ -75,10 +99,12 @@ def build(ctx: c.Context) -> Any:
             [
                 c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_DAY, site=site), "day {{site}}"),
                 c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_YTD, site=site), "ytd {{site}}", ref="B"),
+                c.threshold_line(
+                    in_force.target_line(share, PUBLIC_TRANSPORT_SHARE_YTD, in_force.DEPLOYMENT_ZONE), "plan target"
+                ),
             ],
             unit=c.grafana_unit(PUBLIC_TRANSPORT_SHARE_YTD),
-            thresholds=c.target_thresholds(share, PUBLIC_TRANSPORT_SHARE_YTD),
-            threshold_lines=True,
+            overrides=[c.threshold_line_override()],
             min_value=0,
         ),
         width=12,
@@ -91,10 +117,12 @@ def build(ctx: c.Context) -> Any:
             [
                 c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_DAY, site=ctx.districts), "in service"),
                 c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_FLEET, site=ctx.districts), "fleet", ref="B"),
+                c.threshold_line(
+                    in_force.target_line(clean, BUS_CLEAN_ENERGY_SHARE_DAY, in_force.DEPLOYMENT_ZONE), "plan target"
+                ),
             ],
             unit=c.grafana_unit(BUS_CLEAN_ENERGY_SHARE_DAY),
-            thresholds=c.target_thresholds(clean, BUS_CLEAN_ENERGY_SHARE_DAY),
-            threshold_lines=True,
+            overrides=[c.threshold_line_override()],
             min_value=0,
         ),
         width=12,

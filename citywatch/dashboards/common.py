@@ -184,6 +184,44 @@ def target_thresholds(target: Target, indicator: Indicator) -> db.ThresholdsConf
     return steps("blue", (value, "blue"))
 
 
+def history_days(selector_expr: str, needed_days: int) -> str:
+    """PromQL: days (at most `needed_days`) since Prometheus first saw `selector_expr`, per site -- what a panel
+    that needs that much history has so far."""
+    first_seen = f"min by (site) (min_over_time(timestamp({selector_expr})[{needed_days}d:1h]))"
+    return f"clamp_max((time() - {first_seen}) / 86400, {needed_days})"
+
+
+def needs_history(days: int) -> str:
+    """The text a panel shows while it has too little history (instead of an empty graph)."""
+    return f"needs {days} days of data: see the history panel beside it for how many so far"
+
+
+THRESHOLD_REF = "LIMIT"
+"""refId of a panel's limit or target series (`threshold_line`): the override that dashes it matches this."""
+
+
+def threshold_line(expr: str, legend: str) -> Any:
+    """The query of a panel's dashed limit or target line: a series by the date in force (`in_force`), so a panel
+    across a change of standard shows each value where it applies."""
+    return query(expr, legend, ref=THRESHOLD_REF)
+
+
+def threshold_line_override(colour: str = "red") -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
+    """Draws the `threshold_line` series dashed, thin, unfilled, in one colour."""
+    return (
+        db.DashboardFieldConfigSourceOverrides()
+        .matcher(dm.MatcherConfig(id_val="byFrameRefID", options=THRESHOLD_REF))
+        .properties(
+            [
+                dm.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}),
+                dm.DynamicConfigValue(id_val="custom.lineWidth", value=1),
+                dm.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
+                dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour}),
+            ]
+        )
+    )
+
+
 def site_name_overrides(sites: Iterable[AnySite]) -> list[cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]]:
     """Series named by site id (legend `{{site}}`) shown with the registry's Chinese and English names."""
     return [
@@ -347,6 +385,7 @@ def timeseries_panel(
     overrides: Overrides = (),
     min_value: float | None = None,
     stacked: bool = False,
+    no_value: str | None = None,
 ) -> timeseries.Panel:
     """A time series; with `threshold_lines` the thresholds (limits, targets) are drawn as dashed lines."""
     panel = (
@@ -369,6 +408,8 @@ def timeseries_panel(
         panel = panel.min(min_value)
     if stacked:
         panel = panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
+    if no_value is not None:
+        panel = panel.no_value(no_value)
     return panel
 
 

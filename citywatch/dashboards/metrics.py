@@ -45,6 +45,7 @@ WORKER_READINGS = exposed_name(worker_metrics.READINGS)
 WORKER_DEAD_LETTERS = exposed_name(worker_metrics.DEAD_LETTERS)
 WORKER_EVALUATIONS = exposed_name(worker_metrics.EVALUATIONS)
 WORKER_LATENCY = exposed_name(worker_metrics.LATENCY)
+WORKER_EVENT_TIME_LAG = exposed_name(worker_metrics.EVENT_TIME_LAG)
 INGEST_RECORDS = exposed_name(ingest_app.RECORDS)
 INGEST_REQUEST_SECONDS = exposed_name(ingest_app.REQUEST_SECONDS)
 ALERT_STATE = exposed_name(alerts_service.ALERT_STATE)
@@ -57,6 +58,7 @@ _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     worker_metrics.DEAD_LETTERS,
     worker_metrics.EVALUATIONS,
     worker_metrics.LATENCY,
+    worker_metrics.EVENT_TIME_LAG,
     worker_metrics.CONSUMER_LAG,
     worker_metrics.SITE_INFO,
     ingest_app.RECORDS,

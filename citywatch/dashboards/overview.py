@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from citywatch.dashboards import alerts
+from citywatch.dashboards import alerts, in_force
 from citywatch.dashboards import common as c
 from citywatch.indicators.catalogue import (
     BUS_CLEAN_ENERGY_SHARE_FLEET,
@@ -86,15 +86,17 @@ def build(ctx: c.Context) -> Any:
     layout.add(
         c.timeseries_panel(
             "PM2.5 annual mean and projection 年均浓度与预测",
-            f"Year-to-date mean and projection per station; dashed line: {pm25.quote}.",
+            "Year-to-date mean and projection per station; dashed line: the GB 3095 Grade II annual limit in force "
+            f"on each date ({in_force.described(in_force.limit_steps('pm25', 'annual', 'II'), pm25.unit)}).",
             [
                 c.query(c.indicator_selector(PM25_ANNUAL_MEAN_YTD, site=site), "{{site}}"),
                 c.query(c.indicator_selector(PM25_ATTAINMENT, site=site), "{{site}} projection", ref="B"),
+                c.threshold_line(
+                    in_force.limit_line("pm25", "annual", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} annual limit"
+                ),
             ],
             unit=c.grafana_unit(PM25_ANNUAL_MEAN_YTD),
-            thresholds=c.target_thresholds(pm25, PM25_ANNUAL_MEAN_YTD),
-            threshold_lines=True,
-            overrides=stations,
+            overrides=[*stations, c.threshold_line_override()],
             min_value=0,
         ),
         width=24,

@@ -67,12 +67,29 @@ def build(ctx: c.Context) -> Any:
     )
     layout.add(
         c.timeseries_panel(
-            "Latency 处理时延",
-            "Kafka timestamp of a reading to its indicators published (worker), and gateway request time",
+            "Processing latency 处理时延",
+            "Receipt of a reading (its Kafka timestamp) to its indicators published (worker), and gateway request "
+            "time. High while the worker catches up on a backlog.",
             [
                 c.query(c.selector(r.WORKER_LATENCY_P50.record, feed=feed), "worker p50 {{feed}}"),
                 c.query(c.selector(r.WORKER_LATENCY_P95.record, feed=feed), "worker p95 {{feed}}", ref="B"),
                 c.query(c.selector(r.INGEST_LATENCY_P95.record, feed=feed), "gateway p95 {{feed}}", ref="C"),
+            ],
+            unit="s",
+            min_value=0,
+        ),
+        width=12,
+    )
+
+    layout.add(
+        c.timeseries_panel(
+            "Event-time lag 数据时效",
+            "Observation time of a reading to its indicators published: how old data is when it counts. Daily "
+            "records (bus mode share, waste by day) start at local midnight, so they lag a day by design; "
+            "backfilled history shows as days to weeks.",
+            [
+                c.query(c.selector(r.EVENT_TIME_LAG_P50.record, feed=feed), "p50 {{feed}}"),
+                c.query(c.selector(r.EVENT_TIME_LAG_P95.record, feed=feed), "p95 {{feed}}", ref="B"),
             ],
             unit="s",
             min_value=0,

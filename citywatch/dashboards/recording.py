@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import yaml
 
+from citywatch.dashboards import in_force
 from citywatch.dashboards import metrics as m
 
 RULES_FILE = "deploy/prometheus/rules/citywatch-recording.yml"
+ZONE = in_force.DEPLOYMENT_ZONE
 RATE_WINDOW = "5m"
 
 
@@ -56,6 +58,8 @@ DEAD_LETTERS_RATE = RecordingRule(
 WORKER_LATENCY_P50 = _quantile(0.5, m.WORKER_LATENCY)
 WORKER_LATENCY_P95 = _quantile(0.95, m.WORKER_LATENCY)
 INGEST_LATENCY_P95 = _quantile(0.95, m.INGEST_REQUEST_SECONDS)
+EVENT_TIME_LAG_P50 = _quantile(0.5, m.WORKER_EVENT_TIME_LAG)
+EVENT_TIME_LAG_P95 = _quantile(0.95, m.WORKER_EVENT_TIME_LAG)
 CONSUMER_LAG = RecordingRule(
     "topic:citywatch_worker_consumer_lag_messages:sum",
     f"sum by (topic) ({m.FAUST_END_OFFSET} - {m.FAUST_COMMITTED_OFFSET})",
@@ -73,9 +77,16 @@ GROUPS: dict[str, tuple[RecordingRule, ...]] = {
         WORKER_LATENCY_P50,
         WORKER_LATENCY_P95,
         INGEST_LATENCY_P95,
+        EVENT_TIME_LAG_P50,
+        EVENT_TIME_LAG_P95,
         CONSUMER_LAG,
     ),
     "citywatch-recording-alerts": (ALERTS_FIRING,),
+    # Constant but for the dates the tables change on: one rule per limit and per plan target.
+    "citywatch-standards": tuple(
+        [RecordingRule(in_force.LIMIT_METRIC, in_force.limit_series(*key, ZONE)) for key in in_force.every_limit()]
+        + [RecordingRule(in_force.TARGET_METRIC, in_force.target_series(t, ZONE)) for t in in_force.every_target()]
+    ),
 }
 
 

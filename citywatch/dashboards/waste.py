@@ -8,6 +8,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
 from citywatch.dashboards import common as c
+from citywatch.dashboards import in_force
 from citywatch.dashboards import metrics as m
 from citywatch.indicators.catalogue import (
     DISTRICT_HAZARDOUS_YTD,
@@ -86,11 +87,13 @@ def build(ctx: c.Context) -> Any:
                 c.query(
                     c.indicator_selector(DISTRICT_SORTED_TREATMENT_YTD, site=ctx.districts), "{{site}} ytd", ref="B"
                 ),
+                c.threshold_line(
+                    in_force.target_line(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD, in_force.DEPLOYMENT_ZONE),
+                    "plan target",
+                ),
             ],
             unit=c.grafana_unit(WASTE_SORTED_TREATMENT_DAY),
-            thresholds=c.target_thresholds(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD),
-            threshold_lines=True,
-            overrides=names,
+            overrides=[*names, c.threshold_line_override()],
         ),
         width=24,
     )
@@ -99,12 +102,16 @@ def build(ctx: c.Context) -> Any:
     layout.add(
         c.timeseries_panel(
             "Household waste incinerated 生活垃圾焚烧量",
-            f"{DISTRICT_TONNES_DAY.description}; dashed line: {capacity.quote} ({capacity.source.clause}).",
-            [c.query(c.indicator_selector(DISTRICT_TONNES_DAY, site=ctx.districts), "{{site}}")],
+            f"{DISTRICT_TONNES_DAY.description}; dashed line: the design capacity the plan sets, {capacity.quote} "
+            f"({capacity.source.clause}) -- tonnage below it is spare capacity, not a target missed.",
+            [
+                c.query(c.indicator_selector(DISTRICT_TONNES_DAY, site=ctx.districts), "{{site}}"),
+                c.threshold_line(
+                    in_force.target_line(capacity, DISTRICT_TONNES_DAY, in_force.DEPLOYMENT_ZONE), "capacity"
+                ),
+            ],
             unit=c.grafana_unit(DISTRICT_TONNES_DAY),
-            thresholds=c.target_thresholds(capacity, DISTRICT_TONNES_DAY),
-            threshold_lines=True,
-            overrides=names,
+            overrides=[*names, c.threshold_line_override("blue")],
             min_value=0,
         ),
         width=12,

@@ -6,6 +6,7 @@ reads what is there and starts nothing itself besides the session stack.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -22,6 +23,7 @@ from citywatch.dashboards import walk
 from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
+from citywatch.standards import gb3095_limit
 from citywatch.topics import Topics
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
@@ -44,6 +46,8 @@ CITYWATCH_LABELS = frozenset(
         "status",
         "window",
         "target",
+        "standard",  # limit lines (citywatch_standard_limit)
+        "plan",  # target lines (citywatch_plan_target)
     ]
 )
 
@@ -191,3 +195,67 @@ def _overview_metrics(exprs: list[str]) -> set[tuple[str, str]]:
         assert match, expr
         found.add((match.group(1), match.group(2)))
     return found
+
+
+def _scalar(stack: StackConfig, expr: str) -> float:
+    response = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": expr}, timeout=30)
+    result = response.json()["data"]["result"]
+    assert result, f"no answer for {expr}"
+    return float(result[0]["value"][1])
+
+
+def test_processing_latency_and_event_time_lag_are_plausible_histograms(pipeline: Pipeline) -> None:
+    """Issue 17: every processing-latency observation used to land in +Inf (sum/count ≈ 56 years). Read through
+    Prometheus, receipt → published is seconds to minutes (the simulator's 29-day backlog makes the worker catch
+    up), and event-time lag is a separate histogram whose history reaches the day buckets."""
+    stack = pipeline.stack
+    latency, lag = "citywatch_worker_processing_latency_seconds", "citywatch_worker_event_time_lag_seconds"
+    count = _scalar(stack, f"sum({latency}_count)")
+    assert count > 0
+    mean = _scalar(stack, f"sum({latency}_sum) / sum({latency}_count)")
+    assert 0 < mean < 900, f"mean processing latency {mean} s"
+    within_15_min = _scalar(stack, f'sum({latency}_bucket{{le="900.0"}}) / sum({latency}_count)')
+    assert within_15_min > 0.95, f"only {within_15_min:.0%} of readings published within 15 minutes"
+    median = _scalar(stack, f"histogram_quantile(0.5, sum by (le) ({latency}_bucket))")
+    assert 0 < median < 300
+    # the same readings, timed from their observation: hours to days (29 simulated days, then live)
+    assert _scalar(stack, f"sum({lag}_count)") == pytest.approx(count, rel=0.05)
+    lag_mean = _scalar(stack, f"sum({lag}_sum) / sum({lag}_count)")
+    assert 60 < lag_mean < 40 * 86400, f"mean event-time lag {lag_mean} s"
+    assert _scalar(stack, f'sum({lag}_bucket{{le="86400.0"}})') < _scalar(stack, f"sum({lag}_count)")
+
+
+def _panel_target(uid: str, title_start: str, ref: str) -> str:
+    board = json.loads((REPO_ROOT / dashboards.DASHBOARDS_DIR / f"{uid}.json").read_text(encoding="utf-8"))
+    (panel,) = [p for p in walk.panels(board) if p["title"].startswith(title_start)]
+    (expr,) = [t["expr"] for t in panel["targets"] if t["refId"] == ref]
+    return str(expr)
+
+
+def test_limit_line_across_the_2026_change_shows_75_then_60(stack: StackConfig) -> None:
+    """Issue 17: a panel over 2026-02-20 → 2026-03-10 draws the PM2.5 24 h limit in force at each instant, and the
+    limits and targets are series in Prometheus (recording rules) under their own names."""
+    expr = _panel_target("air", "PM2.5 per station", "LIMIT")
+    response = httpx.get(
+        f"{stack.prometheus_url}/api/v1/query_range",
+        params={"query": expr, "start": "2026-02-20T00:00:00Z", "end": "2026-03-10T00:00:00Z", "step": "1h"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    by_time = {
+        float(t): (float(v), series["metric"]["standard"])
+        for series in response.json()["data"]["result"]
+        for t, v in series["values"]
+    }
+    assert len(by_time) == 18 * 24 + 1  # one value at every step, no gap and no overlap at the change
+    change = 1772294400  # 2026-03-01T00:00+08:00
+    assert {v for t, v in by_time.items() if t < change} == {(75.0, "GB 3095-2012")}
+    assert {v for t, v in by_time.items() if t >= change} == {(60.0, "GB 3095-2026 (transition 2026–2030)")}
+
+    deadline = time.monotonic() + 90  # the recording rules run at Prometheus's evaluation interval
+    query = 'citywatch_standard_limit{pollutant="pm10", period="24h", grade="II"}'
+    while not _answers(stack, query) and time.monotonic() < deadline:
+        time.sleep(2)
+    in_force_today = gb3095_limit(pollutant="pm10", period="24h", grade="II", on=dt.date.today()).value
+    assert _scalar(stack, query) == float(in_force_today)  # 120 until 2030
+    assert _scalar(stack, 'citywatch_plan_target{target="public_transport_share"}') == 35

@@ -1,6 +1,8 @@
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from citywatch.indicators.catalogue import CATALOGUE
@@ -88,3 +90,49 @@ def test_a_scrape_may_ask_for_named_metrics_only() -> None:
     assert names == {"citywatch_worker_readings", "process_resident_memory_bytes"}
     everything = {f.name for f in text_string_to_metric_families(_exposition().decode())}
     assert {"citywatch_worker_readings", "process_resident_memory_bytes", "citywatch_site_info"} <= everything
+
+
+def test_the_holiday_calendar_gauge_is_the_end_of_its_last_known_day() -> None:
+    """With chinesecalendar alone the calendar ends with its last year (1.11.0: 2026-12-31, so 2027-01-01 00:00
+    local time); a year the registry adds from the State Council's notice moves it. HolidayCalendarRunsOut alerts
+    on it."""
+    from zoneinfo import ZoneInfo
+
+    import chinese_calendar
+
+    from citywatch.registry import load_registry, registry_from_data
+    from streams import metrics
+    from streams.app import _exposition
+
+    zone = ZoneInfo("Asia/Shanghai")
+    last = max(chinese_calendar.holidays).year
+    today = dt.date(last, 12, 5)
+    name = "citywatch_holiday_calendar_known_until_timestamp_seconds"
+
+    def exported() -> float:
+        (family,) = [f for f in text_string_to_metric_families(_exposition(frozenset({name})).decode())]
+        (sample,) = family.samples
+        return sample.value
+
+    registry = load_registry("registry/wujiang-sample.yaml")
+    metrics.export_holiday_calendar(registry.holiday_calendar, today, zone)
+    assert exported() == dt.datetime(last + 1, 1, 1, tzinfo=zone).timestamp()
+
+    raw = yaml.safe_load(Path("registry/wujiang-sample.yaml").read_text(encoding="utf-8"))
+    raw["calendar"] = [
+        {
+            "year": last + 1,
+            "source": "State Council notice (test dates, not the real schedule)",
+            "complete": True,
+            "holidays": [
+                {
+                    "name_zh": "元旦",
+                    "name_en": "New Year's Day",
+                    "first": dt.date(last + 1, 1, 1),
+                    "last": dt.date(last + 1, 1, 1),
+                }
+            ],
+        }
+    ]
+    metrics.export_holiday_calendar(registry_from_data(raw).holiday_calendar, today, zone)
+    assert exported() == dt.datetime(last + 2, 1, 1, tzinfo=zone).timestamp()

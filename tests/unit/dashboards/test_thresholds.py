@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from citywatch.dashboards import walk
-from citywatch.dashboards.common import Context, standards_date
-from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
+from citywatch.dashboards import in_force, recording, walk
+from citywatch.dashboards.common import THRESHOLD_REF, Context, standards_date
+from citywatch.standards import plan_target, pm25_annual_target
 from citywatch.standards.gb3838 import WaterClass
 from citywatch.standards.tables.hj633 import CATEGORIES, HJ633_2012, HJ633_2026
 from citywatch.standards.tables.plan import PLAN_TARGETS
@@ -51,11 +52,43 @@ def test_pm25_colours_follow_the_hj633_column_in_force(committed: dict[str, dict
     assert [c for _, c in steps] == [cat.colour for cat in CATEGORIES]
 
 
-def test_pm25_trend_has_the_gb3095_24h_limit_line(committed: dict[str, dict[str, Any]], ctx: Context) -> None:
+def _line(panel: dict[str, Any]) -> str:
+    """The expression of a panel's dashed limit or target line, checking that the override dashes it."""
+    (line,) = [t["expr"] for t in panel["targets"] if t["refId"] == THRESHOLD_REF]
+    (override,) = [o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == THRESHOLD_REF]
+    assert override["matcher"]["id"] == "byFrameRefID"
+    assert {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}} in override["properties"]
+    return str(line)
+
+
+def test_pm25_trend_has_the_gb3095_24h_limit_line_by_date(committed: dict[str, dict[str, Any]]) -> None:
     panel = _panel(committed["citywatch-air"], "PM2.5 per station")
-    limit = gb3095_limit(pollutant="pm25", period="24h", grade="II", on=ctx.standards_on)
-    assert _steps(panel)[1][0] == float(limit.value)
-    assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
+    assert "thresholds" not in panel["fieldConfig"]["defaults"]  # no fixed line: it would be wrong across 2026-03-01
+    assert _line(panel) == in_force.limit_line("pm25", "24h", "II", in_force.DEPLOYMENT_ZONE)
+    assert "75 µg/m³ until 2026-02-28, 60 from 2026-03-01, 50 from 2031-01-01" in panel["description"]
+
+
+def test_limit_steps_follow_the_gb3095_versions() -> None:
+    assert in_force.limit_steps("pm25", "24h", "II") == [
+        in_force.Step(None, dt.date(2026, 3, 1), 75.0, {"standard": "GB 3095-2012"}),
+        in_force.Step(
+            dt.date(2026, 3, 1), dt.date(2031, 1, 1), 60.0, {"standard": "GB 3095-2026 (transition 2026–2030)"}
+        ),
+        in_force.Step(dt.date(2031, 1, 1), None, 50.0, {"standard": "GB 3095-2026 (full limits from 2031)"}),
+    ]
+    # the change is at local midnight: 2026-03-01T00:00+08:00 is 2026-02-28T16:00Z
+    shanghai = in_force.in_force(in_force.limit_steps("pm10", "24h", "II"), ZoneInfo("Asia/Shanghai"))
+    assert "< 1772294400" in shanghai and ">= 1772294400 < 1924963200" in shanghai
+    assert "vector(150)" in shanghai and "vector(120)" in shanghai and "vector(100)" in shanghai
+
+
+def test_every_limit_and_target_is_a_recorded_series() -> None:
+    rules = {r.expr for group in recording.GROUPS.values() for r in group}
+    for key in in_force.every_limit():
+        assert in_force.limit_series(*key, in_force.DEPLOYMENT_ZONE) in rules
+    assert len(in_force.every_limit()) == 28
+    for target in PLAN_TARGETS.values():
+        assert in_force.target_series(target, in_force.DEPLOYMENT_ZONE) in rules
 
 
 def test_water_classes_use_the_rating_colours(committed: dict[str, dict[str, Any]]) -> None:
@@ -77,8 +110,10 @@ def test_section_names_carry_the_registry_target_class(committed: dict[str, dict
 
 def test_pm25_annual_target_is_the_gb3095_annual_limit(committed: dict[str, dict[str, Any]], ctx: Context) -> None:
     target = float(pm25_annual_target(ctx.standards_on).value)
-    for title in ("PM2.5 annual mean to date", "PM2.5 projected annual mean", "PM2.5 annual mean and projection"):
+    for title in ("PM2.5 annual mean to date", "PM2.5 projected annual mean"):
         assert _steps(_panel(committed["citywatch-overview"], title)) == [(None, "green"), (target, "red")], title
+    trend = _panel(committed["citywatch-overview"], "PM2.5 annual mean and projection")
+    assert _line(trend) == in_force.limit_line("pm25", "annual", "II", in_force.DEPLOYMENT_ZONE)
 
 
 def test_plan_targets_are_the_plan_table(committed: dict[str, dict[str, Any]]) -> None:
@@ -92,7 +127,9 @@ def test_plan_targets_are_the_plan_table(committed: dict[str, dict[str, Any]]) -
         assert target.unit == "%"
         assert _steps(_panel(overview, title)) == [(None, "red"), (float(target.value) / 100, "green")], title
     district = _panel(committed["citywatch-waste"], "Household waste incinerated")
-    assert _steps(district)[1][0] == float(PLAN_TARGETS["incineration_capacity"].value)
+    assert "vector(3000)" in _line(district) and "not a target missed" in district["description"]
+    share = _panel(committed["citywatch-bus"], "Public-transport share")
+    assert "vector(0.35)" in _line(share)
     hazardous = _panel(committed["citywatch-waste"], "Hazardous waste this year")
     assert hazardous["fieldConfig"]["defaults"]["max"] == float(PLAN_TARGETS["hazardous_incineration_capacity"].value)
 
@@ -109,3 +146,16 @@ def test_units_come_from_the_catalogue(committed: dict[str, dict[str, Any]]) -> 
     air = committed["citywatch-air"]
     assert _panel(air, "PM2.5 24 h mean")["fieldConfig"]["defaults"]["unit"] == "conμgm3"
     assert _panel(committed["citywatch-overview"], "优Ⅲ share")["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+def test_the_baseline_panel_says_how_much_history_it_needs(committed: dict[str, dict[str, Any]]) -> None:
+    # issue 17: on a new system "Boardings vs baseline" was silently empty
+    board = committed["citywatch-bus"]
+    trend = _panel(board, "Boardings vs baseline")
+    assert trend["fieldConfig"]["defaults"]["noValue"].startswith("needs 28 days of data")
+    history = _panel(board, "Baseline history")
+    assert "needs 28 days" in history["title"]
+    (expr,) = [t["expr"] for t in history["targets"]]
+    assert "[28d:1h]" in expr and "clamp_max(" in expr and 'citywatch_bus_boardings_count{window="day"' in expr
+    assert history["fieldConfig"]["defaults"]["noValue"] == "needs 28 days of data: none yet"
+    assert _steps(history) == [(None, "orange"), (28.0, "green")]
