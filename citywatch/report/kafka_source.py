@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from citywatch.report.figures import Period
+from citywatch.report.figures import REPORTED_INDICATORS, Period, in_scope
 from citywatch.schemas.indicator import IndicatorRecord
 
 log = logging.getLogger("citywatch.report")
+
+Progress = Callable[[int, int], None]
+"""Called as records are read: (records read, records to read)."""
+
+# The indicator id of a record, found without parsing it: most of the topic is hourly values the report never
+# shows, and validating each of them would take most of the reading time of a year.
+_INDICATOR = re.compile(rb'"indicator"\s*:\s*"([^"]+)"')
 
 
 class TopicNotFoundError(RuntimeError):
     pass
 
 
-def topic_values(bootstrap: str, topic: str, *, timeout_s: float = 120.0) -> Iterator[bytes]:
+def topic_values(
+    bootstrap: str, topic: str, *, timeout_s: float = 120.0, progress: Progress | None = None
+) -> Iterator[bytes]:
     """Every record value of `topic` up to its end offsets at the start; records written meanwhile are left out,
-    so the read ends even while the worker keeps publishing."""
+    so the read ends even while the worker keeps publishing. `progress` hears how far the read is."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -33,8 +43,12 @@ def topic_values(bootstrap: str, topic: str, *, timeout_s: float = 120.0) -> Ite
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
         end: dict[TopicPartition, int] = consumer.end_offsets(assigned)
-        remaining = {tp for tp in assigned if consumer.position(tp) < end[tp]}
+        begin = {tp: consumer.position(tp) for tp in assigned}
+        total = sum(end[tp] - begin[tp] for tp in assigned)
+        remaining = {tp for tp in assigned if begin[tp] < end[tp]}
         deadline = time.monotonic() + timeout_s
+        if progress:
+            progress(0, total)
         while remaining:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f} s")
@@ -43,31 +57,39 @@ def topic_values(bootstrap: str, topic: str, *, timeout_s: float = 120.0) -> Ite
                     if message.offset < end[tp] and message.value is not None:
                         yield message.value
             remaining = {tp for tp in remaining if consumer.position(tp) < end[tp]}
+            if progress:
+                progress(sum(min(consumer.position(tp), end[tp]) - begin[tp] for tp in assigned), total)
     finally:
         consumer.close()
 
 
-def read_indicators(bootstrap: str, topic: str, period: Period) -> list[IndicatorRecord]:
-    """The indicator records of the period (every revision; `figures.current_values` picks the current ones)."""
+def read_indicators(
+    bootstrap: str, topic: str, period: Period, progress: Progress | None = None
+) -> list[IndicatorRecord]:
+    """The records of the period's scope (`figures.in_scope`) of the indicators the report shows, every revision
+    (`figures.current_values` picks the current ones)."""
     records: list[IndicatorRecord] = []
     invalid = 0
-    for value in topic_values(bootstrap, topic):
+    for value in topic_values(bootstrap, topic, progress=progress):
+        found = _INDICATOR.search(value)
+        if found is not None and found.group(1).decode("utf-8", "replace") not in REPORTED_INDICATORS:
+            continue
         try:
             record = IndicatorRecord.model_validate_json(value)
         except ValidationError:
             invalid += 1
             continue
-        if record.local_date in period:
+        if record.indicator in REPORTED_INDICATORS and in_scope(record, period):
             records.append(record)
     if invalid:
         log.warning("%d records of %s are not indicator records; left out", invalid, topic)
     return records
 
 
-def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+def read_alerts(bootstrap: str, topic: str, progress: Progress | None = None) -> list[dict[str, Any]]:
     """The alert transitions of the alerts topic (`figures.alert_transitions` picks those of the period)."""
     out: list[dict[str, Any]] = []
-    for value in topic_values(bootstrap, topic):
+    for value in topic_values(bootstrap, topic, progress=progress):
         try:
             record = json.loads(value)
         except ValueError:

@@ -1,5 +1,6 @@
 """The report's headline figures worked out again, independently of citywatch.report (written out on purpose):
-shared by the unit test (simulated records) and the integration test (records read back from the topic)."""
+shared by the unit test (simulated records) and the integration test (records read back from the topic). The
+figures are shown at the standards' reporting precision (`citywatch.standards.reporting`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from citywatch.report.figures import Period
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.standards.reporting import reported, with_unit
 
 
 def headlines(index: Path) -> dict[str, str]:
@@ -43,7 +45,7 @@ def assert_headlines_match(
     """The air and water headline figures equal those recomputed from `values` (see `current`)."""
     city = [r.value for (ind, _, _), r in values.items() if ind == "air.city.pm25.daily_mean"]
     assert len(city) == (period.end - period.start).days + 1, "every day of the period has its district PM2.5 mean"
-    assert shown["pm25_period_mean"] == f"{sum(city) / len(city):.1f} µg/m³"
+    assert shown["pm25_period_mean"] == with_unit(sum(city) / len(city), "µg/m³")
     attainment = latest_by_site(values, "air.pm25.attainment")
     assert len(attainment) == 5
     on_track = sum(1 for r in attainment.values() if r.status == "on-track")
@@ -52,7 +54,9 @@ def assert_headlines_match(
         days = latest_by_site(values, f"air.{pollutant}.exceedance_days_ytd")
         assert shown[f"{pollutant}_exceedance_days"] == str(sum(int(r.value) for r in days.values()))
     (district,) = latest_by_site(values, "air.city.good_day_share_ytd").values()
-    assert shown["good_day_share"] == f"{district.value * 100:.1f} %"
+    assert shown["good_day_share"] == reported(district.value, "ratio")
+    # The months that ended in the period (dated on their last day); a month still running is month to date and
+    # does not count in the headline while a complete month does.
     met = [r for (ind, _, _), r in values.items() if ind == "water.target_met.month"]
     assert met, "the period spans a month end: that month's water classes must be there"
-    assert shown["water_target_met"] == f"{100 * sum(r.status == 'met' for r in met) / len(met):.1f} %"
+    assert shown["water_target_met"] == reported(sum(r.status == "met" for r in met) / len(met), "ratio")

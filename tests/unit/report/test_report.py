@@ -62,7 +62,7 @@ def rendered(records: list[IndicatorRecord], tmp_path_factory: pytest.TempPathFa
         warnings.simplefilter("always")
         registry = load_registry(ROOT / "registry/wujiang-sample.yaml")
         names = {site.id: site.name_zh for site in registry.all_sites()}
-        render.render(compute(records, PERIOD, ALERTS, ZONE, names), out)
+        render.render(compute(records, PERIOD, ALERTS, ZONE, names), out, pdf=False)  # the PDF: test_report_pdf
     # matplotlib warns "Glyph … missing from font(s)" for every character it has to draw as an empty box.
     assert [str(w.message) for w in caught if "missing from" in str(w.message)] == []
     yield out
@@ -100,12 +100,19 @@ def test_headline_figures_equal_an_independent_recomputation(rendered: Path, rec
 
 
 def test_water_classes_by_month(records: list[IndicatorRecord]) -> None:
+    """Every month the period touches: January (ended in the period) and February (month to date)."""
     data = compute(records, PERIOD, (), ZONE)
+    latest: dict[tuple[str, str | None], IndicatorRecord] = {}
+    for r in records:
+        key = (r.site, r.period)
+        if r.indicator == "water.class.month" and r.period in ("2025-01", "2025-02"):
+            latest[key] = max(latest.get(key, r), r, key=lambda x: x.revision)
     expected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (ind, _, bucket), r in current(records, PERIOD).items():
-        if ind == "water.class.month":
-            expected[bucket][r.labels["class"]] += 1
+    for (_, month), r in latest.items():
+        expected[str(month)][r.labels["class"]] += 1
+    assert set(expected) == {"2025-01", "2025-02"}
     assert data.water_classes == {m: dict(c) for m, c in expected.items()}
+    assert [(m.month, m.provisional) for m in data.water_months] == [("2025-01", False), ("2025-02", True)]
 
 
 def test_plan_targets_come_from_the_plan_table(records: list[IndicatorRecord]) -> None:
@@ -164,16 +171,31 @@ def test_no_cjk_font_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch,
 
 def test_read_indicators_keeps_the_period_and_skips_foreign_records(monkeypatch: pytest.MonkeyPatch) -> None:
     inside = IndicatorRecord(
-        indicator="air.pm25.1h",
-        site="s",
+        indicator="air.city.pm25.daily_mean",
+        site="wj-district",
         value=10,
         unit="µg/m³",
-        window="1h",
-        observed_at=dt.datetime(2025, 1, 25, 10, tzinfo=ZONE),
+        window="day",
+        observed_at=dt.datetime(2025, 1, 26, tzinfo=ZONE),
         local_date=dt.date(2025, 1, 25),
-        samples=1,
+        samples=24,
     )
     outside = inside.model_copy(update={"local_date": dt.date(2025, 2, 4)})
-    values = [inside.model_dump_json().encode(), b"{not json", outside.model_dump_json().encode()]
-    monkeypatch.setattr(kafka_source, "topic_values", lambda bootstrap, topic: iter(values))
-    assert kafka_source.read_indicators("unused:9092", "t", PERIOD) == [inside]
+    hourly = inside.model_copy(update={"indicator": "air.pm25.1h", "window": "1h"})  # not shown in the report
+    # February's class is dated on its last day, after the period: the period's 3 days of February still see it.
+    month = inside.model_copy(
+        update={
+            "indicator": "water.class.month",
+            "window": "month",
+            "period": "2025-02",
+            "local_date": dt.date(2025, 2, 28),
+        }
+    )
+    values = [inside, outside, hourly, month]
+    encoded = [v.model_dump_json().encode() for v in values]
+    monkeypatch.setattr(
+        kafka_source,
+        "topic_values",
+        lambda bootstrap, topic, progress=None: iter([encoded[0], b"{not json", *encoded[1:]]),
+    )
+    assert kafka_source.read_indicators("unused:9092", "t", PERIOD) == [inside, month]
