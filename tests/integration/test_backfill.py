@@ -36,6 +36,12 @@ def limit_24h(day: date) -> int:
     return 75 if day < SWITCH else 60
 
 
+def as_reported(concentration: Fraction) -> int:
+    """The default rounding before the lookup (standards.md §0b, citywatch's setting `reported`): a whole µg/m³ by
+    GB/T 8170, a bare 5 to the even digit -- what Python's round() does, exactly, on a Fraction."""
+    return round(concentration)
+
+
 def iaqi_pm25_24h(concentration: Fraction, day: date) -> int:
     """HJ 633 IAQI of a PM2.5 24 h mean (the 2026 table moves the IAQI-100 breakpoint from 75 to 60); ceiling."""
     points = [0, 35, 75 if day < SWITCH else 60, 115, 150, 250, 350, 500]
@@ -87,7 +93,7 @@ def recompute(hours: dict[datetime, float]) -> tuple[dict[date, dict[str, Any]],
     for day, values in by_day.items():
         mean = sum(values, Fraction(0)) / len(values)
         valid = len(values) >= 20
-        days[day] = {"mean": mean, "hours": len(values), "valid": valid, "iaqi": iaqi_pm25_24h(mean, day)}
+        days[day] = {"mean": mean, "hours": len(values), "valid": valid, "iaqi": iaqi_pm25_24h(as_reported(mean), day)}
     years: dict[int, dict[str, Any]] = {}
     for year in sorted({d.year for d in days}):
         valid_days = {d: v["mean"] for d, v in days.items() if d.year == year and v["valid"]}
