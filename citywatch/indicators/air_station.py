@@ -53,6 +53,7 @@ from citywatch.standards import (
     gb3095_limit,
     good_day_share,
     o3_daily_max_8h,
+    o3_daily_max_8h_unverified,
     pm25_annual_target,
     projection_range,
 )
@@ -261,7 +262,7 @@ def _summarise_day(hours: Mapping[str, dict[str, AirEvent]], day: dt.date, ctx: 
             continue
         if p == "o3":
             padded = (hourly + [None] * 24)[:24]
-            o3 = o3_daily_max_8h(padded, day, ctx.grade)
+            o3 = o3_daily_max_8h(padded, day, ctx.grade, ctx.rounding)
             summary["o3_8h"] = None if o3.value is None else fstr(o3.value)
             summary["o3_8h_partial"] = None if o3.partial is None else fstr(o3.partial)
             if o3.value is not None:
@@ -540,7 +541,7 @@ def _daily_records(
                 period=period,
                 status="valid" if summary["o3_8h"] is not None else INSUFFICIENT_DATA,
                 standard=_gb3095_label(day),
-                unverified=False,  # the ">= 14 valid 8 h windows" rule and its exception: HJ 663 §6.1.2 (§0b)
+                unverified=bool(o3_daily_max_8h_unverified(day)),
             )
         )
     valid_inputs = {n: v for n, v in _valid_daily_inputs(summary).items() if v is not None}
@@ -656,14 +657,12 @@ def _ytd_records(days: Mapping[str, AirDay], year: int, station: str, ctx: AirCo
             )
         out.append(
             _exceedance_record(
-                cat.PM25_EXCEEDANCE_DAYS_YTD, "pm25", "24h", pm25_days, ctx.grade, station, end, last, rev, period
+                cat.PM25_EXCEEDANCE_DAYS_YTD, "pm25", "24h", pm25_days, ctx, station, end, last, rev, period
             )
         )
     o3 = {d: (None if v["o3_8h"] is None else frac(v["o3_8h"])) for d, v in in_year.items() if v["o3_8h_partial"]}
     if o3:
-        out.append(
-            _exceedance_record(cat.O3_EXCEEDANCE_DAYS_YTD, "o3", "8h", o3, ctx.grade, station, end, last, rev, period)
-        )
+        out.append(_exceedance_record(cat.O3_EXCEEDANCE_DAYS_YTD, "o3", "8h", o3, ctx, station, end, last, rev, period))
     share = sum((_good_day(d, v["aqi"]) for d, v in in_year.items()), Share(0, 0))
     if share.fraction is not None:
         out.append(
@@ -684,9 +683,11 @@ def _ytd_records(days: Mapping[str, AirDay], year: int, station: str, ctx: AirCo
 
 
 @lru_cache(maxsize=1 << 16)
-def _exceeds_on(pollutant: str, period: str, day: dt.date, value: Fraction, grade: str) -> tuple[bool, bool]:
+def _exceeds_on(
+    pollutant: str, period: str, day: dt.date, value: Fraction, grade: str, rounding: ConcentrationRounding
+) -> tuple[bool, bool]:
     """One day through `exceedance_days` (memoised: a year's days are re-read on every emit)."""
-    result = exceedance_days(pollutant, period, {day: value}, grade=grade)
+    result = exceedance_days(pollutant, period, {day: value}, grade=grade, rounding=rounding)
     return result.count == 1, bool(result.unverified)
 
 
@@ -695,7 +696,7 @@ def _exceedance_record(
     pollutant: str,
     averaging: str,
     daily: Mapping[dt.date, Fraction | None],
-    grade: str,
+    ctx: AirContext,
     station: str,
     end: dt.datetime,
     last: dt.date,
@@ -703,7 +704,7 @@ def _exceedance_record(
     period: str,
 ) -> IndicatorRecord:
     """Year-to-date exceedance days of one pollutant, provisional until the year's data are in."""
-    count, valid, unverified = _exceedances(pollutant, averaging, daily, grade)
+    count, valid, unverified = _exceedances(pollutant, averaging, daily, ctx)
     return record(
         indicator,
         site=station,
@@ -720,10 +721,12 @@ def _exceedance_record(
 
 
 def _exceedances(
-    pollutant: str, period: str, daily: Mapping[dt.date, Fraction | None], grade: str
+    pollutant: str, period: str, daily: Mapping[dt.date, Fraction | None], ctx: AirContext
 ) -> tuple[int, int, bool]:
     """(days over the limit of their day, valid days, unverified) — `exceedance_days` day by day."""
-    checked = [_exceeds_on(pollutant, period, d, v, grade) for d, v in sorted(daily.items()) if v is not None]
+    checked = [
+        _exceeds_on(pollutant, period, d, v, ctx.grade, ctx.rounding) for d, v in sorted(daily.items()) if v is not None
+    ]
     return sum(over for over, _ in checked), len(checked), any(u for _, u in checked)
 
 

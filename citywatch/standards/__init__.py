@@ -39,6 +39,7 @@ from citywatch.standards.averages import (
     eight_hour_mean,
     hourly_value_valid,
     o3_daily_max_8h,
+    o3_daily_max_8h_unverified,
 )
 from citywatch.standards.exact import Number, to_decimal, to_fraction
 from citywatch.standards.gb3095 import Limit, gb3095_limit
@@ -112,6 +113,7 @@ __all__ = [
     "mean_by_indicator",
     "meets_target",
     "o3_daily_max_8h",
+    "o3_daily_max_8h_unverified",
     "percentile",
     "plan_target",
     "pm25_annual_target",

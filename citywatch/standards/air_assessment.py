@@ -13,6 +13,7 @@ from citywatch.standards.exact import Number, mean, to_concentration
 from citywatch.standards.gb3095 import Limit, gb3095_limit
 from citywatch.standards.hj633 import AqiResult, aqi
 from citywatch.standards.percentile import PERCENTILE_UNVERIFIED, percentile
+from citywatch.standards.reporting import at_precision
 from citywatch.standards.share import Share
 from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 from citywatch.standards.tables.hj663 import HJ663_TABLES, AssessmentRules
@@ -114,9 +115,15 @@ class Exceedances:
 
 
 def exceedance_days(
-    pollutant: str, period: str, daily: Mapping[dt.date, Number | None], *, grade: str = "II"
+    pollutant: str,
+    period: str,
+    daily: Mapping[dt.date, Number | None],
+    *,
+    grade: str = "II",
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
 ) -> Exceedances:
-    """Days whose value (24 h mean, or O3 daily max 8 h with period "8h") is above the GB 3095 limit of that day."""
+    """Days whose value (24 h mean, or O3 daily max 8 h with period "8h") is above the GB 3095 limit of that day;
+    with `rounding` "reported" the value is compared as reported (the AQI's rule: 60.4 is 60, not above 60)."""
     over: list[dt.date] = []
     unverified: list[str] = []
     valid = 0
@@ -127,7 +134,9 @@ def exceedance_days(
         limit = gb3095_limit(pollutant=pollutant, period=period, grade=grade, on=day)
         if limit.unverified:
             unverified.append(f"{limit.label} {pollutant} {period} Grade {grade} = {limit.value}: {limit.note}")
-        if to_concentration(value, name=f"daily[{day.isoformat()}]") > Fraction(limit.value):
+        if at_precision(to_concentration(value, name=f"daily[{day.isoformat()}]"), limit.unit, rounding) > Fraction(
+            limit.value
+        ):
             over.append(day)
     return Exceedances(tuple(over), valid, tuple(dict.fromkeys(unverified)))
 

@@ -13,7 +13,9 @@ from fractions import Fraction
 
 from citywatch.standards.exact import Number, mean, to_concentration
 from citywatch.standards.gb3095 import gb3095_limit
+from citywatch.standards.reporting import at_precision
 from citywatch.standards.tables.gb3095 import VALIDITY_TABLES, ValidityRules
+from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 from citywatch.standards.versions import select_version
 
 
@@ -101,12 +103,22 @@ class DailyMax8h:
         return self.value is not None
 
 
-def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date, grade: str = "II") -> DailyMax8h:
+def o3_daily_max_8h_unverified(on: dt.date) -> tuple[str, ...]:
+    """Why the O3 daily max 8 h rules in force on `on` are not all confirmed (empty when they are)."""
+    return _unverified(validity_rules(on), "min_hours_8h", "o3_window_end_hours", "min_8h_windows_daily")
+
+
+def o3_daily_max_8h(
+    hourly: Sequence[Number | None],
+    on: dt.date,
+    grade: str = "II",
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> DailyMax8h:
     """O3 daily max 8 h mean from the day's 24 hourly values; `hourly[i]` is the hour i:00–(i+1):00, None = missing.
 
     The window ending at hour e covers hourly[e − 8 : e]; it is valid with >= 6 values; the daily maximum needs >= 14
-    valid windows, except that with fewer it still stands when it exceeds the `grade` O3 8 h limit in force on `on`:
-    missing data never hides an exceedance (HJ 663 §6.1.2, standards.md §0b).
+    valid windows, except that with fewer it still stands when it exceeds the `grade` O3 8 h limit in force on `on`
+    (compared by the `rounding` rule): missing data never hides an exceedance (HJ 663 §6.1.2, standards.md §0b).
     """
     if len(hourly) != 24:
         raise ValueError(f"hourly: give all 24 hourly values of the day (None where missing), got {len(hourly)}")
@@ -115,7 +127,8 @@ def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date, grade: str = "
     valid = [w.value for w in windows.values() if w.value is not None]
     partial = max(valid) if valid else None
     enough = len(valid) >= rules.min_8h_windows_daily
-    exceeds = partial is not None and partial > gb3095_limit(pollutant="o3", period="8h", grade=grade, on=on).value
+    limit = gb3095_limit(pollutant="o3", period="8h", grade=grade, on=on)
+    exceeds = partial is not None and at_precision(partial, limit.unit, rounding) > Fraction(limit.value)
     return DailyMax8h(
         value=partial if enough or exceeds else None,
         partial=partial,
@@ -123,7 +136,7 @@ def o3_daily_max_8h(hourly: Sequence[Number | None], on: dt.date, grade: str = "
         valid_windows=len(valid),
         required=rules.min_8h_windows_daily,
         clause=rules.source.clause if enough or not exceeds else f"{rules.source.clause}; {O3_EXCEEDANCE_CLAUSE}",
-        unverified=_unverified(rules, "min_hours_8h", "o3_window_end_hours", "min_8h_windows_daily"),
+        unverified=o3_daily_max_8h_unverified(on),
         exceedance_despite_gaps=exceeds and not enough,
     )
 

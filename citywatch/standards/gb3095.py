@@ -50,7 +50,8 @@ class Limit:
             "standard": f"{self.standard}-{self.version}",
             "stage": self.stage or None,
             "effective_from": None if self.effective_from == dt.date.min else self.effective_from.isoformat(),
-            "effective_to": None if self.effective_to is None else self.effective_to.isoformat(),
+            "effective_to": None if self.effective_to is None else self.effective_to.isoformat(),  # exclusive
+            "last_day": None if self.effective_to is None else (self.effective_to - dt.timedelta(days=1)).isoformat(),
             "source": self.clause,
             "note": self.note or None,
             "unverified": self.unverified,

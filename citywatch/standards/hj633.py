@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from citywatch.standards.exact import Number, to_concentration
-from citywatch.standards.reporting import as_reported
+from citywatch.standards.reporting import at_precision
 from citywatch.standards.tables.hj633 import (
     ABOVE_TABLE_NOTE,
     CATEGORIES,
@@ -122,8 +122,7 @@ def sub_index(
     table = breakpoint_table(on)
     column = table.columns[INPUT_COLUMNS[name]]
     exact = to_concentration(concentration, name=name)
-    if rounding is ConcentrationRounding.REPORTED:
-        exact = as_reported(exact, column.unit)
+    exact = at_precision(exact, column.unit, rounding)
     value = interpolate(column, exact)
     if value is not None:
         return SubIndex(name, column.pollutant, exact, value)

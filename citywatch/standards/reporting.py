@@ -15,6 +15,8 @@ import math
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
+from citywatch.standards.tables.hj633 import ConcentrationRounding
+
 CLASS_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
 WHOLE_UNITS = frozenset({"µg/m³", "t", "t/day", "t/year", "count", "boardings", "vehicles"})
 CONCENTRATION_PLACES = {"µg/m³": 0, "mg/m³": 1}
@@ -37,6 +39,11 @@ def as_reported(value: Fraction, unit: str) -> Fraction:
 
 def _half_up(value: float, places: int) -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def at_precision(value: Fraction, unit: str, rounding: ConcentrationRounding) -> Fraction:
+    """A concentration as the `rounding` rule compares it with a limit or looks it up: as reported, or exact."""
+    return as_reported(value, unit) if rounding is ConcentrationRounding.REPORTED else value
 
 
 def reported(value: float, unit: str) -> str:

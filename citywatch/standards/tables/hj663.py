@@ -1,8 +1,10 @@
 """HJ 663 annual assessment: which statistic of which series is compared with which GB 3095 limit, the good-day
 threshold, and the percentile method.
 
-Source: standards.md §1 ("优良天数比例") and §2 ("Annual assessment (HJ 663-2013)"). HJ 663-2026 took effect on
-2026-03-01; its text is not in standards.md, so from that date the 2013 rules are carried forward as unverified.
+Source: standards.md §1 ("优良天数比例") and §2 ("Annual assessment (HJ 663-2013)"); HJ 663-2026 (from 2026-03-01):
+its Table 1 annual evaluation items as standards.md §0b records them (PM2.5 and PM10 annual mean + 24 h P95, SO2 and
+NO2 annual mean + 24 h P98, CO 24 h P95, O3 daily max 8 h P90). A good day is AQI <= 100 in both: the HJ 633
+categories 优 and 良, unchanged in HJ 633-2026 (standards.md §1).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class AssessmentRules:
     unverified: str | None
 
 
+_P98 = Fraction(98, 100)
 _P95 = Fraction(95, 100)
 _P90 = Fraction(90, 100)
 
@@ -63,12 +66,25 @@ HJ663_2013 = AssessmentRules(
     unverified=None,
 )
 
+_ANNUAL = Criterion("annual_mean", None, "annual")
+
 HJ663_2026 = replace(
     HJ663_2013,
     source=Source(
-        "HJ 663", "2026", HJ663_2026_FROM, None, "HJ 663-2013 rules carried forward (2026 text not recorded)"
+        "HJ 663", "2026", HJ663_2026_FROM, None, "HJ 663-2026 Table 1 annual evaluation items (standards.md §0b)"
     ),
-    unverified="HJ 663-2026 assessment rules are not in standards.md: the HJ 663-2013 rules are applied",
+    criteria=MappingProxyType(
+        {
+            "pm25": (_ANNUAL, Criterion("percentile", _P95, "24h")),
+            "pm10": (_ANNUAL, Criterion("percentile", _P95, "24h")),
+            "so2": (_ANNUAL, Criterion("percentile", _P98, "24h")),
+            "no2": (_ANNUAL, Criterion("percentile", _P98, "24h")),
+            "co": (Criterion("percentile", _P95, "24h"),),
+            "o3": (Criterion("percentile", _P90, "8h"),),
+        }
+    ),
+    daily_series=MappingProxyType({"pm25": "24h", "pm10": "24h", "so2": "24h", "no2": "24h", "co": "24h", "o3": "8h"}),
+    unverified=None,
 )
 
 HJ663_TABLES = (HJ663_2013, HJ663_2026)

@@ -46,12 +46,25 @@ def test_pm25_undecided_when_annual_mean_is_invalid() -> None:
     assert result.passes is None
 
 
-def test_pm25_2026_uses_transition_limits_and_carried_rules() -> None:
+def test_pm25_2026_uses_transition_limits_and_hj663_2026_items() -> None:
     result = annual_assessment("pm25", _days(2026, [31] * 365), 2026)
     stats = {s.name: s for s in result.statistics}
     assert stats["annual_mean"].limit.value == 30 and stats["annual_mean"].passes is False
     assert stats["p95_24h"].limit.value == 60
-    assert any("HJ 663-2026" in u for u in result.unverified)
+    assert not any("HJ 663-2026" in u for u in result.unverified)  # its Table 1 is in standards.md §0b now
+    assert PERCENTILE_UNVERIFIED in result.unverified
+
+
+def test_hj663_2026_assesses_pm10_on_p95_and_so2_no2_on_p98() -> None:
+    # 2026: PM10 annual 60 / 24 h 120 (transition); SO2 II 60 / 150; NO2 40 / 80
+    pm10 = {s.name: s for s in annual_assessment("pm10", _days(2026, [55] * 365), 2026).statistics}
+    assert (pm10["annual_mean"].limit.value, pm10["p95_24h"].limit.value) == (60, 120)
+    so2 = {s.name: s for s in annual_assessment("so2", _days(2026, [10] * 360 + [200] * 5), 2026).statistics}
+    # k = 1 + 364·0.98 = 357.72 -> X357 = X358 = 10: P98 10 <= 150, although 5 days are above the 24 h limit
+    assert so2["p98_24h"].value == 10 and so2["p98_24h"].passes is True
+    assert "p98_24h" in {s.name for s in annual_assessment("no2", _days(2026, [30] * 365), 2026).statistics}
+    with pytest.raises(KeyError, match="pm10"):
+        annual_assessment("pm10", _days(2025, [55] * 365), 2025)  # HJ 663-2013 (standards.md §2) assesses no PM10
 
 
 def test_o3_on_p90_of_daily_max_8h() -> None:

@@ -171,6 +171,10 @@ def test_limits_in_force_mid_2026_and_from_2031(runner: CliRunner, app: typer.Ty
         "stage": "transition",
     }
     assert "Table 1" in str(_limit(mid_2026, "pm10", "24h")["source"])
+    assert (_limit(mid_2026, "pm10", "24h")["effective_from"], _limit(mid_2026, "pm10", "24h")["last_day"]) == (
+        "2026-03-01",
+        "2030-12-31",
+    )
     assert _limit(mid_2026, "pm25", "24h")["value"] == 60
     limits = mid_2026["limits"]
     assert isinstance(limits, list)

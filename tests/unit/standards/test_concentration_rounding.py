@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from citywatch.standards import aqi, sub_index
+from citywatch.standards import aqi, exceedance_days, o3_daily_max_8h, sub_index
 from citywatch.standards.air_assessment import city_daily_aqi
 from citywatch.standards.reporting import as_reported
 from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
@@ -52,3 +52,23 @@ def test_the_city_aqi_rounds_the_station_mean_by_the_same_rule() -> None:
     stations = [{"pm25_24h": 60}, {"pm25_24h": Fraction("60.8")}]  # mean 60.4
     assert city_daily_aqi(stations, ON).result.aqi == 100
     assert city_daily_aqi(stations, ON, ConcentrationRounding.EXACT).result.aqi == 101
+
+
+def test_exceedances_are_judged_by_the_same_rule_as_the_aqi() -> None:
+    # 60.4 on 2026-06-01: AQI 100 (良, nothing exceeding) by default -- so not an exceedance day either
+    days = {ON: Fraction("60.4"), dt.date(2026, 6, 2): Fraction("60.6")}
+    assert exceedance_days("pm25", "24h", days).days == (dt.date(2026, 6, 2),)
+    assert aqi({"pm25_24h": Fraction("60.4")}, ON).exceeding == ()
+    exact = exceedance_days("pm25", "24h", days, rounding=ConcentrationRounding.EXACT)
+    assert exact.days == (ON, dt.date(2026, 6, 2))
+    # O3 with too few 8 h values stands only when above the limit as reported: 160.4 is 160
+    hourly: list[Fraction | None] = [None] * 7 + [Fraction("160.4")] * 17
+    assert o3_daily_max_8h(hourly, ON).value is None
+    assert o3_daily_max_8h(hourly, ON, rounding=ConcentrationRounding.EXACT).value == Fraction("160.4")
+
+
+def test_the_golden_value_of_35_5_holds_for_exact_lookups_only() -> None:
+    # standards.md §1 lists PM2.5 35.5 -> 51 (2012 table, unrounded); reported first it is 36 -> 52
+    day = dt.date(2025, 6, 1)
+    assert sub_index("pm25_24h", Fraction("35.5"), day, ConcentrationRounding.EXACT).value == 51
+    assert sub_index("pm25_24h", Fraction("35.5"), day).value == 52
