@@ -105,10 +105,9 @@ def in_force(steps: Sequence[Step], zone: dt.tzinfo, labels: Mapping[str, str] |
     return " or ".join(pieces)
 
 
-def limit_series(pollutant: str, period: str, grade: str, zone: dt.tzinfo) -> str:
-    """The `citywatch_standard_limit` series of one limit, with every label (its recording rule)."""
-    labels = {"pollutant": pollutant, "period": period, "grade": grade, "unit": UNITS[pollutant]}
-    return in_force(limit_steps(pollutant, period, grade), zone, labels)
+def limit_labels(pollutant: str, period: str, grade: str) -> dict[str, str]:
+    """The static labels of one `citywatch_standard_limit` series (its recording rule's `labels`)."""
+    return {"pollutant": pollutant, "period": period, "grade": grade, "unit": UNITS[pollutant]}
 
 
 def limit_line(pollutant: str, period: str, grade: str, zone: dt.tzinfo) -> str:
@@ -118,7 +117,12 @@ def limit_line(pollutant: str, period: str, grade: str, zone: dt.tzinfo) -> str:
 
 def target_series(target: Target, zone: dt.tzinfo) -> str:
     """The `citywatch_plan_target` series of one plan target, in the plan's unit (its recording rule)."""
-    return in_force(target_steps(target), zone, {"target": target.id, "unit": target.unit})
+    return in_force(target_steps(target), zone)
+
+
+def target_labels(target: Target) -> dict[str, str]:
+    """The static labels of one `citywatch_plan_target` series."""
+    return {"target": target.id, "unit": target.unit}
 
 
 def target_line(target: Target, indicator: Indicator, zone: dt.tzinfo) -> str:

@@ -7,7 +7,8 @@ Names follow Prometheus's `level:metric:operations` convention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -23,6 +24,7 @@ RATE_WINDOW = "5m"
 class RecordingRule:
     record: str
     expr: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def _alternatives(values: tuple[str, ...]) -> str:
@@ -84,8 +86,14 @@ GROUPS: dict[str, tuple[RecordingRule, ...]] = {
     "citywatch-recording-alerts": (ALERTS_FIRING,),
     # Constant but for the dates the tables change on: one rule per limit and per plan target.
     "citywatch-standards": tuple(
-        [RecordingRule(in_force.LIMIT_METRIC, in_force.limit_series(*key, ZONE)) for key in in_force.every_limit()]
-        + [RecordingRule(in_force.TARGET_METRIC, in_force.target_series(t, ZONE)) for t in in_force.every_target()]
+        [
+            RecordingRule(in_force.LIMIT_METRIC, in_force.limit_line(*key, ZONE), in_force.limit_labels(*key))
+            for key in in_force.every_limit()
+        ]
+        + [
+            RecordingRule(in_force.TARGET_METRIC, in_force.target_series(t, ZONE), in_force.target_labels(t))
+            for t in in_force.every_target()
+        ]
     ),
 }
 
@@ -104,7 +112,13 @@ _HEADER = """\
 def render_rules() -> str:
     document = {
         "groups": [
-            {"name": name, "rules": [{"record": r.record, "expr": r.expr} for r in rules]}
+            {
+                "name": name,
+                "rules": [
+                    {"record": r.record, "expr": r.expr, **({"labels": dict(r.labels)} if r.labels else {})}
+                    for r in rules
+                ],
+            }
             for name, rules in GROUPS.items()
         ]
     }

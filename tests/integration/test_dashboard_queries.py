@@ -20,6 +20,7 @@ import pytest
 from citywatch import dashboards
 from citywatch.cli.dashboards import DEFAULT_REGISTRY
 from citywatch.dashboards import walk
+from citywatch.dashboards.common import THRESHOLD_REF
 from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
@@ -156,7 +157,11 @@ def test_overview_panels_show_the_values_on_the_indicators_topic(pipeline: Pipel
     overview = next(m for m in dashboards.MODULES if m.UID == "overview")
     values = variable_values(getattr(overview, "FEEDS", ()))
     exprs = sorted(
-        {walk.substitute(q.expr, values) for q in walk.queries(board) if "citywatch_alert_state" not in q.expr}
+        {
+            walk.substitute(q.expr, values)
+            for q in walk.queries(board)
+            if "citywatch_alert_state" not in q.expr and q.ref != THRESHOLD_REF  # limit lines: the tables' values
+        }
     )
     topic = Topics(pipeline.isolation.id).indicators
     mismatches: list[str] = []
@@ -235,7 +240,7 @@ def _panel_target(uid: str, title_start: str, ref: str) -> str:
 def test_limit_line_across_the_2026_change_shows_75_then_60(stack: StackConfig) -> None:
     """Issue 17: a panel over 2026-02-20 → 2026-03-10 draws the PM2.5 24 h limit in force at each instant, and the
     limits and targets are series in Prometheus (recording rules) under their own names."""
-    expr = _panel_target("air", "PM2.5 per station", "LIMIT")
+    expr = _panel_target("air", "PM2.5 per station", THRESHOLD_REF)
     response = httpx.get(
         f"{stack.prometheus_url}/api/v1/query_range",
         params={"query": expr, "start": "2026-02-20T00:00:00Z", "end": "2026-03-10T00:00:00Z", "step": "1h"},

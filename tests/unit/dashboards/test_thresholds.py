@@ -83,12 +83,15 @@ def test_limit_steps_follow_the_gb3095_versions() -> None:
 
 
 def test_every_limit_and_target_is_a_recorded_series() -> None:
-    rules = {r.expr for group in recording.GROUPS.values() for r in group}
+    rules = {(r.record, r.expr, tuple(sorted(r.labels.items()))) for group in recording.GROUPS.values() for r in group}
+    zone = in_force.DEPLOYMENT_ZONE
     for key in in_force.every_limit():
-        assert in_force.limit_series(*key, in_force.DEPLOYMENT_ZONE) in rules
+        labels = tuple(sorted(in_force.limit_labels(*key).items()))
+        assert (in_force.LIMIT_METRIC, in_force.limit_line(*key, zone), labels) in rules
     assert len(in_force.every_limit()) == 28
     for target in PLAN_TARGETS.values():
-        assert in_force.target_series(target, in_force.DEPLOYMENT_ZONE) in rules
+        labels = tuple(sorted(in_force.target_labels(target).items()))
+        assert (in_force.TARGET_METRIC, in_force.target_series(target, zone), labels) in rules
 
 
 def test_water_classes_use_the_rating_colours(committed: dict[str, dict[str, Any]]) -> None:
