@@ -8,6 +8,7 @@ from citywatch.dashboards import common as c
 from citywatch.dashboards import in_force
 from citywatch.indicators.bus import BASELINE_WEEKS
 from citywatch.indicators.catalogue import (
+    BUS_BASELINE_HISTORY_DAYS,
     BUS_BOARDINGS_DAY,
     BUS_BOARDINGS_INTERVAL,
     BUS_BOARDINGS_VS_BASELINE,
@@ -50,15 +51,10 @@ def build(ctx: c.Context) -> Any:
     layout.add(
         c.stat_panel(
             f"Baseline history 基线历史 (needs {BASELINE_HISTORY_DAYS} days)",
-            f"Days of daily boardings Prometheus has per route, out of the {BASELINE_HISTORY_DAYS} the full "
-            f"baseline needs ({BASELINE_WEEKS} weeks of the same weekday); the first baseline comes after 7 days.",
-            [
-                c.query(
-                    c.history_days(c.indicator_selector(BUS_BOARDINGS_DAY, site=site), BASELINE_HISTORY_DAYS),
-                    "{{site}}",
-                )
-            ],
-            unit="d",
+            f"{BUS_BASELINE_HISTORY_DAYS.description}; the full baseline needs {BASELINE_HISTORY_DAYS} "
+            f"({BASELINE_WEEKS} weeks of the same weekday), the first comes after 7 days.",
+            [c.query(c.indicator_selector(BUS_BASELINE_HISTORY_DAYS, site=site), "{{site}}")],
+            unit=c.grafana_unit(BUS_BASELINE_HISTORY_DAYS),
             thresholds=c.steps("orange", (float(BASELINE_HISTORY_DAYS), "green")),
             overrides=names,
             decimals=0,

@@ -50,6 +50,7 @@ _UNITS = {
     "t": "masst",
     "AQI": "none",
     "class": "none",
+    "days": "d",
 }
 
 
@@ -182,13 +183,6 @@ def target_thresholds(target: Target, indicator: Indicator) -> db.ThresholdsConf
     if target.direction == "at_most":
         return steps("green", (value, "red"))
     return steps("blue", (value, "blue"))
-
-
-def history_days(selector_expr: str, needed_days: int) -> str:
-    """PromQL: days (at most `needed_days`) since Prometheus first saw `selector_expr`, per site -- what a panel
-    that needs that much history has so far."""
-    first_seen = f"min by (site) (min_over_time(timestamp({selector_expr})[{needed_days}d:1h]))"
-    return f"clamp_max((time() - {first_seen}) / 86400, {needed_days})"
 
 
 def needs_history(days: int) -> str:

@@ -251,6 +251,21 @@ def emit_route(
                     labels=_day_type_labels(ctx, day),
                 )
             )
+            history = [
+                d for k in range(7 * BASELINE_WEEKS) if (d := (day - dt.timedelta(days=k)).isoformat()) in state["days"]
+            ]
+            out.append(
+                record(
+                    cat.BUS_BASELINE_HISTORY_DAYS,
+                    site=route,
+                    value=float(len(history)),
+                    observed_at=end,
+                    local_date=day,
+                    samples=len(history),
+                    revision=sum(state["days"][d]["rev"] for d in history),
+                    period=day.isoformat(),
+                )
+            )
             if ctx.district is not None:
                 contributions.append(
                     Contribution(

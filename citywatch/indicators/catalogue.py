@@ -371,6 +371,19 @@ BUS_BOARDINGS_DAY = Indicator(
     metric="citywatch_bus_boardings_count",
     relates_to="plan ch. 6 §4 public transport (context for public_transport_share)",
 )
+BUS_BASELINE_HISTORY_DAYS = Indicator(
+    id="bus.baseline.history_days",
+    feed="bus",
+    unit="days",
+    window="day",
+    description=(
+        "Days with boardings among the four weeks up to and including the day (at most 28): how much of the history "
+        "the ridership baseline needs the route has so far"
+    ),
+    metric="citywatch_bus_baseline_history_days",
+    relates_to="bus.boardings.vs_baseline (a baseline of four same weekdays needs 28 days of data)",
+)
+
 BUS_BOARDINGS_VS_BASELINE = Indicator(
     id="bus.boardings.vs_baseline",
     feed="bus",
@@ -532,6 +545,7 @@ _ALL: tuple[Indicator, ...] = (
     BUS_BOARDINGS_INTERVAL,
     BUS_BOARDINGS_DAY,
     BUS_BOARDINGS_VS_BASELINE,
+    BUS_BASELINE_HISTORY_DAYS,
     BUS_CLEAN_ENERGY_SHARE_DAY,
     BUS_CLEAN_ENERGY_SHARE_FLEET,
     PUBLIC_TRANSPORT_SHARE_DAY,

@@ -61,6 +61,21 @@ def test_day_against_the_same_weekday_of_four_weeks_holidays_excluded() -> None:
     assert out["bus.boardings.day|r1|2025-03-10"]["labels"]["day_type"] == "holiday"
 
 
+def test_each_day_says_how_much_of_the_baselines_history_the_route_has() -> None:
+    # issue 17: "needs 28 days of data: 3 so far" -- days with boardings among the 28 up to the day, from the
+    # worker's own state (a backfilled route has its history at once)
+    counts = [count(0, 100), count(1, 100), count(3, 100), count(30, 100)]
+    out = final(run(counts)[1])
+    assert [out[f"bus.baseline.history_days|r1|{d}"]["value"] for d in ("2025-03-03", "2025-03-04", "2025-03-06")] == [
+        1,
+        2,
+        3,
+    ]
+    assert out["bus.baseline.history_days|r1|2025-04-02"]["value"] == 2  # 03-06 and 04-02; 03-03, 03-04 fell out
+    full = final(run([count(d, 10) for d in range(40)])[1])
+    assert full["bus.baseline.history_days|r1|2025-04-11"]["value"] == 28
+
+
 def ridership(day: dt.date, boardings: int) -> BusRidership:
     start = dt.datetime.combine(day, dt.time(8), ZONE)
     return BusRidership(

@@ -9,7 +9,7 @@ from citywatch.indicators.catalogue import CATALOGUE, PM25_1H, PM25_MEAN_24H
 from citywatch.standards import plan_target
 
 METRIC = re.compile(
-    r"^citywatch_(air|water|bus|mode_share|waste)_[a-z0-9_]+_(ugm3|mgm3|mgl|tonnes|ratio|count|index|class)$"
+    r"^citywatch_(air|water|bus|mode_share|waste)_[a-z0-9_]+_(ugm3|mgm3|mgl|tonnes|ratio|count|index|class|days)$"
 )
 
 
