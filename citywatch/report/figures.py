@@ -176,7 +176,8 @@ class AlertTransition:
 @dataclass(frozen=True)
 class ReportData:
     period: Period
-    pm25_target: Target
+    pm25_target: Target  # in force on the period's last day
+    pm25_target_by_day: list[tuple[dt.date, float]]  # the target in force on each day (GB 3095 changes on 2026-03-01)
     city_pm25_daily: list[tuple[dt.date, float]]
     city_pm25_period_mean: float | None
     good_day_share: list[tuple[dt.date, float]]  # city, year to date, as it stood at the end of each day
@@ -305,6 +306,7 @@ def compute(
     return ReportData(
         period=period,
         pm25_target=pm25_annual_target(period.end),
+        pm25_target_by_day=[(day, float(pm25_annual_target(day).value)) for day in period.each_day()],
         city_pm25_daily=city_daily,
         city_pm25_period_mean=_mean([v for _, v in city_daily]),
         good_day_share=good_days,

@@ -321,7 +321,15 @@ def _pm25_trend(data: ReportData) -> Figure:
                   label="期间累计均值 · running mean of the period")  # fmt: skip
     else:
         _no_data(ax, "期间无读数 · no readings for the period")
-    ax.axhline(target, color="#27ae60", linestyle="--", label=f"年均目标 · annual target {target:g} µg/m³")
+    in_force = data.pm25_target_by_day
+    if len({v for _, v in in_force}) == 1:
+        ax.axhline(target, color="#27ae60", linestyle="--", label=f"年均目标 · annual target {target:g} µg/m³")
+    else:  # the period spans a change of GB 3095: each day's target
+        changes = " → ".join(f"{v:g}" for i, (_, v) in enumerate(in_force) if i == 0 or v != in_force[i - 1][1])
+        ax.plot(
+            _x([d for d, _ in in_force]), [v for _, v in in_force], color="#27ae60", linestyle="--", drawstyle="steps-post",
+            label=f"年均目标（按日期）· annual target in force, {changes} µg/m³",
+        )  # fmt: skip
     ax.set_title(f"PM2.5 日均浓度与年均目标 · PM2.5 daily mean, {_period_text(data.period)}")
     ax.set_ylabel("µg/m³")
     ax.legend(loc="upper right", fontsize=8)

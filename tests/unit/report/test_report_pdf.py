@@ -266,3 +266,14 @@ def test_report_command_is_quiet_and_names_the_html_and_the_pdf(
     assert seen["data"].alerts_read is False and seen["data"].as_of is not None
     assert kafka_level == logging.WARNING
     assert "rendering" in result.stderr  # the progress bar (rich prints its last state when not on a terminal)
+
+
+def test_a_period_across_gb3095_2026_draws_each_days_target(tmp_path: Path) -> None:
+    # issue 17 review: the PM2.5 target line of a period across 2026-03-01 was the last day's 30 for January too
+    period = Period(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    data = compute([], period, zone=ZONE, as_of=dt.datetime(2026, 4, 1, tzinfo=ZONE))
+    by_day = dict(data.pm25_target_by_day)
+    assert (by_day[dt.date(2026, 2, 28)], by_day[dt.date(2026, 3, 1)]) == (35.0, 30.0)
+    assert len(data.pm25_target_by_day) == period.days
+    render.render(data, tmp_path, pdf=False)  # the stepped line draws (no data: only the target)
+    assert (tmp_path / "index.html").exists() and any(tmp_path.glob("*.png"))
