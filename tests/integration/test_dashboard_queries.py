@@ -222,10 +222,14 @@ def test_processing_latency_and_event_time_lag_are_plausible_histograms(pipeline
     within_15_min = _scalar(stack, f'sum({latency}_bucket{{le="900.0"}}) / sum({latency}_count)')
     assert within_15_min > 0.95, f"only {within_15_min:.0%} of readings published within 15 minutes"
     median = _scalar(stack, f"histogram_quantile(0.5, sum by (le) ({latency}_bucket))")
+    p95 = _scalar(stack, f"histogram_quantile(0.95, sum by (le) ({latency}_bucket))")
+    print(f"processing latency: {count:.0f} readings, mean {mean:.2f} s, p50 {median:.2f} s, p95 {p95:.1f} s")
     assert 0 < median < 300
     # the same readings, timed from their observation: hours to days (29 simulated days, then live)
     assert _scalar(stack, f"sum({lag}_count)") == pytest.approx(count, rel=0.05)
     lag_mean = _scalar(stack, f"sum({lag}_sum) / sum({lag}_count)")
+    lag_p50 = _scalar(stack, f"histogram_quantile(0.5, sum by (le) ({lag}_bucket))")
+    print(f"event-time lag: mean {lag_mean / 86400:.1f} d, p50 {lag_p50 / 3600:.1f} h")
     assert 60 < lag_mean < 40 * 86400, f"mean event-time lag {lag_mean} s"
     assert _scalar(stack, f'sum({lag}_bucket{{le="86400.0"}})') < _scalar(stack, f"sum({lag}_count)")
 
