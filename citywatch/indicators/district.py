@@ -50,8 +50,12 @@ def new_district_state() -> DistrictState:
     return {"v": STATE_VERSION, "stages": {}, "agg": {}}
 
 
-def apply_contribution(state: DistrictState | None, c: Contribution) -> tuple[DistrictState, Outcome]:
-    new, outcomes, _ = _fold(state, [c])
+def apply_contribution(
+    state: DistrictState | None,
+    c: Contribution,
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> tuple[DistrictState, Outcome]:
+    new, outcomes, _ = _fold(state, [c], rounding)
     return new, outcomes[0]
 
 
@@ -123,7 +127,7 @@ def _fold(
 
 def process_district(state: DistrictState | None, c: Contribution, ctx: DistrictContext) -> Result[DistrictState]:
     """One contribution in; the district's records for its bucket (and year to date) out."""
-    new, outcome = apply_contribution(state, c)
+    new, outcome = apply_contribution(state, c, ctx.rounding)
     if not outcome.accepted:
         return Result(new, outcome)
     return Result(new, outcome, tuple(emit_district(new, c.stage, c.district, [c.bucket], ctx)))
