@@ -23,7 +23,7 @@ from citywatch.indicators.district import period_days
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.standards.gb3838 import WaterClass
 from citywatch.standards.reporting import reported, with_unit
-from citywatch.standards.targets import PLAN_TARGETS, Target, pm25_annual_target
+from citywatch.standards.targets import PLAN_TARGETS, Target, pm25_annual_target, target_on
 
 CITY_PM25_DAILY = "air.city.pm25.daily_mean"
 CITY_GOOD_DAY_SHARE = "air.city.good_day_share_ytd"
@@ -388,9 +388,7 @@ def _alert_threshold(alert: Mapping[str, Any], unit: str, on: dt.date) -> str:
 def _target_of(indicator: Indicator | None, on: dt.date) -> Target | None:
     if indicator is None or indicator.target is None:
         return None
-    if indicator.target == "pm25_annual_mean":
-        return pm25_annual_target(on)
-    return PLAN_TARGETS.get(indicator.target)
+    return target_on(indicator.target, on)
 
 
 def _sign(target: Target) -> str:

@@ -14,6 +14,7 @@ from citywatch.rules.evaluation import TEMPLATE_FIELDS, reference_unit, resolve,
 from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, UPWARD, Rule, Threshold, default_plan_tracking
 from citywatch.standards.tables.gb3095 import GB3095_TABLES
 from citywatch.standards.tables.plan import PLAN_TARGETS, WUJIANG_14FYP_FROM
+from citywatch.standards.targets import PM25_ANNUAL_TARGET_ID
 
 Loc = tuple[str | int, ...]
 RuleProblem = tuple[Loc, str]
@@ -39,8 +40,12 @@ def _reference_key(threshold: Threshold) -> str:
 
 def _threshold_problems(rule: Rule, indicator: Indicator, where: Loc, threshold: Threshold) -> Iterator[RuleProblem]:
     key = _reference_key(threshold)
-    if threshold.target is not None and threshold.target != "pm25_annual_mean" and threshold.target not in PLAN_TARGETS:
-        known = ", ".join(["pm25_annual_mean", *PLAN_TARGETS])
+    if (
+        threshold.target is not None
+        and threshold.target != PM25_ANNUAL_TARGET_ID
+        and threshold.target not in PLAN_TARGETS
+    ):
+        known = ", ".join([PM25_ANNUAL_TARGET_ID, *PLAN_TARGETS])
         yield (*where, "target"), f"unknown plan target {threshold.target!r} (known: {known})"
         return
     if threshold.limit is not None:

@@ -21,10 +21,11 @@ from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.rules.duration import format_duration
 from citywatch.rules.model import OPERATORS, Rule, Threshold
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
-from citywatch.standards import gb3095_limit, plan_target, pm25_annual_target
+from citywatch.standards import gb3095_limit
 from citywatch.standards.reporting import reported
 from citywatch.standards.tables.gb3095 import UNITS as GB3095_UNITS
 from citywatch.standards.tables.plan import PLAN_TARGETS
+from citywatch.standards.targets import PM25_ANNUAL_TARGET_ID, target_on
 
 Outcome = Literal["breach", "clear", "hold", "retired"]
 
@@ -130,7 +131,7 @@ def reference_unit(threshold: Threshold, indicator: Indicator) -> str | None:
     if threshold.limit is not None:
         return GB3095_UNITS.get(threshold.limit.pollutant)
     if threshold.target is not None:
-        if threshold.target == "pm25_annual_mean":
+        if threshold.target == PM25_ANNUAL_TARGET_ID:
             return GB3095_UNITS["pm25"]
         known = PLAN_TARGETS.get(threshold.target)
         return None if known is None else known.unit
@@ -160,7 +161,7 @@ def resolve(
         value = _scaled(found_limit.value, factor) + threshold.offset
         return ResolvedThreshold(value=value, label=label, unverified=found_limit.unverified)
     if threshold.target is not None:
-        target = pm25_annual_target(on) if threshold.target == "pm25_annual_mean" else plan_target(threshold.target)
+        target = target_on(threshold.target, on)
         if not target.source.applies_on(on):
             return None
         label = f"the plan target for {target.description}, {target.value:g} {target.unit} ({target.quote})"

@@ -11,7 +11,10 @@ from citywatch.standards.gb3095 import gb3095_limit
 from citywatch.standards.tables.plan import PLAN_TARGETS, Target
 from citywatch.standards.versions import Source
 
-__all__ = ["PLAN_TARGETS", "Target", "configured_target", "plan_target", "pm25_annual_target"]
+__all__ = ["PLAN_TARGETS", "Target", "configured_target", "plan_target", "pm25_annual_target", "target_on"]
+
+PM25_ANNUAL_TARGET_ID = "pm25_annual_mean"
+"""The target id catalogue entries and rules use for `pm25_annual_target` (the GB 3095 annual limit by date)."""
 
 
 def plan_target(target_id: str) -> Target:
@@ -22,11 +25,17 @@ def plan_target(target_id: str) -> Target:
         raise KeyError(f"unknown plan target {target_id!r}; expected one of {', '.join(PLAN_TARGETS)}") from None
 
 
+def target_on(target_id: str, on: dt.date) -> Target:
+    """The target a catalogue entry or rule names, as it stands on the local date `on`: the PM2.5 annual target
+    (`PM25_ANNUAL_TARGET_ID`, by date) or one of the plan's; `KeyError` for an unknown id."""
+    return pm25_annual_target(on) if target_id == PM25_ANNUAL_TARGET_ID else plan_target(target_id)
+
+
 def pm25_annual_target(on: dt.date, grade: str = "II") -> Target:
     """The PM2.5 annual-mean target by default: the GB 3095 annual limit in force on `on` (the plan sets none)."""
     limit = gb3095_limit(pollutant="pm25", period="annual", grade=grade, on=on)
     return Target(
-        id="pm25_annual_mean",
+        id=PM25_ANNUAL_TARGET_ID,
         description=f"PM2.5 annual mean within the GB 3095 Grade {grade} limit",
         value=limit.value,
         unit=limit.unit,
