@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+from citywatch.dashboards.common import target_value
 from citywatch.indicators.catalogue import Indicator
 from citywatch.settings import CommonSettings
-from citywatch.standards.gb3095 import gb3095_limit
+from citywatch.standards.gb3095 import table_label
 from citywatch.standards.tables.gb3095 import GB3095_TABLES, GRADES, UNITS
 from citywatch.standards.tables.plan import PLAN_TARGETS, Target
 
@@ -38,39 +38,32 @@ class Step:
 
 def limit_steps(pollutant: str, period: str, grade: str) -> list[Step]:
     """The GB 3095 limit of (pollutant, period, grade) through every version of the table."""
-    out = []
+    steps = []
     for table in GB3095_TABLES:
-        if (pollutant, period, grade) not in table.limits:
+        entry = table.limits.get((pollutant, period, grade))
+        if entry is None:
             continue
-        start, end = table.source.effective_from, table.source.effective_to
-        if start > dt.date.min:
-            on = start
-        else:
-            assert end is not None, "the first table ends where its successor starts"
-            on = end - dt.timedelta(days=1)
-        limit = gb3095_limit(pollutant=pollutant, period=period, grade=grade, on=on)
-        out.append(
+        start = table.source.effective_from
+        steps.append(
             Step(
                 None if start == dt.date.min else start,
                 table.source.effective_to,
-                float(limit.value),
-                {"standard": limit.label},
+                float(entry.value),
+                {"standard": table_label(table)},
             )
         )
-    return out
+    return steps
 
 
 def target_steps(target: Target, indicator: Indicator | None = None) -> list[Step]:
     """A plan target from the day its plan takes effect (in the indicator's unit when one is given)."""
-    value = target.value
-    if indicator is not None and target.unit == "%" and indicator.unit == "ratio":
-        value = value / Decimal(100)
+    value = float(target.value) if indicator is None else target_value(target, indicator)
     start = target.source.effective_from
     return [
         Step(
             None if start == dt.date.min else start,
             target.source.effective_to,
-            float(value),
+            value,
             {"plan": target.source.standard},
         )
     ]

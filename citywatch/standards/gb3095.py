@@ -66,6 +66,11 @@ def _label(standard: str, version: str, stage: str) -> str:
     return f"{standard}-{version}"
 
 
+def table_label(table: LimitTable) -> str:
+    """How a limit table is cited, as `Limit.label` cites its limits."""
+    return _label(table.source.standard, table.source.version, table.stage)
+
+
 def limit_table(on: dt.date) -> LimitTable:
     """The GB 3095 limit table that applies on the local date `on`."""
     return select_version(GB3095_TABLES, on, what="GB 3095 limits")
