@@ -6,7 +6,7 @@ from typing import Any
 
 from citywatch.dashboards import common as c
 from citywatch.dashboards import in_force
-from citywatch.indicators.bus import BASELINE_WEEKS
+from citywatch.indicators.bus import BASELINE_HISTORY_DAYS, BASELINE_WEEKS
 from citywatch.indicators.catalogue import (
     BUS_BASELINE_HISTORY_DAYS,
     BUS_BOARDINGS_DAY,
@@ -22,7 +22,6 @@ from citywatch.standards import plan_target
 UID = "bus"
 FEEDS = ("bus", "mode_share")
 BASELINE = 1.0  # a ratio to the baseline: 1 is the baseline itself
-BASELINE_HISTORY_DAYS = 7 * BASELINE_WEEKS
 
 
 def build(ctx: c.Context) -> Any:

@@ -45,6 +45,7 @@ from citywatch.standards import plan_target
 
 STATE_VERSION = 1
 BASELINE_WEEKS = 4
+BASELINE_HISTORY_DAYS = 7 * BASELINE_WEEKS  # the days a full baseline reaches back over
 
 DayTypeFn = Callable[[dt.date], str]
 
@@ -191,7 +192,7 @@ def apply_count(
     }
     if prune_due(old_wm, wm, ctx.lateness.allowed_s):
         edge = cutoff(wm, ctx.lateness.allowed_s)
-        keep_days = _local_day(cutoff(wm, ctx.lateness.allowed_s + (7 * BASELINE_WEEKS + 1) * DAY_S), ctx.zone)
+        keep_days = _local_day(cutoff(wm, ctx.lateness.allowed_s + (BASELINE_HISTORY_DAYS + 1) * DAY_S), ctx.zone)
         new = {
             **new,
             "seen": prune_seen(new["seen"], wm, ctx.lateness),
@@ -252,7 +253,9 @@ def emit_route(
                 )
             )
             history = [
-                d for k in range(7 * BASELINE_WEEKS) if (d := (day - dt.timedelta(days=k)).isoformat()) in state["days"]
+                d
+                for k in range(BASELINE_HISTORY_DAYS)
+                if (d := (day - dt.timedelta(days=k)).isoformat()) in state["days"]
             ]
             out.append(
                 record(
