@@ -121,23 +121,27 @@ def sub_index(
         raise KeyError(f"unknown AQI input {name!r}; expected one of {', '.join(AQI_INPUTS)}")
     table = breakpoint_table(on)
     column = table.columns[INPUT_COLUMNS[name]]
-    exact = to_concentration(concentration, name=name)
-    exact = at_precision(exact, column.unit, rounding)
-    value = interpolate(column, exact)
+    looked_up = at_precision(to_concentration(concentration, name=name), column.unit, rounding)
+    value = interpolate(column, looked_up)
     if value is not None:
-        return SubIndex(name, column.pollutant, exact, value)
+        return SubIndex(name, column.pollutant, looked_up, value)
     top = column.top.concentration
     overflow = table.overflows.get(column.name)
     if overflow is None:
-        note = f"{name} {exact} > {top}: {ABOVE_TABLE_NOTE}"
-        return SubIndex(name, column.pollutant, exact, column.top.iaqi, note, unverified=note)
+        note = f"{name} {looked_up} > {top}: {ABOVE_TABLE_NOTE}"
+        return SubIndex(name, column.pollutant, looked_up, column.top.iaqi, note, unverified=note)
     if overflow.fixed_iaqi is not None:
-        note = f"{name} {exact} > {top}: reported as IAQI {overflow.fixed_iaqi} ({overflow.clause})"
+        note = f"{name} {looked_up} > {top}: reported as IAQI {overflow.fixed_iaqi} ({overflow.clause})"
         return SubIndex(
-            name, column.pollutant, exact, overflow.fixed_iaqi, note, unverified=note if overflow.unverified else None
+            name,
+            column.pollutant,
+            looked_up,
+            overflow.fixed_iaqi,
+            note,
+            unverified=note if overflow.unverified else None,
         )
-    note = f"{name} {exact} > {top}: no IAQI on this column; {overflow.use_column} IAQI is reported ({overflow.clause})"
-    return SubIndex(name, column.pollutant, exact, None, note, use_instead=overflow.use_column)
+    note = f"{name} {looked_up} > {top}: no IAQI on this column; {overflow.use_column} IAQI is reported ({overflow.clause})"
+    return SubIndex(name, column.pollutant, looked_up, None, note, use_instead=overflow.use_column)
 
 
 def category_for(aqi: int) -> Category:
