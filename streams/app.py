@@ -129,7 +129,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
     )
     _serve_metrics(app)
     metrics.export_site_info(registry)
-    metrics.export_holiday_calendar(registry.holiday_calendar, datetime.now(settings.zone).date(), settings.zone)
+    zone = settings.zone  # a property that builds its ZoneInfo: read once, not per record
+    metrics.export_holiday_calendar(registry.holiday_calendar, datetime.now(zone).date(), zone)
     clock = ProcessingClock(settings.clock_start_at, settings.clock_speed, follows_events=settings.clock_follows_events)
     engine = RuleEngine(rules, registry, started=clock.now())
     bounds = settings.clock_bounds()
@@ -425,7 +426,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 latency, lag = metrics.latency(feed), metrics.event_time_lag(feed)
                 for event, record in zip(events, records, strict=True):
                     latency.observe(max(0.0, now - event.message.timestamp))  # faust's timestamp is in seconds
-                    lag.observe(max(0.0, now - record.event_time(settings.zone).timestamp()))
+                    lag.observe(max(0.0, now - record.event_time(zone).timestamp()))
 
     process_district = district_processor(settings)
     # The district states (and archives of past years) as last stored by this worker (the table holds them in parts,
@@ -521,9 +522,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def publish_fleet_share() -> None:
         """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly.
         Outside any event there is no partition to store rule state in; its rules need none (instant rules)."""
-        today = datetime.now(settings.zone).date()
+        today = datetime.now(zone).date()
         drives = [str(v.energy_type) for v in registry.fleet]
-        record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=settings.zone)
+        record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=zone)
         if record is not None:
             sent: Sent = []
             await publish(sent, [record])
