@@ -18,6 +18,8 @@ from functools import cache
 import chinese_calendar
 from chinese_calendar import constants as package_tables
 
+from citywatch.runs import consecutive_runs
+
 
 class DayKind(StrEnum):
     WORKDAY = "workday"  # Monday to Friday, not a holiday
@@ -70,12 +72,7 @@ class CalendarGapError(LookupError):
 
 def year_ranges(years: Iterable[int]) -> str:
     """2004–2026, 2028: runs of consecutive years."""
-    runs: list[list[int]] = []
-    for year in sorted(set(years)):
-        if runs and year == runs[-1][1] + 1:
-            runs[-1][1] = year
-        else:
-            runs.append([year, year])
+    runs = consecutive_runs(years, lambda year: year + 1)
     return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
 
 

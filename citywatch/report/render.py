@@ -26,6 +26,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from citywatch.local_time import shown
 from citywatch.report.figures import Coverage, Period, PlanSeries, ReportData, WaterMonth, target_text
+from citywatch.runs import consecutive_runs
 from citywatch.standards.gb3838 import WaterClass
 from citywatch.standards.reporting import reported, with_unit
 
@@ -157,12 +158,7 @@ def _day(day: dt.date | None) -> str:
 
 def day_ranges(days: Sequence[dt.date]) -> str:
     """Days as runs: "2026-12-02 → 2026-12-04, 2026-12-07"."""
-    runs: list[tuple[dt.date, dt.date]] = []
-    for d in sorted(days):
-        if runs and d == runs[-1][1] + dt.timedelta(days=1):
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
+    runs = consecutive_runs(days, lambda d: d + dt.timedelta(days=1))
     return ", ".join(a.isoformat() if a == b else f"{a.isoformat()} → {b.isoformat()}" for a, b in runs)
 
 
