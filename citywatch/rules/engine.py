@@ -11,9 +11,12 @@
 The worker keeps the table authoritative: it calls `load_site` before a site's records and stores `export_site`
 after them; the timer loads the sites it judges that were not loaded since the last rebalance (`forget`).
 
-Staleness outcomes are published when they change (so the rule-evaluations topic stays quiet), except for rules
-with `for` or `keep_firing_for`, whose lifecycle timers need the outcome repeated on every tick. A breach clears
-as soon as a record of the indicator arrives, not at the next tick.
+Outcomes are published when they change, staleness and record rules alike (so the rule-evaluations topic carries
+news, not a copy of every indicator): a record rule's outcome is sent when it differs from the last one sent for its
+alert (`_sent`, kept with the site's state), or is older than that one (the alert service judges late outcomes by
+event time itself), or when its rule has `for` or `keep_firing_for`, whose lifecycle timers need the outcome repeated
+on every record or tick. A breach of staleness clears as soon as a record of the indicator arrives, not at the next
+tick.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from citywatch.rules.evaluation import (
     Outcome,
     RuleEvaluation,
     Sample,
-    evaluate,
+    describe,
     evaluate_staleness,
     history_span,
+    judge,
     remember,
     retirement,
 )
@@ -42,7 +46,7 @@ SITE_STATE_VERSION = 1
 
 SiteState = dict[str, Any]
 """One site's engine state as JSON: {"v": 1, "history": {rule id: {"key": …, "samples": [[iso time, value], …]}},
-"last_seen": {indicator: iso time}}."""
+"last_seen": {indicator: iso time}, "sent": {rule id: [outcome, iso event time]}}."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class RuleEngine:
         self._history: BySite[tuple[Sample, ...]] = BySite()  # (rule id, site) -> samples
         self._last_seen: BySite[datetime] = BySite()  # (indicator, site) -> processing time
         self._published: dict[tuple[str, str], Outcome] = {}  # (staleness rule id, site) -> last outcome sent
+        self._sent: BySite[tuple[Outcome, datetime]] = BySite()  # (rule id, site) -> last outcome sent, its time
         self._loaded: set[str] = set()
         self._set_rules(rules)
 
@@ -153,6 +158,8 @@ class RuleEngine:
         self._history = BySite((k, v) for k, v in self._history.items() if old_keys.get(k[0]) == new_keys.get(k[0]))
         keep = set(diff.unchanged)
         self._published = {k: v for k, v in self._published.items() if k[0] in keep}
+        # A changed rule's next outcome is sent whatever it is: its threshold, labels or text may be new.
+        self._sent = BySite((k, v) for k, v in self._sent.items() if k[0] in keep)
         self._set_rules(rules)
         return diff
 
@@ -205,12 +212,22 @@ class RuleEngine:
                 continue
             key = (rule.id, site)
             earlier = self._history.get(key, ())
-            result = evaluate(rule, record, earlier, site_name=self._names.get(site, ""))
+            judgement = judge(rule, record, earlier)
             if history_span(rule) > timedelta(0) and rule.scope.includes(site):
                 self._history[key] = remember(rule, earlier, record)
-            if result is not None:
-                out.append(result.model_copy(update={"historical": True}) if self.historical else result)
+            if judgement is None or not self._is_news(key, judgement.outcome, record.observed_at, judgement.repeats):
+                continue
+            result = describe(judgement, site_name=self._names.get(site, ""))
+            out.append(result.model_copy(update={"historical": True}) if self.historical else result)
         return out
+
+    def _is_news(self, key: tuple[str, str], outcome: Outcome, at: datetime, repeats: bool) -> bool:
+        """Whether an outcome must be sent, remembering it when it is the newest: see the module doc."""
+        last = self._sent.get(key)
+        if last is not None and at < last[1]:
+            return True  # late: the alert service tells it from the newer one by event time
+        self._sent[key] = (outcome, at)
+        return repeats or last is None or last[0] != outcome
 
     # --- staleness --------------------------------------------------------------------------------------------------
     def _registry_sites(self, rule: Rule) -> tuple[str, ...]:
@@ -275,13 +292,15 @@ class RuleEngine:
             if samples and rule_id in self._by_id
         }
         last_seen = {indicator: at.isoformat() for (indicator, _), at in self._last_seen.of_site(site)}
-        return {"v": SITE_STATE_VERSION, "history": history, "last_seen": last_seen}
+        sent = {rule_id: [outcome, at.isoformat()] for (rule_id, _), (outcome, at) in self._sent.of_site(site)}
+        return {"v": SITE_STATE_VERSION, "history": history, "last_seen": last_seen, "sent": sent}
 
     def load_site(self, site: str, data: Mapping[str, Any] | None) -> None:
         """Replace the site's remembered values and last arrivals with `data` (from `export_site`; None for a site
         without any). Values of rules that are gone or whose `history_key` changed are dropped."""
         self._history.drop_site(site)
         self._last_seen.drop_site(site)
+        self._sent.drop_site(site)
         self._loaded.add(site)
         if not data or data.get("v") != SITE_STATE_VERSION:
             return
@@ -294,3 +313,6 @@ class RuleEngine:
                 self._history[(rule_id, site)] = samples
         for indicator, at in data.get("last_seen", {}).items():
             self._last_seen[(indicator, site)] = datetime.fromisoformat(at)
+        for rule_id, (outcome, at) in data.get("sent", {}).items():
+            if rule_id in self._by_id:
+                self._sent[(rule_id, site)] = (outcome, datetime.fromisoformat(at))

@@ -312,9 +312,29 @@ def _status_outcome(rule: Rule, status: str | None) -> Outcome:
     return "clear" if status in rule.clear.status else "hold"
 
 
-def evaluate(
-    rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = (), *, site_name: str = ""
-) -> RuleEvaluation | None:
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A rule's outcome on one record, before it is described for people (`describe`): what the engine needs to
+    decide whether the outcome is news (the rule-evaluations topic carries changes only, `RuleEngine.on_record`)."""
+
+    rule: Rule
+    effective: Rule  # the rule with the site's overrides applied
+    record: IndicatorRecord
+    outcome: Outcome
+    value: float
+    unit: str
+    threshold: ResolvedThreshold
+    unverified: bool
+    section_target: str | None
+
+    @property
+    def repeats(self) -> bool:
+        """Whether the alert's lifecycle needs every outcome, changed or not: `for` and `keep_firing_for` are
+        timed from the event times of the outcomes themselves (citywatch/rules/lifecycle.py)."""
+        return self.effective.for_ > timedelta(0) or self.effective.keep_firing_for > timedelta(0)
+
+
+def judge(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -> Judgement | None:
     """The rule's outcome on this record, or None when the record is outside the rule's scope or period, is no
     valid statistic under its standard (INSUFFICIENT_DATA: a 24 h mean of 3 hours is not a 24 h mean), or there is
     not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
@@ -335,6 +355,7 @@ def evaluate(
     cond = effective.condition
     section_target = record.labels.get("target_class") or rule.section_target(record.site)
     unverified = record.unverified
+    outcome: Outcome
     if cond.status is not None:
         outcome = _status_outcome(effective, record.status)
         # A status condition's number is the target the record was projected against (labels.target).
@@ -363,6 +384,14 @@ def evaluate(
                 unverified = unverified or clear.unverified
                 # Between the clear level and the threshold the alert keeps whatever state it has (hysteresis).
                 outcome = "clear" if OPERATORS[effective.clear.op](value, clear.value) else "hold"
+    return Judgement(rule, effective, record, outcome, value, unit, threshold, unverified, section_target)
+
+
+def describe(judgement: Judgement, *, site_name: str = "") -> RuleEvaluation:
+    """A judgement as the alert service and on-call read it: identity, labels and rendered annotations."""
+    rule, effective, record = judgement.rule, judgement.effective, judgement.record
+    indicator = CATALOGUE[rule.indicator]
+    threshold, value, unit = judgement.threshold, judgement.value, judgement.unit
     context = {
         "rule": rule.id,
         "site": named(record.site, site_name),
@@ -378,7 +407,7 @@ def evaluate(
         "source": rule.source,
         "severity": effective.severity,
         "department": rule.department,
-        "target_class": section_target or "",
+        "target_class": judgement.section_target or "",
         "class": record.labels.get("class", ""),
         "projection_range": _projection_range(record, unit),
     }
@@ -389,10 +418,10 @@ def evaluate(
         indicator=record.indicator,
         value=value,
         unit=unit,
-        outcome=outcome,
+        outcome=judgement.outcome,
         threshold=threshold.value,
         threshold_source=threshold.label,
-        unverified=unverified,
+        unverified=judgement.unverified,
         observed_at=record.observed_at,
         revision=record.revision,
         severity=effective.severity,
@@ -405,6 +434,14 @@ def evaluate(
         keep_firing_for_s=effective.keep_firing_for.total_seconds(),
         entity={"site": record.site},
     )
+
+
+def evaluate(
+    rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = (), *, site_name: str = ""
+) -> RuleEvaluation | None:
+    """`judge`, described: the rule's evaluation on this record, or None when it has no outcome (see `judge`)."""
+    judgement = judge(rule, record, history)
+    return None if judgement is None else describe(judgement, site_name=site_name)
 
 
 def evaluate_staleness(

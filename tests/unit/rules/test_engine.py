@@ -79,9 +79,11 @@ def feed(engine: RuleEngine, indicator: str, values: list[float], start: dt.date
 
 def test_a_windowed_rule_needs_min_samples_then_judges_the_mean() -> None:
     engine = RuleEngine([WINDOWED], started=T0)
-    assert feed(engine, "air.aqi.realtime", [150, 150, 150, 10, 10]) == [[], [], ["breach"], ["breach"], ["clear"]]
-    (last,) = engine.on_record(record("air.aqi.realtime", 10, T0 + hours(5)), T0 + hours(5))
-    assert last.value == 10  # only the last three hours: 10 10 10
+    # The mean of 150 150 10 is still a breach: no news, nothing sent; 150 10 10 clears.
+    assert feed(engine, "air.aqi.realtime", [150, 150, 150, 10, 10]) == [[], [], ["breach"], [], ["clear"]]
+    (back,) = engine.on_record(record("air.aqi.realtime", 400, T0 + hours(5)), T0 + hours(5))
+    assert back.outcome == "breach"
+    assert back.value == 140  # only the last three hours: 10 10 400
 
 
 def test_without_history_the_windowed_rule_never_fires_which_is_why_the_engine_keeps_it() -> None:
@@ -95,8 +97,9 @@ def test_a_rate_rule_compares_with_the_oldest_value_within_its_lookback() -> Non
     engine = RuleEngine([RATE], started=T0)
     outcomes = feed(engine, "air.pm25.1h", [30, 40, 90])
     assert outcomes == [[], ["clear"], ["breach"]]  # nothing to compare at first; +10/h; +30/h over 2 h
-    (result,) = engine.on_record(record("air.pm25.1h", 95, T0 + hours(3)), T0 + hours(3))
-    assert result.value == 27.5  # (95 − 40) / 2 h: 30 fell out of the 2 h lookback
+    (result,) = engine.on_record(record("air.pm25.1h", 80, T0 + hours(3)), T0 + hours(3))
+    assert result.outcome == "clear"
+    assert result.value == 20  # (80 − 40) / 2 h: 30 fell out of the 2 h lookback
     assert result.unit == "µg/m³/1h"
 
 
@@ -235,7 +238,7 @@ def test_loading_drops_the_values_of_rules_that_are_gone_or_look_back_differentl
     other.load_site(SITE, data)
     assert other.export_site(SITE)["history"] == {}
     other.load_site(SITE, {"v": 99})  # an unknown version is ignored, not trusted
-    assert other.export_site(SITE) == {"v": 1, "history": {}, "last_seen": {}}
+    assert other.export_site(SITE) == {"v": 1, "history": {}, "last_seen": {}, "sent": {}}
 
 
 def test_loading_a_site_replaces_only_that_site() -> None:
@@ -290,3 +293,51 @@ def test_a_rule_whose_scope_narrows_ends_the_alerts_of_the_sites_it_no_longer_ta
     found = engine.retirements([], dt.datetime(2026, 5, 2, tzinfo=dt.UTC), [(wide, before)])
     provincial = sorted(s.id for s in registry.sections if s.level != "national")
     assert provincial and sorted(e.site for e in found) == provincial
+
+
+# --- only news is sent ----------------------------------------------------------------------------------------------
+INSTANT = rule(id="pm25-high", indicator="air.pm25.1h", condition={"op": ">", "value": 75})
+PATIENT = rule(id="pm25-high-for-2h", indicator="air.pm25.1h", condition={"op": ">", "value": 75}, **{"for": "2h"})
+
+
+def test_an_unchanged_outcome_is_not_sent_again() -> None:
+    engine = RuleEngine([INSTANT], started=T0)
+    outcomes = feed(engine, "air.pm25.1h", [80, 90, 100, 10, 20, 90])
+    assert outcomes == [["breach"], [], [], ["clear"], [], ["breach"]]
+
+
+def test_a_rule_with_for_sends_every_outcome_its_timer_needs() -> None:
+    engine = RuleEngine([PATIENT], started=T0)
+    assert feed(engine, "air.pm25.1h", [80, 90, 100, 10, 20]) == [["breach"]] * 3 + [["clear"]] * 2
+
+
+def test_a_late_outcome_is_sent_but_the_newest_one_stays_what_later_ones_compare_with() -> None:
+    engine = RuleEngine([INSTANT], started=T0)
+    feed(engine, "air.pm25.1h", [80, 90], start=T0 + hours(10))  # breach at 10 h; 11 h sends nothing
+    (late,) = engine.on_record(record("air.pm25.1h", 10, T0 + hours(5)), T0 + hours(12))
+    assert late.outcome == "clear"  # older than the breach: the alert service drops it as stale itself
+    # Had the late clear been remembered, this clear would look like no news and the alert would fire forever.
+    (cleared,) = engine.on_record(record("air.pm25.1h", 10, T0 + hours(12)), T0 + hours(12))
+    assert cleared.outcome == "clear"
+
+
+def test_a_revision_that_changes_the_outcome_is_sent_one_that_does_not_is_not() -> None:
+    engine = RuleEngine([INSTANT], started=T0)
+    feed(engine, "air.pm25.1h", [80])
+    same_time = record("air.pm25.1h", 85, T0).model_copy(update={"revision": 1})
+    assert engine.on_record(same_time, T0) == []
+    revised = record("air.pm25.1h", 40, T0).model_copy(update={"revision": 2})
+    assert [(r.outcome, r.revision) for r in engine.on_record(revised, T0)] == [("clear", 2)]
+
+
+def test_what_was_sent_survives_a_restart_with_the_site_state_and_a_changed_rule_sends_afresh() -> None:
+    engine = RuleEngine([INSTANT], started=T0)
+    feed(engine, "air.pm25.1h", [80])
+    saved = json.loads(json.dumps(engine.export_site(SITE)))
+    restarted = RuleEngine([INSTANT], started=T0)
+    restarted.load_site(SITE, saved)
+    assert feed(restarted, "air.pm25.1h", [90], start=T0 + hours(1)) == [[]]
+    restarted.reload([INSTANT.model_copy(update={"severity": "critical"})])
+    assert feed(restarted, "air.pm25.1h", [95], start=T0 + hours(2)) == [["breach"]]
+    fresh = RuleEngine([INSTANT], started=T0)  # no saved state: the first outcome is always sent
+    assert feed(fresh, "air.pm25.1h", [90], start=T0 + hours(1)) == [["breach"]]
