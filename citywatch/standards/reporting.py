@@ -12,7 +12,7 @@ Anything else: at most four significant digits, never a float's full tail.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 
 from citywatch.standards.tables.hj633 import ConcentrationRounding
@@ -20,6 +20,7 @@ from citywatch.standards.tables.hj633 import ConcentrationRounding
 CLASS_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
 WHOLE_UNITS = frozenset({"µg/m³", "t", "t/day", "t/year", "count", "boardings", "vehicles"})
 CONCENTRATION_PLACES = {"µg/m³": 0, "mg/m³": 1}
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 
 def as_reported(value: Fraction, unit: str) -> Fraction:
@@ -38,7 +39,7 @@ def as_reported(value: Fraction, unit: str) -> Fraction:
 
 
 def _half_up(value: float, places: int) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return Decimal(repr(value)).quantize(_QUANTA[places], rounding=ROUND_HALF_UP)
 
 
 def at_precision(value: Fraction, unit: str, rounding: ConcentrationRounding) -> Fraction:
@@ -57,7 +58,12 @@ def reported(value: float, unit: str) -> str:
     if unit == "class":
         return CLASS_NAMES.get(round(value), f"{value:g}")
     if unit in CONCENTRATION_PLACES:
-        return f"{float(as_reported(Fraction(repr(value)), unit)):.{CONCENTRATION_PLACES[unit]}f}"
+        # The float's shortest repr is exactly the decimal `as_reported` rounds (it reads Fraction(repr(value))).
+        try:
+            shown = Decimal(repr(value)).quantize(_QUANTA[CONCENTRATION_PLACES[unit]], rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:  # more digits than the context holds (no real concentration)
+            return f"{value:.{CONCENTRATION_PLACES[unit]}f}"
+        return str(shown.copy_abs() if shown.is_zero() else shown)  # never "-0"
     if unit in WHOLE_UNITS:
         return f"{int(_half_up(value, 0)):,}"
     return f"{value:.4g}"

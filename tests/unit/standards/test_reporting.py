@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from fractions import Fraction
 
-from citywatch.standards.reporting import reported, with_unit
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from citywatch.standards.reporting import CONCENTRATION_PLACES, as_reported, reported, with_unit
 
 
 @pytest.mark.parametrize(
@@ -35,3 +39,13 @@ def test_units_are_written_as_people_write_them() -> None:
     assert with_unit(5, "class") == "class V"
     assert with_unit(144.7, "AQI") == "AQI 145"
     assert with_unit(62.4, "µg/m³") == "62 µg/m³"
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.sampled_from(["µg/m³", "mg/m³"]))
+def test_a_concentration_is_shown_as_the_exact_rounding_gives_it(value: float, unit: str) -> None:
+    """`reported` rounds a float's decimal directly (fast: it runs for every alert text); it must show exactly the
+    value `as_reported` computes from the same decimal, and never a negative zero."""
+    exact = as_reported(Fraction(repr(value)), unit)
+    places = CONCENTRATION_PLACES[unit]
+    assert Fraction(reported(value, unit)) == exact
+    assert reported(value, unit) == f"{float(exact):.{places}f}".removeprefix("-" if exact == 0 else "")
