@@ -56,7 +56,7 @@ from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, identity_of, parse_record
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.indicator import IndicatorRecord, encode_updates
 from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, REFUSALS, WorkerOutcome
 from citywatch.settings import WorkerSettings
 from citywatch.topics import STATE_TABLE, Topics
@@ -223,10 +223,15 @@ def create_app(settings: WorkerSettings) -> faust.App:
     ) -> None:
         rules = rules or live_rules
         received_at = clock.now()
+        by_site: dict[str, list[IndicatorRecord]] = {}
+        for record in records:
+            by_site.setdefault(record.site, []).append(record)
+        for site, changed in by_site.items():  # one update per site (citywatch/schemas/indicator.py)
+            for update in encode_updates(site, changed):
+                sent.append(await outputs.send(topics.indicators, site.encode(), update))
         for record in records:
             if rules.live:  # the gauges show current values; a backfill's past ones are on the topic only
                 metrics.observe_indicator(record)
-            sent.append(await outputs.send(topics.indicators, record.key.encode(), record.model_dump_json().encode()))
             try:
                 evaluations = rules.engine.on_record(record, received_at)
             except Exception:  # a rule that breaks on one value must not stop the partition: logged and counted

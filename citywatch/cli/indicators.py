@@ -50,19 +50,28 @@ def tail_command(
     import orjson
 
     from citywatch.cli.processes import print_topic
+    from citywatch.schemas.indicator import record_dicts_in
     from citywatch.settings import CommonSettings
     from citywatch.topics import Topics
 
     settings = CommonSettings()
 
-    def keep(value: bytes) -> bool:
-        record = orjson.loads(value)
-        return (indicator is None or str(record.get("indicator", "")).startswith(indicator)) and (
-            site is None or record.get("site") == site
-        )
+    def shown(value: bytes) -> list[bytes]:
+        """The message's records (an update carries many) that the filters keep, one JSON line each."""
+        return [
+            orjson.dumps(record)
+            for record in record_dicts_in(value)
+            if (indicator is None or str(record.get("indicator", "")).startswith(indicator))
+            and (site is None or record.get("site") == site)
+        ]
 
     print_topic(
-        settings.kafka_bootstrap, Topics(settings.topic_prefix).indicators, from_beginning, max_records, idle_s, keep
+        settings.kafka_bootstrap,
+        Topics(settings.topic_prefix).indicators,
+        from_beginning,
+        max_records,
+        idle_s,
+        lines=shown,
     )
 
 

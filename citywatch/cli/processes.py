@@ -70,9 +70,10 @@ def print_topic(
     from_beginning: bool,
     max_records: int | None,
     idle_s: float | None,
-    keep: Callable[[bytes], bool] = lambda _: True,
+    lines: Callable[[bytes], list[bytes]] = lambda value: [value],
 ) -> None:
-    """Write a topic's records (JSON text) to stdout, one per line, those `keep` accepts."""
+    """Write a topic's records (JSON text) to stdout, one per line: what `lines` makes of each message (the
+    message itself by default; the indicators topic's updates carry many records, some filtered out)."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -85,14 +86,14 @@ def print_topic(
     count = 0
     try:
         for message in consumer:
-            if not keep(message.value):
-                continue
-            sys.stdout.write(message.value.decode() + "\n")
+            for line in lines(message.value):
+                sys.stdout.write(line.decode() + "\n")
+                count += 1
+                if max_records is not None and count >= max_records:
+                    return
             sys.stdout.flush()
-            count += 1
-            if max_records is not None and count >= max_records:
-                break
     finally:
+        sys.stdout.flush()
         consumer.close()
 
 

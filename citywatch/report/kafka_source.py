@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,16 +12,12 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from citywatch.report.figures import REPORTED_INDICATORS, Period, in_scope
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.indicator import IndicatorRecord, record_dicts_in
 
 log = logging.getLogger("citywatch.report")
 
 Progress = Callable[[int, int], None]
 """Called as records are read: (records read, records to read)."""
-
-# The indicator id of a record, found without parsing it: most of the topic is hourly values the report never
-# shows, and validating each of them would take most of the reading time of a year.
-_INDICATOR = re.compile(rb'"indicator"\s*:\s*"([^"]+)"')
 
 
 class TopicNotFoundError(RuntimeError):
@@ -71,16 +66,22 @@ def read_indicators(
     records: list[IndicatorRecord] = []
     invalid = 0
     for value in topic_values(bootstrap, topic, progress=progress):
-        found = _INDICATOR.search(value)
-        if found is not None and found.group(1).decode("utf-8", "replace") not in REPORTED_INDICATORS:
-            continue
         try:
-            record = IndicatorRecord.model_validate_json(value)
-        except ValidationError:
+            found = record_dicts_in(value)  # an update's records, or an older message's single one
+        except ValueError:
             invalid += 1
             continue
-        if record.indicator in REPORTED_INDICATORS and in_scope(record, period):
-            records.append(record)
+        for data in found:
+            # Validating only the indicators the report shows: most of the topic is hourly values it does not.
+            if not isinstance(data, dict) or data.get("indicator") not in REPORTED_INDICATORS:
+                continue
+            try:
+                record = IndicatorRecord.model_validate(data)
+            except ValidationError:
+                invalid += 1
+                continue
+            if in_scope(record, period):
+                records.append(record)
     if invalid:
         log.warning("%d records of %s are not indicator records; left out", invalid, topic)
     return records

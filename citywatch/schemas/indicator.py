@@ -21,15 +21,26 @@ station, section, route, plant, area, or a district for second-stage indicators)
 | `unverified` | bool | the value rests on a table entry the standards core marks unverified |
 | `period_start`, `period_end` | ISO 8601 with offset | the time the value covers, [start, end): an hourly value stamped 09:00 covers 08:00–09:00, whichever convention its readings came in |
 
-Keys on the topic are `indicator|site` (`key`); a bucket is identified by `bucket_key`. Fields after `revision`
-were added for issue 5 (and `period_start`/`period_end` for issue 15); older records (without them) still validate.
+A bucket is identified by `bucket_key`. Fields after `revision` were added for issue 5 (and
+`period_start`/`period_end` for issue 15); older records (without them) still validate.
+
+## Messages on the topic
+
+Since 2026-12-06 each message is an **indicator update** (`IndicatorUpdate`, version 1): every bucket one processed
+batch changed at one site, `{"kind": "indicator-update", "version": 1, "site": …, "records": [record, …]}`, keyed by
+the site id. A batch that changed more than `RECORDS_PER_UPDATE` buckets is split over several updates, in order
+(Kafka's default message limit is 1 MB). Earlier messages are single records keyed `indicator|site`; the topic is
+kept forever, so readers take both: `records_in` (validated) and `record_dicts_in` (plain JSON) do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 INSUFFICIENT_DATA = "insufficient-data"
 """The `status` of a statistic with fewer valid inputs than its standard requires (GB 3095 Table 4, GB 3838 time
@@ -75,3 +86,59 @@ class IndicatorRecord(BaseModel):
 def local_date_of(instant: datetime, zone: tzinfo) -> date:
     """The deployment-local calendar day of an instant (a standards 'day' is a local day)."""
     return instant.astimezone(zone).date()
+
+
+UPDATE_KIND: Literal["indicator-update"] = "indicator-update"
+UPDATE_VERSION: Literal[1] = 1
+RECORDS_PER_UPDATE = 500
+"""At most this many records per update: about 250 KB of JSON, well within Kafka's 1 MB default message limit."""
+
+
+class IndicatorUpdate(BaseModel):
+    """One message of the indicators topic: the buckets one processed batch changed at one site, in order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["indicator-update"] = UPDATE_KIND
+    version: Literal[1] = UPDATE_VERSION
+    site: str
+    records: list[IndicatorRecord]
+
+
+_RECORDS = TypeAdapter(list[IndicatorRecord])
+
+
+def encode_updates(site: str, records: Sequence[IndicatorRecord]) -> list[bytes]:
+    """The messages carrying `records` of `site`: one update, or several of at most `RECORDS_PER_UPDATE`."""
+    head = b'{"kind":"%s","version":%d,"site":%s,"records":' % (
+        UPDATE_KIND.encode(),
+        UPDATE_VERSION,
+        orjson.dumps(site),
+    )
+    return [
+        head + _RECORDS.dump_json(list(records[i : i + RECORDS_PER_UPDATE])) + b"}"
+        for i in range(0, len(records), RECORDS_PER_UPDATE)
+    ]
+
+
+def record_dicts_in(value: bytes | str) -> list[dict[str, Any]]:
+    """The indicator records in one message of the topic as plain JSON: an update's, or the single record of an
+    older message. Raises ValueError on text that is no JSON object."""
+    data = orjson.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError(f"an indicators message is a JSON object, not {type(data).__name__}")
+    if data.get("kind") == UPDATE_KIND:
+        records = data.get("records")
+        if not isinstance(records, list):
+            raise ValueError("an indicator update carries its records in a list")
+        return records
+    return [data]
+
+
+def records_in(value: bytes | str) -> list[IndicatorRecord]:
+    """The validated indicator records in one message of the topic (see `record_dicts_in`); raises pydantic's
+    ValidationError for a record that is not one."""
+    data = orjson.loads(value)
+    if isinstance(data, dict) and data.get("kind") == UPDATE_KIND:
+        return IndicatorUpdate.model_validate(data).records
+    return [IndicatorRecord.model_validate(data)]

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer
 
+from citywatch.schemas.indicator import record_dicts_in
+
 
 def read_until(
     bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
@@ -28,6 +30,30 @@ def read_until(
         while time.monotonic() < deadline:
             for message in consumer:
                 records.append(json.loads(message.value))
+            if done(records):
+                return records
+    finally:
+        consumer.close()
+    raise AssertionError(f"{topic}: condition not met within {timeout_s} s; saw {len(records)} records: {records[-5:]}")
+
+
+def read_indicators_until(
+    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """`read_until` for the indicators topic: the indicator records its messages (updates) carry, in order."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=500,
+    )
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for message in consumer:
+                records.extend(record_dicts_in(message.value))
             if done(records):
                 return records
     finally:

@@ -12,7 +12,7 @@ import httpx
 from kafka import KafkaProducer
 
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import prometheus_value, read_until
+from tests.integration.kafka_reads import prometheus_value, read_indicators_until, read_until
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -93,7 +93,7 @@ def test_kafka_python_producer_reaches_the_worker_and_bad_records_are_dead_lette
     producer.flush(timeout=30)
     producer.close()
 
-    indicators = read_until(
+    indicators = read_indicators_until(
         stack.kafka_bootstrap, topics.indicators, lambda rs: any(r["indicator"] == "air.pm25.mean_24h" for r in rs)
     )
     mean = next(r for r in indicators if r["indicator"] == "air.pm25.mean_24h")

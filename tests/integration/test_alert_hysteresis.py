@@ -10,7 +10,7 @@ import httpx
 
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_indicators_until, read_until
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -52,7 +52,7 @@ def test_a_mean_alternating_around_the_limit_fires_once(isolation: Isolation) ->
     assert response.status_code == 202, response.text
 
     fp = fingerprint("air-pm25-24h-grade2", "wj-lili")
-    means = read_until(
+    means = read_indicators_until(
         stack.kafka_bootstrap,
         topics.indicators,
         lambda rs: sum(r["indicator"] == "air.pm25.mean_24h" for r in rs) >= len(values),

@@ -7,7 +7,6 @@ citywatch's code."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 import random
 import time
@@ -22,6 +21,7 @@ import httpx
 from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
+from citywatch.schemas.indicator import record_dicts_in
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -119,12 +119,12 @@ def station_buckets(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     current: dict[str, dict[str, Any]] = {}
     try:
         for message in consumer:
-            record = json.loads(message.value)
-            if record["site"] != STATION:
-                continue
-            key = f"{record['indicator']}|{record['period']}"
-            if key not in current or record["revision"] >= current[key]["revision"]:
-                current[key] = record
+            for record in record_dicts_in(message.value):
+                if record["site"] != STATION:
+                    continue
+                key = f"{record['indicator']}|{record['period']}"
+                if key not in current or record["revision"] >= current[key]["revision"]:
+                    current[key] = record
     finally:
         consumer.close()
     return current

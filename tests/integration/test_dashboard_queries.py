@@ -27,7 +27,7 @@ from citywatch.registry import load_registry
 from citywatch.standards import gb3095_limit
 from citywatch.topics import Topics
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_indicators_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -176,7 +176,7 @@ def test_overview_panels_show_the_values_on_the_indicators_topic(pipeline: Pipel
                     continue  # an earlier test's series
                 indicator = by_metric[(labels["__name__"], labels["window"])]
                 shown[(indicator, labels["site"])] = float(series["value"][1])
-        latest = _latest_values(read_until(pipeline.stack.kafka_bootstrap, topic, lambda rs: bool(rs)))
+        latest = _latest_values(read_indicators_until(pipeline.stack.kafka_bootstrap, topic, lambda rs: bool(rs)))
         mismatches = [
             f"{indicator} at {site}: panel {value!r}, topic {latest.get((indicator, site))!r}"
             for (indicator, site), value in sorted(shown.items())

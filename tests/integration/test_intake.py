@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from citywatch.schemas.feeds import parse_record
 from citywatch.topics import Topics
 from tests.conftest import REPO_ROOT, Isolation
-from tests.integration.kafka_reads import prometheus_value, read_until
+from tests.integration.kafka_reads import prometheus_value, read_indicators_until, read_until
 
 RECENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
 
@@ -54,7 +54,7 @@ class Pipeline:
         return read_until(self.isolation.stack.kafka_bootstrap, self.topics.dead_letter, done, timeout_s)
 
     def indicators(self, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60) -> list[dict[str, Any]]:
-        return read_until(self.isolation.stack.kafka_bootstrap, self.topics.indicators, done, timeout_s)
+        return read_indicators_until(self.isolation.stack.kafka_bootstrap, self.topics.indicators, done, timeout_s)
 
     def rejections(self, department: str, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
         """The department's /v1/rejections, once `done` holds (worker letters arrive through the gateway's

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from citywatch.report.figures import Period
-from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.schemas.indicator import records_in
 from tests.conftest import REPO_ROOT, Isolation
 from tests.integration.worker_runs import (
     SHANGHAI,
@@ -53,6 +53,6 @@ def test_report_headlines_equal_a_recomputation_from_the_topic(isolation: Isolat
     for name in re.findall(r'<img src="([^"]+)"', text):
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), name
 
-    records = [IndicatorRecord.model_validate_json(v) for _, v in read_all(bootstrap, topics.indicators) if v]
+    records = [record for _, v in read_all(bootstrap, topics.indicators) if v for record in records_in(v)]
     assert_headlines_match(shown, current(records, PERIOD), PERIOD)
     print(f"\nreport from {len(records)} indicator records of {topics.indicators}: {shown}")

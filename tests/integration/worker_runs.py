@@ -19,6 +19,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from citywatch.devstack.stack import CitywatchProcess
 from citywatch.registry import load_registry
 from citywatch.schemas.feeds import SITE_FIELDS
+from citywatch.schemas.indicator import record_dicts_in
 from citywatch.topics import STATE_TABLE, Topics, changelog
 from services.simulator.scenario import Scenario
 from tests.conftest import REPO_ROOT, Isolation
@@ -196,8 +197,8 @@ def final_indicators(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]
     out: dict[str, dict[str, Any]] = {}
     for _, value in read_all(bootstrap, topics.indicators):
         assert value is not None
-        record = json.loads(value)
-        out[f"{record['indicator']}|{record['site']}|{record['period']}"] = record
+        for record in record_dicts_in(value):
+            out[f"{record['indicator']}|{record['site']}|{record['period']}"] = record
     return out
 
 
