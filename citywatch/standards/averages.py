@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from citywatch.standards.exact import Number, mean, to_concentration
 from citywatch.standards.gb3095 import gb3095_limit
@@ -19,6 +20,7 @@ from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, Con
 from citywatch.standards.versions import select_version
 
 
+@lru_cache(maxsize=4096)
 def validity_rules(on: dt.date) -> ValidityRules:
     """The GB 3095 data-validity rules that apply on the local date `on`."""
     return select_version(VALIDITY_TABLES, on, what="GB 3095 data-validity rules")
@@ -46,7 +48,13 @@ def _unverified(rules: ValidityRules, *fields: str) -> tuple[str, ...]:
 
 
 def _present(values: Sequence[Number | None], name: str) -> list[Fraction]:
-    return [to_concentration(v, name=f"{name}[{i}]") for i, v in enumerate(values) if v is not None]
+    present = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        # Fractions come in already checked (the hot path: every moving window); anything else is read and checked.
+        present.append(v if type(v) is Fraction and v.numerator >= 0 else to_concentration(v, name=f"{name}[{i}]"))
+    return present
 
 
 def _average(present: list[Fraction], required: int, clause: str, unverified: tuple[str, ...]) -> Average:

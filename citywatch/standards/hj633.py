@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 from citywatch.standards.exact import Number, to_concentration
 from citywatch.standards.reporting import at_precision
@@ -34,6 +35,7 @@ AQI_INPUTS = tuple(INPUT_COLUMNS)
 """Accepted input names: `<pollutant>_<period>`, e.g. "pm25_24h", "so2_1h", "o3_8h"."""
 
 
+@lru_cache(maxsize=4096)
 def breakpoint_table(on: dt.date) -> BreakpointTable:
     """The HJ 633 IAQI table that applies on the local date `on`."""
     return select_version(HJ633_TABLES, on, what="HJ 633 IAQI breakpoints")

@@ -12,7 +12,7 @@ Anything else: at most four significant digits, never a float's full tail.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 from citywatch.standards.tables.hj633 import ConcentrationRounding
@@ -21,6 +21,7 @@ CLASS_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
 WHOLE_UNITS = frozenset({"µg/m³", "t", "t/day", "t/year", "count", "boardings", "vehicles"})
 CONCENTRATION_PLACES = {"µg/m³": 0, "mg/m³": 1}
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(4)}
+_SCALES = {places: 10**places for places in range(4)}
 
 
 def as_reported(value: Fraction, unit: str) -> Fraction:
@@ -32,10 +33,16 @@ def as_reported(value: Fraction, unit: str) -> Fraction:
         raise KeyError(
             f"no reporting precision for {unit!r}; expected one of {', '.join(CONCENTRATION_PLACES)}"
         ) from None
-    with localcontext() as ctx:
-        ctx.prec = 60
-        exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return Fraction(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+    if value.denominator == 1:
+        return value  # a whole number is at every precision already
+    # In integers: the quotient of value × 10^places, moved up when the remainder is over half, or exactly half
+    # with an odd quotient (half to even).
+    scale = _SCALES[places]
+    whole, rest = divmod(value.numerator * scale, value.denominator)
+    twice = 2 * rest
+    if twice > value.denominator or (twice == value.denominator and whole % 2 == 1):
+        whole += 1
+    return Fraction(whole, scale)
 
 
 def _half_up(value: float, places: int) -> Decimal:
