@@ -55,6 +55,7 @@ from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
+from citywatch.schemas.feed_batch import BatchError, FeedPayload, payloads_of
 from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, identity_of, parse_record
 from citywatch.schemas.indicator import IndicatorRecord, encode_updates
 from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, REFUSALS, WorkerOutcome
@@ -164,36 +165,37 @@ def create_app(settings: WorkerSettings) -> faust.App:
         sent: Sent,
         book: ReceiptBook,
         feed: str,
-        event: Event,
+        item: FeedItem,
         errors: list[FieldError],
         outcome: WorkerOutcome,
         record: FeedRecord | None = None,
     ) -> None:
         """Dead-letter one feed record with the reason, for its department (`/v1/rejections`) and its receipt."""
-        message = event.message
-        department = topics.department_of(message.topic)
+        event = item.event
+        department = topics.department_of(event.message.topic)
         receipt = receipt_of(event.headers)
         letter = DeadLetter(
             feed=feed,
             stage="worker",
             errors=errors,
-            payload=_text(event.value),
+            payload=item.payload.text(),
             received_at=datetime.now(UTC),
             department=department,
             outcome=outcome,
             **identity_of(record),
             receipt=receipt,
-            source=_where(event),
+            source=item.where,
         )
         metrics.readings(feed, outcome).inc()
         metrics.dead_letters(feed, outcome).inc()
-        book.note(receipt, department, feed, _source(event), outcome, f"{errors[0].field}: {errors[0].reason}")
+        book.note(receipt, department, feed, item.source, outcome, f"{errors[0].field}: {errors[0].reason}")
         sent.append(await outputs.send(topics.dead_letter, feed.encode(), letter.model_dump_json().encode()))
 
-    def judged(book: ReceiptBook, feed: str, event: Event, outcome: WorkerOutcome) -> None:
+    def judged(book: ReceiptBook, feed: str, item: FeedItem, outcome: WorkerOutcome) -> None:
         """A record that was not refused: counted, and noted for its receipt."""
         metrics.readings(feed, outcome).inc()
-        book.note(receipt_of(event.headers), topics.department_of(event.message.topic), feed, _source(event), outcome)
+        event = item.event
+        book.note(receipt_of(event.headers), topics.department_of(event.message.topic), feed, item.source, outcome)
 
     async def send_receipts(sent: Sent, book: ReceiptBook) -> None:
         for update in book.updates():
@@ -261,107 +263,126 @@ def create_app(settings: WorkerSettings) -> faust.App:
         for outcome in REFUSALS:
             metrics.dead_letters(feed, outcome)
 
-    async def check(sent: Sent, book: ReceiptBook, event: Event) -> tuple[str, FeedRecord] | None:
-        """The event's feed and parsed record, or None after dead-lettering it with the reason: the same admission
-        as the gateway's (schema, registry, bounded clocks), and the partition the site's state lives on."""
-        raw: bytes = event.value
-        message = event.message
-        feed = feed_topics[message.topic]
+    async def check(sent: Sent, book: ReceiptBook, event: Event) -> list[tuple[str, FeedItem, FeedRecord]]:
+        """The feed records of one message (one, or a feed batch's), each with its feed, after the same admission as
+        the gateway's (schema, registry, bounded clocks) and a check of the partition the site's state lives on;
+        those refused are dead-lettered with the reason."""
+        feed = feed_topics[event.message.topic]
+        try:
+            payloads = payloads_of(event.value)
+        except BatchError as exc:
+            whole = FeedItem(event, FeedPayload(None, event.value))
+            await reject(sent, book, feed, whole, [FieldError(field="(batch)", reason=exc.reason)], "invalid")
+            return []
+        out = []
+        for payload in payloads:
+            item = FeedItem(event, payload)
+            record = await admit(sent, book, feed, item)
+            if record is not None:
+                out.append((feed, item, record))
+        return out
+
+    async def admit(sent: Sent, book: ReceiptBook, feed: str, item: FeedItem) -> FeedRecord | None:
+        """One record parsed and admitted, or None after dead-lettering it with the reason."""
+        event, message = item.event, item.event.message
+        raw = item.payload.raw
         try:
             record = parse_record(feed, raw)
         except ValidationError as exc:
-            await reject(sent, book, feed, event, field_errors(exc), "invalid")
+            await reject(sent, book, feed, item, field_errors(exc), "invalid")
             return None
         except Exception as exc:  # bytes no parser foresaw: kept with the reason, the partition moves on
             reason = f"could not be read ({type(exc).__name__}: {exc})"
-            await reject(sent, book, feed, event, [FieldError(field="(record)", reason=reason)], "invalid")
+            await reject(sent, book, feed, item, [FieldError(field="(record)", reason=reason)], "invalid")
             return None
         site = record.site_id
         if event.key is not None and event.key != site.encode():
             # Tables are partitioned by the message key; a mismatched key would split a site's state.
             errors = [FieldError(field="key", reason="message key must equal the site id")]
-            await reject(sent, book, feed, event, errors, "invalid", record)
+            await reject(sent, book, feed, item, errors, "invalid", record)
             return None
         expected = partition_of(site, app.consumer.topic_partitions(message.topic) or settings.topic_partitions)
         if message.partition != expected:
-            await reject(sent, book, feed, event, [wrong_partition(site, message, expected)], "wrong-partition", record)
+            await reject(sent, book, feed, item, [wrong_partition(site, message, expected)], "wrong-partition", record)
             return None
         department = topics.department_of(message.topic)
         refusal = admission(registry, department, feed, record, bounds, datetime.now(UTC))
         if refusal is not None:
             outcome: WorkerOutcome = "forbidden" if refusal.forbidden else "invalid"
-            await reject(sent, book, feed, event, list(refusal.errors), outcome, record)
+            await reject(sent, book, feed, item, list(refusal.errors), outcome, record)
             return None
         if is_history(event) and processors[feed].lanes is None:
             reason = f"history backfill is available for the {', '.join(sorted(BACKFILL_FEEDS))} feed, not {feed}"
             await reject(
-                sent, book, feed, event, [FieldError(field=f"(header {LANE_HEADER})", reason=reason)], "invalid", record
+                sent, book, feed, item, [FieldError(field=f"(header {LANE_HEADER})", reason=reason)], "invalid", record
             )
             return None
-        return feed, record
+        return record
 
     async def process_site(
-        sent: Sent, book: ReceiptBook, feed: str, site: str, events: list[Event], records: list[FeedRecord]
+        sent: Sent, book: ReceiptBook, feed: str, site: str, items: list[FeedItem], records: list[FeedRecord]
     ) -> list[Callable[[], None]]:
         """Compute and publish; return the stores of the site's new states, to run once the batch is acknowledged.
         A record whose processing raises is dead-lettered and the others count (`guarded`). A feed with lanes folds
         the site's live and history states together (`citywatch.indicators.lanes`)."""
         processor = processors[feed]
         if processor.lanes is not None:
-            return await process_lanes(sent, book, feed, site, events, records, processor.lanes)
+            return await process_lanes(sent, book, feed, site, items, records, processor.lanes)
         result, failures = guarded(processor.process_batch, state.get(site), records)
         for index, exc in failures:
             log.error("%s record %s of %s could not be processed; dead-lettered", feed, index, site, exc_info=exc)
-        await report_outcomes(sent, book, feed, events, records, result.outcomes)
-        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
+        await report_outcomes(sent, book, feed, items, records, result.outcomes)
+        last = items[-1].event
+        stores = await publish_with_rules(sent, last, result.records, result.contributions)
         if result.state is None:  # every record failed on a site without state: nothing to store
             return stores
-        return [store_later(events[-1], site, result.state), *stores]
+        return [store_later(last, site, result.state), *stores]
 
     async def process_lanes(
         sent: Sent,
         book: ReceiptBook,
         feed: str,
         site: str,
-        events: list[Event],
+        items: list[FeedItem],
         records: list[FeedRecord],
         lanes: LaneProcessor[Any, Any],
     ) -> list[Callable[[], None]]:
         """`process_site` for a feed whose history can be backfilled: the site's live and history lanes."""
         before = Lanes[Any](state.get(site), state.get(history_key(site)))
-        inputs = [(record, is_history(event)) for event, record in zip(events, records, strict=True)]
+        inputs = [(record, is_history(item.event)) for item, record in zip(items, records, strict=True)]
         result, failures = guarded(partial(run_lanes, lanes), before, inputs)
         for index, exc in failures:
             log.error("%s record %s of %s could not be processed; dead-lettered", feed, index, site, exc_info=exc)
-        await report_outcomes(sent, book, feed, events, records, result.outcomes)
-        stores = await publish_with_rules(sent, events[-1], result.records, result.contributions)
-        stores += await publish_with_rules(sent, events[-1], result.history_records, rules=past_rules)
+        await report_outcomes(sent, book, feed, items, records, result.outcomes)
+        last = items[-1].event
+        stores = await publish_with_rules(sent, last, result.records, result.contributions)
+        stores += await publish_with_rules(sent, last, result.history_records, rules=past_rules)
         after = result.state or before
         if after.live is not None:
-            stores.append(store_later(events[-1], site, after.live))
+            stores.append(store_later(last, site, after.live))
         if after.history is not None:
-            stores.append(store_later(events[-1], history_key(site), after.history))
+            stores.append(store_later(last, history_key(site), after.history))
         elif before.history is not None:  # adopted by the live lane
-            stores.append(delete_later(events[-1], history_key(site)))
+            stores.append(delete_later(last, history_key(site)))
         return stores
 
     async def report_outcomes(
         sent: Sent,
         book: ReceiptBook,
         feed: str,
-        events: list[Event],
+        items: list[FeedItem],
         records: list[FeedRecord],
         outcomes: Sequence[Outcome],
     ) -> None:
         """Dead-letter the refused records with their reasons; count and note every outcome."""
-        for event, record, outcome in zip(events, records, outcomes, strict=True):
+        for item, record, outcome in zip(items, records, outcomes, strict=True):
             if isinstance(outcome, Refused | TooLate | Failed):
                 field = outcome.field or TIME_FIELDS[feed]
                 await reject(
-                    sent, book, feed, event, [FieldError(field=field, reason=outcome.reason)], outcome.kind, record
+                    sent, book, feed, item, [FieldError(field=field, reason=outcome.reason)], outcome.kind, record
                 )
             else:
-                judged(book, feed, event, outcome.kind)
+                judged(book, feed, item, outcome.kind)
 
     async def publish_with_rules(
         sent: Sent,
@@ -405,32 +426,29 @@ def create_app(settings: WorkerSettings) -> faust.App:
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
             sent: Sent = []
             book = ReceiptBook()
-            by_site: dict[tuple[str, str], tuple[list[Event], list[FeedRecord]]] = {}
+            by_site: dict[tuple[str, str], tuple[list[FeedItem], list[FeedRecord]]] = {}
             for event in batch:
-                checked = await check(sent, book, event)
-                if checked is None:
-                    continue
-                feed, record = checked
-                if clock.follows_events:  # the demo's clock only: no work per record otherwise
-                    for _, instant in record.observation_fields():
-                        if isinstance(instant, datetime):
-                            clock.observe(instant)
-                events, records = by_site.setdefault((feed, record.site_id), ([], []))
-                events.append(event)
-                records.append(record)
+                for feed, item, record in await check(sent, book, event):
+                    if clock.follows_events:  # the demo's clock only: no work per record otherwise
+                        for _, instant in record.observation_fields():
+                            if isinstance(instant, datetime):
+                                clock.observe(instant)
+                    items, records = by_site.setdefault((feed, record.site_id), ([], []))
+                    items.append(item)
+                    records.append(record)
             stores = []
-            for (feed, site), (events, records) in by_site.items():
-                with current_event(events[-1]):
-                    stores += await process_site(sent, book, feed, site, events, records)
+            for (feed, site), (items, records) in by_site.items():
+                with current_event(items[-1].event):
+                    stores += await process_site(sent, book, feed, site, items, records)
             await send_receipts(sent, book)
             await asyncio.gather(*sent)
             for store in stores:
                 store()
             now = time.time()
-            for (feed, _), (events, records) in by_site.items():
+            for (feed, _), (items, records) in by_site.items():
                 latency, lag = metrics.latency(feed), metrics.event_time_lag(feed)
-                for event, record in zip(events, records, strict=True):
-                    latency.observe(max(0.0, now - event.message.timestamp))  # faust's timestamp is in seconds
+                for item, record in zip(items, records, strict=True):
+                    latency.observe(max(0.0, now - item.event.message.timestamp))  # faust's timestamp is in seconds
                     lag.observe(max(0.0, now - record.event_time(zone).timestamp()))
 
     process_district = district_processor(settings)
@@ -678,6 +696,26 @@ def wrong_partition(site: str, message: Any, expected: int) -> FieldError:
         "node-rdkafka, …) must set partitioner=murmur2_random (docs/kafka-security.md)"
     )
     return FieldError(field="(partition)", reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One feed record of a Kafka message: the message's only one, or one element of a feed batch."""
+
+    event: Event
+    payload: FeedPayload
+
+    @property
+    def source(self) -> str:
+        """Unique per record (receipts count each once): the message's place, and the element's index in a batch."""
+        place = _source(self.event)
+        return place if self.payload.index is None else f"{place}#{self.payload.index}"
+
+    @property
+    def where(self) -> str:
+        """Where a dead letter's record was read, as an operator finds it: topic[partition]@offset(#index)."""
+        place = _where(self.event)
+        return place if self.payload.index is None else f"{place}#{self.payload.index}"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from citywatch.intake import admission
 from citywatch.intake.repeats import REFUSED, Published, judge
 from citywatch.registry import Registry, load_registry
 from citywatch.schemas.dead_letter import MAX_ERRORS_LISTED, DeadLetter, FieldError, field_errors
+from citywatch.schemas.feed_batch import encode_batches
 from citywatch.schemas.feeds import FEEDS, FeedRecord, content_of, identity_of, json_schemas
 from citywatch.schemas.receipt import (
     BACKFILL_FEEDS,
@@ -166,9 +167,13 @@ class Gateway:
         headers = [(RECEIPT_HEADER, receipt.encode())]
         if lane is not None:
             headers.append((LANE_HEADER, lane.encode()))
+        # One feed batch per site (citywatch/schemas/feed_batch.py): the worker pays its per-message cost once.
+        by_site: dict[str, list[FeedRecord]] = {}
+        for record, _ in fresh:
+            by_site.setdefault(record.site_id, []).append(record)
         await self.publisher.publish(
             self.topics.feed(feed, key.department),
-            [(r.site_id.encode(), r.model_dump_json().encode()) for r, _ in fresh],
+            [(site.encode(), batch) for site, records in by_site.items() for batch in encode_batches(records)],
             headers,
         )
         await self.published.record(key.department, feed, [(r.site_id, r.event_id, p) for r, p in fresh])

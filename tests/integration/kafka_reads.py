@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from kafka import KafkaConsumer
 
+from citywatch.schemas.feed_batch import record_dicts_of
 from citywatch.schemas.indicator import record_dicts_in
 
 
@@ -37,10 +38,27 @@ def read_until(
     raise AssertionError(f"{topic}: condition not met within {timeout_s} s; saw {len(records)} records: {records[-5:]}")
 
 
+def read_feed_until(
+    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+) -> list[dict[str, Any]]:
+    """`read_until` for a feed topic: the records its messages carry (a feed batch's elements, or the one record)."""
+    return _read_flat(bootstrap, topic, done, timeout_s, record_dicts_of)
+
+
 def read_indicators_until(
     bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """`read_until` for the indicators topic: the indicator records its messages (updates) carry, in order."""
+    return _read_flat(bootstrap, topic, done, timeout_s, record_dicts_in)
+
+
+def _read_flat(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    timeout_s: float,
+    records_of: Callable[[bytes], list[Any]],
+) -> list[dict[str, Any]]:
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -53,7 +71,7 @@ def read_indicators_until(
     try:
         while time.monotonic() < deadline:
             for message in consumer:
-                records.extend(record_dicts_in(message.value))
+                records.extend(records_of(message.value))
             if done(records):
                 return records
     finally:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_feed_until
 
 AIR = {"station": "wj-songling", "observed_at": "2025-01-01T08:00:00+08:00", "pm25": 12}
 BUS = {
@@ -80,7 +80,7 @@ def test_a_replayed_batch_is_not_counted_twice(isolation: Isolation, gateway: st
     ).json()
     assert correction["accepted"] == 1, "a higher revision is new data"
     topic = isolation.ensure_topics().feed("air", "environment")
-    records = read_until(isolation.stack.kafka_bootstrap, topic, lambda rs: len(rs) >= 5, timeout_s=10)
+    records = read_feed_until(isolation.stack.kafka_bootstrap, topic, lambda rs: len(rs) >= 5, timeout_s=10)
     assert len(records) == 5
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_feed_until, read_until
 
 
 def test_a_bad_batch_is_refused_whole_and_every_bad_record_is_kept(isolation: Isolation) -> None:
@@ -38,7 +38,9 @@ def test_a_bad_batch_is_refused_whole_and_every_bad_record_is_kept(isolation: Is
     # Nothing of the refused batch reached the feed; a good one does.
     good = httpx.post(f"{url}/v1/feeds/air/readings/batch", json=batch[:1], headers=auth, timeout=30)
     assert good.status_code == 202 and good.json()["accepted"] == 1
-    feed = read_until(stack.kafka_bootstrap, topics.feed("air", "environment"), lambda rs: len(rs) >= 1, timeout_s=10)
+    feed = read_feed_until(
+        stack.kafka_bootstrap, topics.feed("air", "environment"), lambda rs: len(rs) >= 1, timeout_s=10
+    )
     assert len(feed) == 1
 
     metrics = httpx.get(f"{url}/metrics").text

@@ -139,6 +139,40 @@ def test_poison_and_future_records_are_dead_lettered_and_every_partition_moves_o
     assert {(r["metric"]["feed"], r["metric"]["outcome"]) for r in found} == {("air", "invalid"), ("waste", "invalid")}
 
 
+def test_a_feed_batch_sent_straight_to_kafka_counts_its_good_records_and_returns_each_bad_one(
+    isolation: Isolation,
+) -> None:
+    """Feed batches (citywatch/schemas/feed_batch.py): many readings of one site in one message. Each is judged on
+    its own; a bad one comes back with its index, the others count, and a broken envelope comes back whole."""
+    p = start_pipeline(isolation)
+    batch = {
+        "kind": "feed-batch",
+        "version": 1,
+        "records": [
+            {"station": "wj-songling", "observed_at": hour(1), "pm25": 21},
+            {"station": "wj-songling", "observed_at": hour(2), "pm25": -5},  # no concentration is negative
+            {"station": "wj-lili", "observed_at": hour(3), "pm25": 23},  # not the message's site
+            {"station": "wj-songling", "observed_at": hour(4), "pm25": 24},
+        ],
+    }
+    broken = {"kind": "feed-batch", "version": 7, "records": [{"station": "wj-songling"}]}
+    p.produce("air", "environment", [batch, broken], key="wj-songling")
+
+    counted = p.indicators(
+        lambda rs: sum(r["site"] == "wj-songling" and r["indicator"] == "air.pm25.1h" for r in rs) >= 2
+    )
+    hourly = sorted(r["value"] for r in counted if r["site"] == "wj-songling" and r["indicator"] == "air.pm25.1h")
+    assert hourly == [21.0, 24.0]
+    letters = [r for r in p.letters(lambda rs: len(rs) >= 3) if r["stage"] == "worker"]
+    by_index = {letter["source"].rsplit("#", 1)[-1]: letter for letter in letters if "#" in letter["source"]}
+    assert sorted(by_index) == ["1", "2"], letters
+    assert by_index["1"]["errors"][0]["field"] == "pm25" and json.loads(by_index["1"]["payload"])["pm25"] == -5
+    assert by_index["2"]["errors"][0] == {"field": "key", "reason": "message key must equal the site id"}
+    (whole,) = [letter for letter in letters if "#" not in letter["source"]]
+    assert whole["errors"][0]["field"] == "(batch)" and "version 7" in whole["errors"][0]["reason"]
+    assert all(letter["department"] == "environment" for letter in letters)
+
+
 def test_dedup_is_scoped_to_the_department_and_conflicts_come_back(isolation: Isolation) -> None:
     """Findings 3 and 4, at the gateway and at the worker."""
     p = start_pipeline(isolation)

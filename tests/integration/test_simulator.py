@@ -16,7 +16,7 @@ from citywatch.registry import load_registry
 from services.simulator.incidents import DEFAULT_INCIDENTS, Correction
 from services.simulator.scenario import Scenario
 from tests.conftest import Isolation, free_port
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_feed_until, read_until
 
 START = "2025-06-02T00:00:00+08:00"  # a Monday: buses run from 06:00, yesterday's totals post at 01:00/02:00
 HOURS = 8
@@ -63,7 +63,7 @@ def test_simulator_feeds_every_topic_through_the_gateway(isolation: Isolation) -
 
     published: dict[str, list[dict[str, object]]] = {}
     for topic, count in expected.items():
-        published[topic] = read_until(
+        published[topic] = read_feed_until(
             isolation.stack.kafka_bootstrap, topic, lambda records, n=count: len(records) >= n, timeout_s=20
         )
         assert len(published[topic]) == count, topic
@@ -118,6 +118,8 @@ def test_replay_of_a_recorded_csv_through_the_gateway(isolation: Isolation) -> N
     assert counts["processed by the worker"] == counts["counted (new or corrections)"] == "21", done.stdout
     assert counts["not processed yet"] == "0" and "readings/s" in counts["end to end"], done.stdout
 
-    air = read_until(isolation.stack.kafka_bootstrap, topics.feed("air", "environment"), lambda r: len(r) >= 21, 20)
+    air = read_feed_until(
+        isolation.stack.kafka_bootstrap, topics.feed("air", "environment"), lambda r: len(r) >= 21, 20
+    )
     assert len(air) == 21 and all(r["station"] == "wj-songling" for r in air)
     read_until(isolation.stack.kafka_bootstrap, topics.dead_letter, lambda r: len(r) == 1, 20)
