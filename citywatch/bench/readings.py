@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ import orjson
 import yaml
 
 from citywatch.registry import Registry, load_registry
+from citywatch.schemas.feed_batch import BATCH_KIND, BATCH_VERSION, RECORDS_PER_BATCH
 
 BENCH_DEPARTMENT = "environment"
 FIRST_HOUR = datetime(2021, 1, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -97,3 +98,26 @@ def calm_reading(
     reading = air_reading(station, observed_at, rng)
     reading.update(pm25=value, pm10=round(value * 1.5, 1), o3=round(rng.uniform(20.0, 100.0), 1))
     return reading
+
+
+def gateway_batches(records: Iterable[tuple[bytes, bytes]], per_request: int) -> Iterator[tuple[bytes, bytes, int]]:
+    """The records as the gateway publishes them: each `per_request` in turn is one request, sent as one feed batch
+    per site (citywatch/schemas/feed_batch.py). Yields (key, message, readings in it)."""
+    head = b'{"kind":"%s","version":%d,"records":[' % (BATCH_KIND.encode(), BATCH_VERSION)
+    chunk: list[tuple[bytes, bytes]] = []
+
+    def flush() -> Iterator[tuple[bytes, bytes, int]]:
+        by_site: dict[bytes, list[bytes]] = {}
+        for key, value in chunk:
+            by_site.setdefault(key, []).append(value)
+        for key, values in by_site.items():
+            for i in range(0, len(values), RECORDS_PER_BATCH):
+                part = values[i : i + RECORDS_PER_BATCH]
+                yield key, head + b",".join(part) + b"]}", len(part)
+        chunk.clear()
+
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= per_request:
+            yield from flush()
+    yield from flush()

@@ -28,7 +28,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +38,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from citywatch.bench.kafka import bare_consume, create_topics, delete_prefix, preload, wait_for_leaders
-from citywatch.bench.readings import BENCH_DEPARTMENT, air_station_ids, readings, registry_with_stations
+from citywatch.bench.readings import (
+    BENCH_DEPARTMENT,
+    air_station_ids,
+    gateway_batches,
+    readings,
+    registry_with_stations,
+)
 from citywatch.bench.results import (
     WORKER_TARGET,
     ConsumerRate,
@@ -77,6 +83,8 @@ class WorkerBenchOptions:
     poll_s: float = 0.5
     worker_store: str | None = None  # None: the worker's own default (WorkerSettings.worker_store)
     cprofile: Path | None = None  # run the worker under cProfile, stats written here
+    shape: str = "single"  # "single": one reading per message; "batch": feed batches as the gateway sends them
+    per_request: int = 500  # with shape "batch": readings per simulated gateway request (one batch per site each)
     keep: bool = False
     command: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -163,6 +171,7 @@ class WorkerBench:
         self.agent_app_id = f"{self.prefix}-empty-agent"
         self.tmp = Path(tempfile.mkdtemp(prefix="citywatch-bench-"))
         self.topic = Topics(self.prefix).feed("air", BENCH_DEPARTMENT)
+        self.messages = options.readings  # messages on the topic: fewer with feed batches (set by the pre-load)
         count = options.stations or len(air_station_ids(load_registry(options.registry_file)))
         self.registry_file, self.stations = registry_with_stations(
             options.registry_file, count, self.tmp / "registry.yaml"
@@ -249,16 +258,34 @@ class WorkerBench:
         o = self.options
         task = bar.add_task("pre-load (aiokafka producer)", total=o.readings, rate="")
         records = readings(o.readings, self.stations)
-        result = asyncio.run(preload(bootstrap, self.topic, records, o.readings, self._progress(bar, task)))
+        if o.shape == "batch":
+            batched = list(gateway_batches(records, o.per_request))
+            assert sum(n for _, _, n in batched) == o.readings
+            self.messages = len(batched)
+            records = iter([(key, message) for key, message, _ in batched])
+            bar.update(task, total=self.messages)
+        result = asyncio.run(preload(bootstrap, self.topic, records, self.messages, self._progress(bar, task)))
+        result = self._in_readings(result)
         bar.update(task, rate=fmt_rate(result.rate_per_s))
         return result
 
+    def _in_readings(self, rate: ConsumerRate) -> ConsumerRate:
+        """A rate counted in messages, as readings (a feed batch carries many): every consumer is compared per
+        reading."""
+        if self.messages == self.options.readings:
+            return rate
+        readings_done = round(rate.records * self.options.readings / self.messages)
+        return replace(rate, records=readings_done, rate_per_s=None, extra={**rate.extra, "messages": rate.records})
+
     def _bare(self, bootstrap: str, bar: Progress, task: TaskID) -> ConsumerRate:
         o = self.options
-        return asyncio.run(bare_consume(bootstrap, self.topic, o.readings, self._progress(bar, task), o.timeout_s))
+        bar.update(task, total=self.messages)
+        rate = asyncio.run(bare_consume(bootstrap, self.topic, self.messages, self._progress(bar, task), o.timeout_s))
+        return self._in_readings(rate)
 
     def _empty_agent(self, bootstrap: str, bar: Progress, task: TaskID) -> ConsumerRate:
         o = self.options
+        bar.update(task, total=self.messages)
         result_file = self.tmp / "empty-agent-result.json"
         progress_file = self.tmp / "empty-agent-progress.json"
         process = ManagedProcess(f"{self.prefix}-empty-agent", self.tmp)
@@ -270,7 +297,7 @@ class WorkerBench:
                 f"--bootstrap={bootstrap}",
                 f"--topic={self.topic}",
                 f"--app-id={self.agent_app_id}",
-                f"--expected={o.readings}",
+                f"--expected={self.messages}",
                 f"--datadir={self.tmp / 'empty-agent'}",
                 f"--result={result_file}",
                 f"--progress={progress_file}",
@@ -285,13 +312,15 @@ class WorkerBench:
                 if result_file.exists():
                     figures = json.loads(result_file.read_text())
                     bar.update(task, completed=figures["records"])
-                    return ConsumerRate(
-                        "empty_agent",
-                        "empty faust agent (async for value in stream)",
-                        "in-process clock, first record to the N-th",
-                        int(figures["records"]),
-                        float(figures["seconds"]),
-                        True,
+                    return self._in_readings(
+                        ConsumerRate(
+                            "empty_agent",
+                            "empty faust agent (async for value in stream)",
+                            "in-process clock, first record to the N-th",
+                            int(figures["records"]),
+                            float(figures["seconds"]),
+                            True,
+                        )
                     )
                 if not process.is_running():
                     raise RuntimeError(f"the empty agent exited early; read {process.log_file}")

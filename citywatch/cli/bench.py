@@ -38,6 +38,14 @@ def worker(
         Path | None, typer.Option(help="Run the worker under cProfile and write its stats here")
     ] = None,
     keep: bool = typer.Option(False, help="Keep the run's topics, logs and data directories"),
+    shape: Annotated[
+        str,
+        typer.Option(
+            help="single: one reading per Kafka message (a direct publisher); batch: feed batches, one per site of "
+            "each gateway request (citywatch/schemas/feed_batch.py)"
+        ),
+    ] = "single",
+    per_request: int = typer.Option(500, min=1, help="With --shape batch: readings per simulated gateway request"),
 ) -> None:
     """Worker readings/s beside an empty faust agent and a bare aiokafka consume-and-decode loop (same topic)."""
     from citywatch.bench.worker import WorkerBenchOptions, run_worker_bench
@@ -46,6 +54,8 @@ def worker(
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}", param_hint="--profile")
     chosen = tuple(c.strip() for c in consumers.split(",") if c.strip())
+    if shape not in ("single", "batch"):
+        raise typer.BadParameter(f"unknown shape {shape!r}; known: single, batch", param_hint="--shape")
     options = WorkerBenchOptions(
         readings=readings,
         stations=stations,
@@ -59,6 +69,8 @@ def worker(
         worker_store=worker_store,
         cprofile=cprofile,
         keep=keep,
+        shape=shape,
+        per_request=per_request,
         command=shlex.join(["citywatch", *sys.argv[1:]]),
     )
     try:
