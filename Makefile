@@ -28,9 +28,10 @@ test: install lint typecheck configcheck
 check: $(STAMP) lint typecheck
 	$(BIN)/pytest -m "not integration" -q
 
-## bench: the benchmark suite on the real test stack — worker vs empty faust agent and bare loop, gateway, ingest→alert latency, worker memory, one vs two workers (prints tables, writes bench-results/*.json)
+## bench: the benchmark suite on the real test stack — worker on single-reading records and on gateway-shaped feed batches, each beside an empty faust agent and a bare loop; gateway, ingest→alert latency, worker memory, one vs two workers (prints tables, writes bench-results/*.json)
 bench: install
-	$(CITYWATCH) bench worker
+	$(CITYWATCH) bench worker --shape single --out bench-results/worker.json
+	$(CITYWATCH) bench worker --shape batch --out bench-results/worker-batch.json
 	$(CITYWATCH) bench all
 
 lint: $(STAMP)

@@ -20,7 +20,7 @@ import pytest
 from citywatch.devstack.config import StackConfig
 from citywatch.devstack.servers import Kafka
 from tests.conftest import Isolation, free_port
-from tests.integration.kafka_reads import read_until
+from tests.integration.kafka_reads import read_feed_until
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_gateway_answers_503_while_kafka_is_down_and_recovers(isolation: Isolati
     assert httpx.post(url, json=batch(3), headers=auth, timeout=30).status_code == 202
 
     topic = f"{isolation.id}.feed.air.environment"
-    records = read_until(bootstrap, topic, lambda rs: len(rs) >= 72, timeout_s=30)
+    records = read_feed_until(bootstrap, topic, lambda rs: len(rs) >= 72, timeout_s=30)
     keys = {(r["station"], r["observed_at"]) for r in records}
     assert len(keys) == 72, "every reading of the three days is there"
     # A batch retried after a 503 may have reached Kafka before the timeout: the worker drops such repeats by
@@ -149,7 +149,7 @@ def test_kafka_down_30s_under_load_retrying_clients_end_with_exact_counts(
     assert set(answers) <= {202, 503} and answers.count(503) >= len(CLIENTS), Counter(answers)
 
     total = sum(sent.values())
-    records = read_until(
+    records = read_feed_until(
         bootstrap,
         f"{isolation.id}.feed.air.environment",
         lambda rs: len({(r["station"], r["observed_at"]) for r in rs}) >= total,
