@@ -128,7 +128,8 @@ class WorkerSettings(CommonSettings):
         5.0, description="How often the consumer-lag gauge is refreshed and the worker checks itself for a stall"
     )
     worker_stall_after_s: float = Field(
-        30.0, description="Records waiting but none read for this long: log it and resume fetching (streams/stall.py)"
+        30.0,
+        description="Records waiting but none read for this long: log it and resume fetching (streams/faust_workarounds/stall.py)",
     )
     worker_stall_exit_after_s: float = Field(
         120.0,

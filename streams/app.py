@@ -1,7 +1,7 @@
 """The faust worker app: topics, the state table, agents and timers wired from settings.
 
 The per-batch logic lives in `streams/pipeline.py` (`Pipeline`), apart from faust; here two agents feed it batches
-of Kafka records (`streams/batches.py`):
+of Kafka records (`streams/faust_workarounds/batches.py`):
 
 - `feed_readings` reads every department's topic of every feed → `Pipeline.feed_batch` (admit, process per site,
   publish, then store);
@@ -20,8 +20,7 @@ import hmac
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -29,7 +28,6 @@ from typing import Any, cast
 import faust
 from aiohttp.web import Response as HttpResponse
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.streams import _current_event
 from faust.types import TP
 from faust.types import EventT as FaustEvent
 from faust.web import Request, Response, View
@@ -47,36 +45,18 @@ from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
 from streams import metrics
-from streams.batches import batches
-from streams.commits import WorkerApp
+from streams.faust_workarounds.batches import batches
+from streams.faust_workarounds.commits import WorkerApp
+from streams.faust_workarounds.stall import StallWatch
+from streams.faust_workarounds.tables import FaustTable
 from streams.outputs import OutputProducer
-from streams.pipeline import Event as PipelineEvent
 from streams.pipeline import Pipeline, PipelineSetup, RuleLane, Sent
 from streams.processors import district_processor, feed_processors
 from streams.rules import RuleSource, history_rules_key, partition_of, rules_key
-from streams.stall import StallWatch
 
 log = logging.getLogger("citywatch.worker")
 
 Event = FaustEvent[bytes]
-
-
-@contextmanager
-def current_event(event: Event) -> Iterator[None]:
-    """Make `event` the one faust's tables see as current.
-
-    A table read or write goes to the store partition (and changelog partition) of the *current* event; inside a
-    batch that is the batch's last event, not the one whose site we are updating. Each site's state must live in
-    its own partition or another worker would restore it after a rebalance, so every site is handled as if its own
-    last event were current.
-    """
-    import weakref
-
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
@@ -311,23 +291,3 @@ def _serve_pages(app: faust.App, rule_source: RuleSource, token: str) -> None:
             return self.json(result.as_json(), status=422 if result.outcome == "failed" else 200)
 
     del RulesReload  # registered by the decorator
-
-
-class FaustTable:
-    """The state table as the pipeline reads it: each read or write in the partition of the event it names (the
-    pipeline's events are faust's)."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def get(self, key: str, at: PipelineEvent) -> Any:
-        with current_event(cast(Event, at)):
-            return self.table.get(key)
-
-    def set(self, key: str, value: Any, at: PipelineEvent) -> None:
-        with current_event(cast(Event, at)):
-            self.table[key] = value
-
-    def delete(self, key: str, at: PipelineEvent) -> None:
-        with current_event(cast(Event, at)):
-            del self.table[key]

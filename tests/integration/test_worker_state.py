@@ -41,7 +41,7 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
         )
     if workers > 1:
         # Several workers share the partitions once the group settles; input produced during their rebalance
-        # meets faust's recovery races (see streams/stall.py), which this test is not about.
+        # meets faust's recovery races (see streams/faust_workarounds/stall.py), which this test is not about.
         wait_for(lambda: all(_assigned(p.metrics_port) for p in iso.processes), 90, "every worker to get partitions")
         produce(iso.stack.kafka_bootstrap, topics, inputs)
     return results(iso, topics, inputs), topics

@@ -1,4 +1,4 @@
-"""streams/batches.py: a batch is acknowledged only once the agent asked for the next one."""
+"""streams/faust_workarounds/batches.py: a batch is acknowledged only once the agent asked for the next one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.batches import batches
+from streams.faust_workarounds.batches import batches
 
 
 class TakeEventsLikeFaust:

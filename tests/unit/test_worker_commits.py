@@ -1,4 +1,4 @@
-"""The worker's commit policy (streams/commits.py): an offset is committed only when every record before it was
+"""The worker's commit policy (streams/faust_workarounds/commits.py): an offset is committed only when every record before it was
 processed; a hole in the offsets read counts only where the broker deleted the records."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from intervaltree import IntervalTree
 
-from streams.commits import StrictCommitConsumer, deleted_range, next_commit
+from streams.faust_workarounds.commits import StrictCommitConsumer, deleted_range, next_commit
 
 
 def test_the_committed_offset_moves_over_the_run_of_acknowledged_offsets_that_starts_at_it() -> None:

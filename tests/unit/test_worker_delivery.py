@@ -1,4 +1,4 @@
-"""The worker's delivery gate (streams/delivery.py), run against a model of faust's fetch loop: one partition, a
+"""The worker's delivery gate (streams/faust_workarounds/delivery.py), run against a model of faust's fetch loop: one partition, a
 broker position that fetches advance, batches delivered record by record later, seeks in between.
 
 What must hold in every interleaving: after each seek the stream sees the partition's records exactly in order from
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.delivery import DeliveryGate
+from streams.faust_workarounds.delivery import DeliveryGate
 
 P = "feed[0]"
 RECORDS = 40

@@ -6,7 +6,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
-from streams.stall import Progress, StallWatch
+from streams.faust_workarounds.stall import Progress, StallWatch
 
 
 def test_a_partition_not_read_while_records_wait_is_stalled_after_the_limit() -> None:
@@ -114,7 +114,7 @@ def test_a_full_stream_whose_commits_stop_ends_the_worker(monkeypatch: pytest.Mo
     def exit_(code: int) -> None:
         raise SystemExit(code)
 
-    monkeypatch.setattr("streams.stall.os._exit", exit_)
+    monkeypatch.setattr("streams.faust_workarounds.stall.os._exit", exit_)
     asyncio.run(watch.check(now=0.0))
     asyncio.run(watch.check(now=30.0))
     with pytest.raises(SystemExit) as ended:

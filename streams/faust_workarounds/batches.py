@@ -3,8 +3,8 @@
 faust's `Stream.take_events` acknowledges a batch in a `finally`: when the agent's body fails or is cancelled in the
 middle of a batch (an exception, a graceful stop, a rebalance), the batch counts as processed and its offsets get
 committed although its outputs may be half sent and its state was never stored: readings lost. Here such a batch stays
-unacknowledged; it holds its partitions' commits (streams/commits.py) and is read again, after a restart from the
-committed offsets or by the stall watch's re-read (streams/stall.py). Records read twice are dropped as duplicates.
+unacknowledged; it holds its partitions' commits (streams/faust_workarounds/commits.py) and is read again, after a restart from the
+committed offsets or by the stall watch's re-read (streams/faust_workarounds/stall.py). Records read twice are dropped as duplicates.
 """
 
 from __future__ import annotations

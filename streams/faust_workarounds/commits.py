@@ -11,10 +11,10 @@ faust-streaming 0.15's consumer can commit past records no stream ever processed
   the committed offset is already the next one to read).
 
 Here a hole counts only where the broker no longer holds the records (retention deleted them before they were read);
-otherwise the partition's commit waits, and the stall watch's re-read (streams/stall.py) fills the hole. Records read
+otherwise the partition's commit waits, and the stall watch's re-read (streams/faust_workarounds/stall.py) fills the hole. Records read
 twice are harmless: the worker drops duplicates and its outputs are idempotent.
 
-The same consumer keeps such holes from arising: its `DeliveryGate` (streams/delivery.py) holds newly assigned inputs
+The same consumer keeps such holes from arising: its `DeliveryGate` (streams/faust_workarounds/delivery.py) holds newly assigned inputs
 back until faust restored the tables and sought the inputs, and refuses records fetched before a seek.
 """
 
@@ -31,7 +31,7 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
-from streams.delivery import DeliveryGate
+from streams.faust_workarounds.delivery import DeliveryGate
 
 log = logging.getLogger("citywatch.worker.commits")
 
@@ -65,7 +65,7 @@ HELD_FETCH_WAIT_S = 0.1
 
 class StrictCommitConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer with `next_commit` and `deleted_range` in place of its own gap bookkeeping, and a
-    `DeliveryGate` (streams/delivery.py) between its fetches, its seeks and the streams."""
+    `DeliveryGate` (streams/faust_workarounds/delivery.py) between its fetches, its seeks and the streams."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -264,7 +264,9 @@ def _names(tps: Iterable[Any]) -> list[str]:
 
 
 def _held(consumer: Any) -> set[Any]:
-    gate = getattr(consumer, "gate", None)  # the worker's consumer (streams/commits.py); absent in plain faust
+    gate = getattr(
+        consumer, "gate", None
+    )  # the worker's consumer (streams/faust_workarounds/commits.py); absent in plain faust
     return set(gate.held) if gate is not None else set()
 
 
@@ -283,7 +285,7 @@ def _task_stacks(limit: int = 40) -> str:
 async def reread_from_committed(app: Any, tps: list[Any]) -> None:
     """Read `tps` again from their committed offsets, unless a rebalance began (faust then seeks to the committed
     offsets itself). The worker's consumer makes the seek safe against records fetched before it
-    (streams/delivery.py)."""
+    (streams/faust_workarounds/delivery.py)."""
     consumer = app.consumer
     if app.rebalancing:
         return

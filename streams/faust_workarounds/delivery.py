@@ -11,7 +11,7 @@ follow, both seen losing readings across a worker restart (issue 8):
 The gate holds newly assigned inputs back (they are not fetched at all) until faust has restored the tables and
 sought the inputs to their committed offsets, and it refuses records fetched before the latest seek of their
 partition. Each refusal is followed by a seek of that partition, so a refused record is read again, never lost.
-Pure: the consumer (streams/commits.py) calls it around its fetches and seeks.
+Pure: the consumer (streams/faust_workarounds/commits.py) calls it around its fetches and seeks.
 """
 
 from __future__ import annotations
