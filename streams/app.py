@@ -29,7 +29,6 @@ import faust
 from aiohttp.web import Response as HttpResponse
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
-from faust.types import EventT as FaustEvent
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -55,8 +54,6 @@ from streams.processors import district_processor, feed_processors
 from streams.rules import RuleSource, history_rules_key, partition_of, rules_key
 
 log = logging.getLogger("citywatch.worker")
-
-Event = FaustEvent[bytes]
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
