@@ -124,6 +124,12 @@ class WorkerSettings(CommonSettings):
     worker_standby_replicas: int = Field(0, description="faust standby replicas of each table partition")
     worker_batch_size: int = Field(1000, description="Kafka records taken per batch by the worker's agents")
     worker_batch_within_s: float = Field(0.2, description="Longest wait to fill a batch (adds to latency)")
+    worker_step_readings: int = Field(
+        2000,
+        ge=1,
+        description="Most readings the worker folds before it publishes, waits for the broker and stores: a batch "
+        "of feed batches can hold hundreds of thousands, and one long step would starve the group heartbeat",
+    )
     worker_lag_interval_s: float = Field(
         5.0, description="How often the consumer-lag gauge is refreshed and the worker checks itself for a stall"
     )

@@ -134,6 +134,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         bounds=settings.clock_bounds(),
         zone=zone,
         default_partitions=settings.topic_partitions,
+        step_readings=settings.worker_step_readings,
     )
     pipeline = Pipeline(
         setup,

@@ -8,8 +8,9 @@ For each batch of feed messages:
 2. per site, the feed's pure processor folds the site's records into its state (`streams/processors.py`);
 3. the site's changed buckets go out as indicator updates, their rule evaluations (changes only) and contributions
    to the district stage; receipts and dead letters too;
-4. only once the broker has acknowledged every output of the batch are the new states stored. A crash in between
-   replays the batch: the state's dedup ledger drops what was stored, the rest is recomputed to the same records.
+4. only once the broker has acknowledged every output of a step (`steps`: at most `CITYWATCH_WORKER_STEP_READINGS`
+   readings) are its new states stored. A crash in between replays the batch: the state's dedup ledger drops what
+   was stored, the rest is recomputed to the same records.
 
 Everything the logic touches is injected (`StateTable`, `Outputs`, the rule engines, the clock), so it runs on
 plain lists and dicts in unit tests (`tests/unit/test_worker_pipeline.py`).
@@ -140,6 +141,7 @@ class PipelineSetup:
     bounds: ClockBounds
     zone: tzinfo
     default_partitions: int
+    step_readings: int = 2000  # CITYWATCH_WORKER_STEP_READINGS
 
 
 class Pipeline:
@@ -183,13 +185,16 @@ class Pipeline:
                 items, records = by_site.setdefault((feed, record.site_id), ([], []))
                 items.append(item)
                 records.append(record)
-        stores: list[Store] = []
-        for (feed, site), (items, records) in by_site.items():
-            stores += await self.process_site(sent, book, feed, site, items, records)
+        for step in steps(by_site, self.setup.step_readings):
+            stores: list[Store] = []
+            for feed, site, items, records in step:
+                stores += await self.process_site(sent, book, feed, site, items, records)
+            await asyncio.gather(*sent)  # the broker has every output of the step: its states may be stored
+            sent.clear()
+            for store in stores:
+                store()
         await self.send_receipts(sent, book)
         await asyncio.gather(*sent)
-        for store in stores:
-            store()
         now = datetime.now(UTC).timestamp()
         zone = self.setup.zone
         for (feed, _), (items, records) in by_site.items():
@@ -520,6 +525,31 @@ class Pipeline:
     def forget_districts(self) -> None:
         """After a rebalance: district states are read from the table again."""
         self.district_states.clear()
+
+
+SitePart = tuple[str, str, list[FeedItem], list[FeedRecord]]  # feed, site, its items and their records
+
+
+def steps(
+    by_site: Mapping[tuple[str, str], tuple[list[FeedItem], list[FeedRecord]]], size: int
+) -> list[list[SitePart]]:
+    """A batch's records in steps of at most `size` readings, each site's in their order: each step is folded,
+    published and stored before the next, so a batch of many feed batches never holds the event loop (and the
+    group heartbeat) for long, and a site's later step reads the state its earlier step stored."""
+    out: list[list[SitePart]] = []
+    current: list[SitePart] = []
+    count = 0
+    for (feed, site), (items, records) in by_site.items():
+        for start in range(0, len(items), size):
+            part = (feed, site, items[start : start + size], records[start : start + size])
+            if current and count + len(part[2]) > size:
+                out.append(current)
+                current, count = [], 0
+            current.append(part)
+            count += len(part[2])
+    if current:
+        out.append(current)
+    return out
 
 
 def where(event: Event) -> str:

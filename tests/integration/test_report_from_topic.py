@@ -5,6 +5,7 @@ the same topic, independently of citywatch.report (issue 7 item 4)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 import sys
@@ -56,3 +57,19 @@ def test_report_headlines_equal_a_recomputation_from_the_topic(isolation: Isolat
     records = [record for _, v in read_all(bootstrap, topics.indicators) if v for record in records_in(v)]
     assert_headlines_match(shown, current(records, PERIOD), PERIOD)
     print(f"\nreport from {len(records)} indicator records of {topics.indicators}: {shown}")
+
+    # `citywatch indicators tail` prints the records the updates carry, one per line, filtered.
+    filters = ["--site", "wj-songling", "--indicator", "air.pm25.daily", "--max", "3", "--idle-s", "5"]
+    tail = subprocess.run(
+        [sys.executable, "-m", "citywatch", "indicators", "tail", *filters],
+        cwd=REPO_ROOT,
+        env=isolation.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert tail.returncode == 0, tail.stderr[-2000:]
+    printed = [json.loads(line) for line in tail.stdout.splitlines()]
+    expected = [r for r in records if r.site == "wj-songling" and r.indicator.startswith("air.pm25.daily")][:3]
+    assert printed == [json.loads(r.model_dump_json()) for r in expected]

@@ -92,7 +92,7 @@ class Outputs:
         return [(key, value) for t, key, value in self.sent if t == topic]
 
 
-def pipeline(table: Table, outputs: Outputs) -> Pipeline:
+def pipeline(table: Table, outputs: Outputs, step_readings: int = 2000) -> Pipeline:
     clock = ProcessingClock(None, 1.0)
     setup = PipelineSetup(
         topics=TOPICS,
@@ -103,6 +103,7 @@ def pipeline(table: Table, outputs: Outputs) -> Pipeline:
         bounds=SETTINGS.clock_bounds(),
         zone=SETTINGS.zone,
         default_partitions=PARTITIONS,
+        step_readings=step_readings,
     )
     live = RuleLane(RuleEngine(RULES, REGISTRY, started=clock.now()), rules_key, live=True)
     past = RuleLane(RuleEngine(RULES, REGISTRY, started=clock.now(), historical=True), history_rules_key, live=False)
@@ -184,3 +185,26 @@ def test_a_record_on_the_wrong_partition_and_a_broken_batch_come_back_with_reaso
         ("invalid", "(batch)"),
     ]
     assert outputs.on(TOPICS.indicators) == [] and table.values == {}
+
+
+def test_a_batch_folded_in_small_steps_gives_what_one_step_gives() -> None:
+    """A batch of feed batches can hold hundreds of thousands of readings; it is folded, published and stored in
+    steps (`CITYWATCH_WORKER_STEP_READINGS`), and the steps add up to the same records and state as one."""
+    songling = [reading("wj-songling", h, 20 + h) for h in range(1, 8)]
+    events = [
+        event("wj-songling", batch_of(*songling[:4]), 0),
+        event("wj-lili", json.dumps(reading("wj-lili", 1, 30)).encode(), 1),
+        event("wj-songling", batch_of(*songling[4:]), 2),
+    ]
+    results = []
+    for step in (2000, 3, 1):
+        table, outputs = Table(), Outputs()
+        asyncio.run(pipeline(table, outputs, step_readings=step).feed_batch(events))
+        current = {
+            r.bucket_key: (r.value, r.samples, r.status)
+            for _, value in outputs.on(TOPICS.indicators)
+            for r in records_in(value)
+        }
+        results.append((current, table.values["wj-songling"], table.values["wj-lili"]))
+    assert results[0][0]  # something was computed
+    assert results[1] == results[0] and results[2] == results[0]
