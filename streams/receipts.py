@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from citywatch.schemas.receipt import REASONS_PER_UPDATE, RECEIPT_HEADER, ReceiptUpdate, WorkerOutcome
 
+OUTCOMES_PER_UPDATE = 5000
+"""At most this many verdicts per receipt update: ~70 bytes of JSON each, so about 350 KB."""
+
 
 def source_of(topic: str, partition: int, offset: int) -> str:
     """Where a record was read: unique per record, so a verdict replayed after a crash is recognised."""
@@ -52,7 +55,17 @@ class ReceiptBook:
             reasons.append(reason)
 
     def updates(self) -> list[ReceiptUpdate]:
+        """One update per receipt, or several of at most `OUTCOMES_PER_UPDATE` outcomes (a batch of feed batches
+        can hold a million readings of one receipt; Kafka's default message limit is 1 MB). The reasons go with the
+        first; the gateway folds updates by source, so their number does not matter."""
         return [
-            ReceiptUpdate(receipt=receipt, department=department, feed=feed, outcomes=outcomes, reasons=reasons)
+            ReceiptUpdate(
+                receipt=receipt,
+                department=department,
+                feed=feed,
+                outcomes=outcomes[start : start + OUTCOMES_PER_UPDATE],
+                reasons=reasons if start == 0 else [],
+            )
             for (department, receipt, feed), (outcomes, reasons) in self._entries.items()
+            for start in range(0, len(outcomes), OUTCOMES_PER_UPDATE)
         ]

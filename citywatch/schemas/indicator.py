@@ -108,17 +108,30 @@ class IndicatorUpdate(BaseModel):
 _RECORDS = TypeAdapter(list[IndicatorRecord])
 
 
+UPDATE_BYTES = 800_000
+"""An update larger than this is split further, whatever its records hold (Kafka's default limit is 1 MB)."""
+
+
 def encode_updates(site: str, records: Sequence[IndicatorRecord]) -> list[bytes]:
-    """The messages carrying `records` of `site`: one update, or several of at most `RECORDS_PER_UPDATE`."""
+    """The messages carrying `records` of `site`: one update, or several of at most `RECORDS_PER_UPDATE` records
+    and `UPDATE_BYTES` bytes, in order."""
     head = b'{"kind":"%s","version":%d,"site":%s,"records":' % (
         UPDATE_KIND.encode(),
         UPDATE_VERSION,
         orjson.dumps(site),
     )
-    return [
-        head + _RECORDS.dump_json(list(records[i : i + RECORDS_PER_UPDATE])) + b"}"
-        for i in range(0, len(records), RECORDS_PER_UPDATE)
-    ]
+    out: list[bytes] = []
+    for i in range(0, len(records), RECORDS_PER_UPDATE):
+        out += _within_limit(head, list(records[i : i + RECORDS_PER_UPDATE]))
+    return out
+
+
+def _within_limit(head: bytes, records: list[IndicatorRecord]) -> list[bytes]:
+    message = head + _RECORDS.dump_json(records) + b"}"
+    if len(message) <= UPDATE_BYTES or len(records) == 1:
+        return [message]
+    half = len(records) // 2
+    return _within_limit(head, records[:half]) + _within_limit(head, records[half:])
 
 
 def record_dicts_in(value: bytes | str) -> list[dict[str, Any]]:

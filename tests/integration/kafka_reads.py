@@ -18,24 +18,7 @@ def read_until(
     bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """Read a topic from the beginning until `done(records)` holds; fail with what was seen otherwise."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=500,
-    )
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            for message in consumer:
-                records.append(json.loads(message.value))
-            if done(records):
-                return records
-    finally:
-        consumer.close()
-    raise AssertionError(f"{topic}: condition not met within {timeout_s} s; saw {len(records)} records: {records[-5:]}")
+    return _read_flat(bootstrap, topic, done, timeout_s, lambda value: [json.loads(value)])
 
 
 def read_feed_until(
@@ -59,6 +42,7 @@ def _read_flat(
     timeout_s: float,
     records_of: Callable[[bytes], list[Any]],
 ) -> list[dict[str, Any]]:
+    """Read a topic from the beginning, each message as the records `records_of` finds in it, until `done`."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,

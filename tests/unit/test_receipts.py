@@ -7,7 +7,7 @@ import httpx
 from citywatch.cli.outcome import EXIT_OK, EXIT_PENDING, EXIT_REJECTED, report
 from services.ingest.receipts import view_of
 from services.publish.follow import Follower, Totals
-from streams.receipts import ReceiptBook, receipt_of, source_of
+from streams.receipts import OUTCOMES_PER_UPDATE, ReceiptBook, receipt_of, source_of
 
 
 def test_the_book_groups_verdicts_by_department_and_receipt_and_skips_records_without_one() -> None:
@@ -22,6 +22,21 @@ def test_the_book_groups_verdicts_by_department_and_receipt_and_skips_records_wi
     assert updates[("transport", "r1")].outcomes == [("u:1:7", "duplicate")]
     assert receipt_of({"citywatch-receipt": b"abc"}) == "abc" and receipt_of({}) is None
     assert receipt_of({"citywatch-receipt": b"\xff"}) is None
+
+
+def test_a_receipt_of_many_readings_is_reported_in_updates_under_the_message_limit() -> None:
+    """A batch of feed batches can hold a million readings of one receipt: its verdicts go out in parts, every one
+    once, the reasons with the first part, each part well under Kafka's 1 MB message limit."""
+    book = ReceiptBook()
+    count = 2 * OUTCOMES_PER_UPDATE + 3
+    for i in range(count):
+        source = f"{source_of('citywatch.feed.air.environment', 3, 1_000_000 + i // 1000)}#{i % 1000}"
+        book.note("replay-1", "environment", "air", source, "new" if i % 7 else "invalid", "pm25: below zero")
+    updates = book.updates()
+    assert [len(u.outcomes) for u in updates] == [OUTCOMES_PER_UPDATE, OUTCOMES_PER_UPDATE, 3]
+    assert len({source for u in updates for source, _ in u.outcomes}) == count
+    assert updates[0].reasons and not updates[1].reasons and not updates[2].reasons
+    assert max(len(u.model_dump_json()) for u in updates) < 500_000
 
 
 def test_the_view_counts_what_counted_what_was_refused_and_what_is_pending() -> None:
