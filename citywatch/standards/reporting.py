@@ -12,7 +12,7 @@ Anything else: at most four significant digits, never a float's full tail.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from citywatch.standards.tables.hj633 import ConcentrationRounding
@@ -65,12 +65,7 @@ def reported(value: float, unit: str) -> str:
     if unit == "class":
         return CLASS_NAMES.get(round(value), f"{value:g}")
     if unit in CONCENTRATION_PLACES:
-        # The float's shortest repr is exactly the decimal `as_reported` rounds (it reads Fraction(repr(value))).
-        try:
-            shown = Decimal(repr(value)).quantize(_QUANTA[CONCENTRATION_PLACES[unit]], rounding=ROUND_HALF_EVEN)
-        except InvalidOperation:  # more digits than the context holds (no real concentration)
-            return f"{value:.{CONCENTRATION_PLACES[unit]}f}"
-        return str(shown.copy_abs() if shown.is_zero() else shown)  # never "-0"
+        return f"{float(as_reported(Fraction(repr(value)), unit)):.{CONCENTRATION_PLACES[unit]}f}"
     if unit in WHOLE_UNITS:
         return f"{int(_half_up(value, 0)):,}"
     return f"{value:.4g}"

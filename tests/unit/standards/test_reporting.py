@@ -43,8 +43,8 @@ def test_units_are_written_as_people_write_them() -> None:
 
 @given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.sampled_from(["µg/m³", "mg/m³"]))
 def test_a_concentration_is_shown_as_the_exact_rounding_gives_it(value: float, unit: str) -> None:
-    """`reported` rounds a float's decimal directly (fast: it runs for every alert text); it must show exactly the
-    value `as_reported` computes from the same decimal, and never a negative zero."""
+    """`reported` shows exactly the value `as_reported` computes from the float's decimal, and never a negative
+    zero."""
     exact = as_reported(Fraction(repr(value)), unit)
     places = CONCENTRATION_PLACES[unit]
     assert Fraction(reported(value, unit)) == exact
