@@ -12,7 +12,7 @@ import orjson
 import yaml
 
 from citywatch.registry import Registry, load_registry
-from citywatch.schemas.feed_batch import BATCH_KIND, BATCH_VERSION, RECORDS_PER_BATCH
+from citywatch.schemas.feed_batch import BATCH_HEAD, RECORDS_PER_BATCH
 
 BENCH_DEPARTMENT = "environment"
 FIRST_HOUR = datetime(2021, 1, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -103,7 +103,6 @@ def calm_reading(
 def gateway_batches(records: Iterable[tuple[bytes, bytes]], per_request: int) -> Iterator[tuple[bytes, bytes, int]]:
     """The records as the gateway publishes them: each `per_request` in turn is one request, sent as one feed batch
     per site (citywatch/schemas/feed_batch.py). Yields (key, message, readings in it)."""
-    head = b'{"kind":"%s","version":%d,"records":[' % (BATCH_KIND.encode(), BATCH_VERSION)
     chunk: list[tuple[bytes, bytes]] = []
 
     def flush() -> Iterator[tuple[bytes, bytes, int]]:
@@ -113,7 +112,7 @@ def gateway_batches(records: Iterable[tuple[bytes, bytes]], per_request: int) ->
         for key, values in by_site.items():
             for i in range(0, len(values), RECORDS_PER_BATCH):
                 part = values[i : i + RECORDS_PER_BATCH]
-                yield key, head + b",".join(part) + b"]}", len(part)
+                yield key, BATCH_HEAD + b"[" + b",".join(part) + b"]}", len(part)
         chunk.clear()
 
     for record in records:

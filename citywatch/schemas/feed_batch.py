@@ -9,7 +9,7 @@ A feed topic's message is either one record of the feed (a JSON object with the 
 
 keyed by the site id, every record of the same site. The worker judges each record of a batch on its own: one that
 fails is dead-lettered with its index (`#i` after the message's place) and the others count. A batch costs the
-worker's consumer one message instead of one per record. Batches hold at most `RECORDS_PER_BATCH` records, well
+worker's consumer one message instead of one per record. Batches hold at most `RECORDS_PER_BATCH` records and stay
 within Kafka's 1 MB default message limit; the gateway splits larger requests.
 """
 
@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, TypeAdapter
+
+from citywatch.schemas.envelope import head_of, in_parts
 
 BATCH_KIND: Literal["feed-batch"] = "feed-batch"
 BATCH_VERSION: Literal[1] = 1
@@ -76,16 +78,16 @@ def payloads_of(message: bytes | None) -> list[FeedPayload]:
     return [FeedPayload(i, record) for i, record in enumerate(records)]
 
 
+BATCH_HEAD = head_of({"kind": BATCH_KIND, "version": BATCH_VERSION})
+"""Every feed batch starts with these bytes; its list of records follows."""
+
+
 def encode_batches(records: Sequence[BaseModel]) -> list[bytes]:
-    """Feed batches carrying `records` (all of one site), in order, `RECORDS_PER_BATCH` at most in each."""
+    """Feed batches carrying `records` (all of one site), in order, each of at most `RECORDS_PER_BATCH` records and
+    within Kafka's message limit (`citywatch.schemas.envelope`)."""
     if not records:
         return []
-    head = b'{"kind":"%s","version":%d,"records":' % (BATCH_KIND.encode(), BATCH_VERSION)
-    adapter = _list_of(type(records[0]))
-    return [
-        head + adapter.dump_json(list(records[i : i + RECORDS_PER_BATCH])) + b"}"
-        for i in range(0, len(records), RECORDS_PER_BATCH)
-    ]
+    return in_parts(BATCH_HEAD, _list_of(type(records[0])), records, RECORDS_PER_BATCH)
 
 
 @cache

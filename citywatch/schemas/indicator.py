@@ -42,6 +42,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from citywatch.schemas.envelope import head_of, in_parts
+
 INSUFFICIENT_DATA = "insufficient-data"
 """The `status` of a statistic with fewer valid inputs than its standard requires (GB 3095 Table 4, GB 3838 time
 aggregation). Its value is the mean of the inputs present, shown on dashboards, but no rule judges it."""
@@ -74,10 +76,6 @@ class IndicatorRecord(BaseModel):
     )
 
     @property
-    def key(self) -> str:
-        return f"{self.indicator}|{self.site}"
-
-    @property
     def bucket_key(self) -> str:
         """Identifies the bucket: the latest revision of each bucket key is the indicator's current value."""
         return f"{self.indicator}|{self.site}|{self.period or self.observed_at.isoformat()}"
@@ -108,30 +106,11 @@ class IndicatorUpdate(BaseModel):
 _RECORDS = TypeAdapter(list[IndicatorRecord])
 
 
-UPDATE_BYTES = 800_000
-"""An update larger than this is split further, whatever its records hold (Kafka's default limit is 1 MB)."""
-
-
 def encode_updates(site: str, records: Sequence[IndicatorRecord]) -> list[bytes]:
-    """The messages carrying `records` of `site`: one update, or several of at most `RECORDS_PER_UPDATE` records
-    and `UPDATE_BYTES` bytes, in order."""
-    head = b'{"kind":"%s","version":%d,"site":%s,"records":' % (
-        UPDATE_KIND.encode(),
-        UPDATE_VERSION,
-        orjson.dumps(site),
-    )
-    out: list[bytes] = []
-    for i in range(0, len(records), RECORDS_PER_UPDATE):
-        out += _within_limit(head, list(records[i : i + RECORDS_PER_UPDATE]))
-    return out
-
-
-def _within_limit(head: bytes, records: list[IndicatorRecord]) -> list[bytes]:
-    message = head + _RECORDS.dump_json(records) + b"}"
-    if len(message) <= UPDATE_BYTES or len(records) == 1:
-        return [message]
-    half = len(records) // 2
-    return _within_limit(head, records[:half]) + _within_limit(head, records[half:])
+    """The messages carrying `records` of `site`: one update, or several, in order, each of at most
+    `RECORDS_PER_UPDATE` records and within Kafka's message limit (`citywatch.schemas.envelope`)."""
+    head = head_of({"kind": UPDATE_KIND, "version": UPDATE_VERSION, "site": site})
+    return in_parts(head, _RECORDS, records, RECORDS_PER_UPDATE)
 
 
 def record_dicts_in(value: bytes | str) -> list[dict[str, Any]]:

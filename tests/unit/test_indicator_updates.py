@@ -8,9 +8,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from citywatch.schemas.envelope import MESSAGE_BYTES
 from citywatch.schemas.indicator import (
     RECORDS_PER_UPDATE,
-    UPDATE_BYTES,
     IndicatorRecord,
     IndicatorUpdate,
     encode_updates,
@@ -76,5 +76,5 @@ def test_what_is_no_indicator_message_is_refused_with_a_reason() -> None:
 def test_records_with_large_labels_are_split_by_size_too() -> None:
     wordy = [r.model_copy(update={"labels": {"note": "x" * 3000}}) for r in hourly(RECORDS_PER_UPDATE)]
     messages = encode_updates("wj-songling", wordy)
-    assert len(messages) > 1 and max(len(m) for m in messages) <= UPDATE_BYTES
+    assert len(messages) > 1 and max(len(m) for m in messages) <= MESSAGE_BYTES
     assert [r for m in messages for r in records_in(m)] == wordy
