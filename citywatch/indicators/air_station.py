@@ -39,6 +39,7 @@ from citywatch.indicators.eventtime import (
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, day_start_epoch, record
+from citywatch.indicators.window_sums import WindowSums
 from citywatch.schemas.air import VALID_FLAGS, AirReading, Pollutant
 from citywatch.schemas.feeds import content_digest
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord, local_date_of
@@ -48,7 +49,8 @@ from citywatch.standards import (
     aqi,
     attainment,
     daily_mean,
-    eight_hour_mean,
+    daily_mean_of_sum,
+    eight_hour_mean_of_sum,
     exceedance_days,
     gb3095_limit,
     good_day_share,
@@ -297,10 +299,11 @@ def emit(
     records: list[IndicatorRecord] = []
     for s in touched:
         records.extend(_hourly_records(hours, s, station, ctx))
-    windows = sorted({e for s in touched for e in range(s, s + 24) if str(e) in hours and hours[str(e)]})
-    slots = _Slots(hours)  # each hour's value is read by up to 24 windows: convert it once
+    windows = [e for e in _reach(touched, 24) if hours.get(str(e))]
+    eight = set(_reach(touched, 8))  # windows whose 8 h span holds a touched slot
+    slots = _Slots(hours, windows[0] - 23, windows[-1]) if windows else _Slots(hours)
     for e in windows:
-        records.extend(_moving_records(slots, e, station, ctx, with_8h=any(s <= e < s + 8 for s in touched)))
+        records.extend(_moving_records(slots, e, station, ctx, with_8h=e in eight))
     days = sorted({_slot_day(s, ctx.zone) for s in touched})
     contributions: list[Contribution] = []
     for day in days:
@@ -313,6 +316,15 @@ def emit(
     for year in sorted({d.year for d in days}):
         records.extend(_ytd_records(_with_peer(state["days"], peer_days), year, station, ctx))
     return records, contributions
+
+
+def _reach(touched: list[int], hours: int) -> list[int]:
+    """The window ends of `hours`-long windows holding at least one of the (sorted) touched slots, in order."""
+    out: list[int] = []
+    for s in touched:
+        start = max(s, out[-1] + 1) if out else s
+        out.extend(range(start, s + hours))
+    return out
 
 
 def _with_peer(days: Mapping[str, AirDay], peer: Mapping[str, AirDay] | None) -> Mapping[str, AirDay]:
@@ -362,6 +374,7 @@ def _slot_end(slot: int, zone: dt.tzinfo) -> dt.datetime:
     return dt.datetime.fromtimestamp((slot + 1) * HOUR, zone)
 
 
+@lru_cache(maxsize=1 << 16)
 def _period(slot: int, zone: dt.tzinfo) -> str:
     return dt.datetime.fromtimestamp(slot * HOUR, zone).strftime("%Y-%m-%dT%H")
 
@@ -374,12 +387,15 @@ def _hourly_records(
         return []
     end = _slot_end(slot, ctx.zone)
     on = local_date_of(end, ctx.zone)
+    rev = _slot_rev(events)
+    period = _period(slot, ctx.zone)
+    standard = _gb3095_label(on)
     out = []
     for p in POLLUTANTS:
         value = _hour_value(events, p)
         if value is None:
             continue
-        n = sum(1 for e in events.values() if e["v"].get(p) is not None)
+        n = 1 if len(events) == 1 else sum(1 for e in events.values() if e["v"].get(p) is not None)
         out.append(
             record(
                 cat.AIR_1H[p],
@@ -388,21 +404,24 @@ def _hourly_records(
                 observed_at=end,
                 local_date=on,
                 samples=n,
-                revision=_slot_rev(events),
-                period=_period(slot, ctx.zone),
-                standard=_gb3095_label(on),
+                revision=rev,
+                period=period,
+                standard=standard,
             )
         )
     return out
 
 
 class _Slots:
-    """Hour values and revision weights of a station's slots, computed once per emit."""
+    """Hour values and revision weights of a station's slots, computed once per emit; and, over the slots `lo` …
+    `hi` the moving windows read, their fixed-point prefix sums (`WindowSums`)."""
 
-    def __init__(self, hours: Mapping[str, dict[str, AirEvent]]) -> None:
+    def __init__(self, hours: Mapping[str, dict[str, AirEvent]], lo: int = 0, hi: int = -1) -> None:
         self.hours = hours
+        self.lo, self.hi = lo, hi
         self._values: dict[tuple[int, str], Fraction | None] = {}
         self._revs: dict[int, int] = {}
+        self._sums: dict[str, WindowSums] = {}
 
     def value(self, slot: int, p: str) -> Fraction | None:
         key = (slot, p)
@@ -415,17 +434,23 @@ class _Slots:
             self._revs[slot] = _slot_rev(self.hours.get(str(slot)))
         return self._revs[slot]
 
+    def sums(self, p: str) -> WindowSums:
+        """Prefix sums of pollutant `p` (or of the revision weights, `p` = "rev") over the slots `lo` … `hi`."""
+        if p not in self._sums:
+            span = range(self.lo, self.hi + 1)
+            values = [self.rev(s) for s in span] if p == "rev" else [self.value(s, p) for s in span]
+            self._sums[p] = WindowSums(self.lo, values)
+        return self._sums[p]
+
 
 def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, with_8h: bool) -> list[IndicatorRecord]:
     end = _slot_end(e, ctx.zone)
     on = local_date_of(end, ctx.zone)
     period = _period(e, ctx.zone)
-    window24 = range(e - 23, e + 1)
-    rev24 = sum(slots.rev(s) for s in window24)
+    rev24 = slots.sums("rev").window(e, 24).total
     out = []
     for p, indicator in (("pm25", cat.PM25_MEAN_24H), ("pm10", cat.PM10_MEAN_24H)):
-        hourly = [slots.value(s, p) for s in window24]
-        avg = daily_mean(hourly, on)
+        avg = daily_mean_of_sum(slots.sums(p).window(e, 24), on)
         if avg.partial is None:
             continue
         out.append(
@@ -445,9 +470,8 @@ def _moving_records(slots: _Slots, e: int, station: str, ctx: AirContext, *, wit
         )
     if not with_8h:
         return out
-    window8 = window24[-8:]
-    rev8 = sum(slots.rev(s) for s in window8)
-    o3_8h = eight_hour_mean([slots.value(s, "o3") for s in window8], on)
+    rev8 = slots.sums("rev").window(e, 8).total
+    o3_8h = eight_hour_mean_of_sum(slots.sums("o3").window(e, 8), on)
     if o3_8h.partial is not None:
         out.append(
             record(

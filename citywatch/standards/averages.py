@@ -63,6 +63,40 @@ def _average(present: list[Fraction], required: int, clause: str, unverified: tu
     return Average(value, partial, len(present), required, clause, unverified)
 
 
+@dataclass(frozen=True, slots=True)
+class FixedSum:
+    """A sum of `count` values as an integer over a common `scale`: the values are `total / scale` together. Sums
+    of consecutive hours come from prefix sums in O(1) (`citywatch.indicators.window_sums`), exactly."""
+
+    total: int
+    scale: int
+    count: int
+
+    @property
+    def mean(self) -> Fraction | None:
+        return Fraction(self.total, self.scale * self.count) if self.count else None
+
+
+def daily_mean_of_sum(hours: FixedSum, on: dt.date) -> Average:
+    """`daily_mean` of hourly values given by their sum: the same Average, without reading the values again."""
+    rules = validity_rules(on)
+    return _average_of_sum(hours, rules.min_hours_daily, rules.source.clause, _unverified(rules, "min_hours_daily"))
+
+
+def eight_hour_mean_of_sum(hours: FixedSum, on: dt.date) -> Average:
+    """`eight_hour_mean` of 8 hourly values given by their sum."""
+    rules = validity_rules(on)
+    return _average_of_sum(hours, rules.min_hours_8h, rules.source.clause, _unverified(rules, "min_hours_8h"))
+
+
+def _average_of_sum(hours: FixedSum, required: int, clause: str, unverified: tuple[str, ...]) -> Average:
+    if hours.total < 0:
+        raise ValueError(f"hourly: a sum of concentrations cannot be negative, got {hours.total}/{hours.scale}")
+    partial = hours.mean
+    value = partial if hours.count >= required else None
+    return Average(value, partial, hours.count, required, clause, unverified)
+
+
 def hourly_value_valid(sampling_minutes: int, on: dt.date) -> bool:
     """A 1 h value is valid with >= 45 minutes of sampling (GB 3095 Table 4)."""
     if sampling_minutes < 0 or sampling_minutes > 60:

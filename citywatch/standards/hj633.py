@@ -119,11 +119,30 @@ def sub_index(
 ) -> SubIndex:
     """IAQI of one input (e.g. `sub_index("pm25_24h", 35, date(2025, 1, 1))` -> value 50); `concentration` is the
     value looked up, after `rounding`."""
+    return _lookup(_version_on(on), name, concentration, rounding)
+
+
+def _lookup(version: int, name: str, concentration: Number, rounding: ConcentrationRounding) -> SubIndex:
     if name not in INPUT_COLUMNS:
         raise KeyError(f"unknown AQI input {name!r}; expected one of {', '.join(AQI_INPUTS)}")
+    exact = to_concentration(concentration, name=name)
+    # Keyed by numerator and denominator: hashing a Fraction costs more than the lookup it saves.
+    return _sub_index(version, name, exact.numerator, exact.denominator, rounding)
+
+
+@lru_cache(maxsize=4096)
+def _version_on(on: dt.date) -> int:
     table = breakpoint_table(on)
+    return next(i for i, t in enumerate(HJ633_TABLES) if t is table)
+
+
+@lru_cache(maxsize=1 << 16)
+def _sub_index(version: int, name: str, numerator: int, denominator: int, rounding: ConcentrationRounding) -> SubIndex:
+    """`sub_index` by the position of its table in HJ633_TABLES (memoised: a station's hourly values repeat, and
+    every real-time AQI looks up six of them)."""
+    table = HJ633_TABLES[version]
     column = table.columns[INPUT_COLUMNS[name]]
-    looked_up = at_precision(to_concentration(concentration, name=name), column.unit, rounding)
+    looked_up = at_precision(Fraction(numerator, denominator), column.unit, rounding)
     value = interpolate(column, looked_up)
     if value is not None:
         return SubIndex(name, column.pollutant, looked_up, value)
@@ -232,7 +251,8 @@ def aqi(
     if not concentrations:
         raise ValueError("no concentrations given")
     table = breakpoint_table(on)
-    subs = tuple(sub_index(name, value, on, rounding) for name, value in concentrations.items())
+    version = _version_on(on)
+    subs = tuple(_lookup(version, name, value, rounding) for name, value in concentrations.items())
     computed = {s.name: s.value for s in subs if s.value is not None}
     not_computed = {
         s.name: (s.note or "") + ("" if s.use_instead in computed else f"; {s.use_instead} was not given")
