@@ -17,13 +17,21 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.eventtime import Accepted, Dropped, Outcome, frac
 from citywatch.indicators.records import Contribution, ContributionValue, Result, day_end, record
 from citywatch.schemas.indicator import IndicatorRecord
-from citywatch.standards import CityAqi, WaterClass, city_daily_aqi, good_day_share, good_iii_share, plan_target
+from citywatch.standards import (
+    CityAqi,
+    WaterClass,
+    city_daily_aqi_of_sums,
+    good_day_share,
+    good_iii_share,
+    plan_target,
+)
+from citywatch.standards.exact import to_concentration
 from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 
 STATE_VERSION = 1
@@ -34,10 +42,22 @@ class SiteEntry(TypedDict):
     v: dict[str, ContributionValue]
 
 
+class CityDay(TypedDict):
+    """Running sums of one day's station contributions (stage "air.city"), so the city AQI of a day costs the same
+    whatever the number of stations: each accepted contribution takes its site's previous values out and puts its
+    own in, exactly (Fraction text)."""
+
+    s: dict[str, str]  # input ("pm25_24h", "o3_8h", ...) -> sum of the stations' valid values
+    n: dict[str, int]  # input -> stations with a valid value
+    rev: int  # Σ the sites' revisions: the output revision of the day's city records
+    sites: int  # stations that contributed to the day
+
+
 class DistrictState(TypedDict):
     v: int
     stages: dict[str, dict[str, dict[str, SiteEntry]]]  # stage -> bucket -> site -> latest contribution
     agg: dict[str, dict[str, int]]  # stage -> bucket -> cached aggregate (city daily AQI)
+    city: NotRequired[dict[str, CityDay]]  # "air.city" day -> running sums; rebuilt from `stages` when absent
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,42 @@ class DistrictContext:
 
 
 def new_district_state() -> DistrictState:
-    return {"v": STATE_VERSION, "stages": {}, "agg": {}}
+    return {"v": STATE_VERSION, "stages": {}, "agg": {}, "city": {}}
+
+
+def city_days(state: DistrictState) -> dict[str, CityDay]:
+    """The state's running sums per day; for a state stored before they were kept, computed once from its sites."""
+    if "city" in state:
+        return state["city"]
+    days: dict[str, CityDay] = {}
+    for day, sites in state["stages"].get("air.city", {}).items():
+        summed = days[day] = _empty_day()
+        for entry in sites.values():
+            _add_to_day(summed, entry)
+    return days
+
+
+def _empty_day() -> CityDay:
+    return {"s": {}, "n": {}, "rev": 0, "sites": 0}
+
+
+def _add_to_day(day: CityDay, entry: SiteEntry, sign: int = 1) -> None:
+    """Put a site's entry into the day's sums (sign 1) or take it out (sign -1), in place."""
+    for name, raw in entry["v"].items():
+        value = _fraction(raw)
+        if value is None:
+            continue
+        if sign > 0:
+            value = to_concentration(value, name=name)  # a bad value fails its contribution, not the whole day
+        total = frac(day["s"].get(name, "0")) + sign * value
+        count = day["n"].get(name, 0) + sign
+        if count:
+            day["s"][name], day["n"][name] = str(total), count
+        else:
+            day["s"].pop(name, None)
+            day["n"].pop(name, None)
+    day["rev"] += sign * entry["r"]
+    day["sites"] += sign
 
 
 def apply_contribution(
@@ -74,12 +129,13 @@ def _fold(
     current = state or new_district_state()
     stages = dict(current["stages"])
     agg = dict(current["agg"])
+    city = dict(city_days(current))
     copied_stages: set[str] = set()
     copied_buckets: set[tuple[str, str]] = set()
     newest: dict[str, int] = {}
     outcomes: list[Outcome] = []
     touched: dict[tuple[str, str], set[str]] = {}
-    city_days: set[str] = set()
+    city_days_touched: set[str] = set()
     for c in contributions:
         buckets = stages.get(c.stage, {})
         previous = buckets.get(c.bucket, {}).get(c.site)
@@ -97,7 +153,12 @@ def _fold(
         if (c.stage, c.bucket) not in copied_buckets or c.bucket not in buckets:  # not yet copied, or pruned
             buckets[c.bucket] = dict(buckets.get(c.bucket, {}))
             copied_buckets.add((c.stage, c.bucket))
-        buckets[c.bucket][c.site] = SiteEntry(r=c.revision, v=dict(c.values))
+        entry = buckets[c.bucket][c.site] = SiteEntry(r=c.revision, v=dict(c.values))
+        if c.stage == "air.city":
+            summed = city[c.bucket] = _copy_day(city.get(c.bucket))
+            _add_to_day(summed, entry)
+            if previous is not None:
+                _add_to_day(summed, previous, -1)
         year = int(c.bucket[:4])
         if year > newest[c.stage] or year < newest[c.stage] - 1:
             # Keep this year's and last year's buckets (a bucket older than that is dropped on arrival).
@@ -105,24 +166,25 @@ def _fold(
             for b in [b for b in buckets if int(b[:4]) < newest[c.stage] - 1]:
                 del buckets[b]
         if c.stage == "air.city":
-            city_days.add(c.bucket)
+            city_days_touched.add(c.bucket)
         outcomes.append(
             Accepted("new" if previous is None else "correction", None if previous is None else previous["r"])
         )
         touched.setdefault((c.stage, c.district), set()).add(c.bucket)
-    if city_days:
+    if city_days_touched:
         buckets = stages["air.city"]
+        city = {d: v for d, v in city.items() if d in buckets}  # days the fold dropped with their buckets
         stage_agg = {b: a for b, a in agg.get("air.city", {}).items() if b in buckets}
-        for day in sorted(city_days):
-            if day not in buckets:
+        for bucket in sorted(city_days_touched):
+            if bucket not in buckets:
                 continue
-            city = _city_aqi(buckets[day], dt.date.fromisoformat(day), rounding)
-            if city is None:
-                stage_agg.pop(day, None)
+            result = _city_aqi(city[bucket], dt.date.fromisoformat(bucket), rounding)
+            if result is None:
+                stage_agg.pop(bucket, None)
             else:
-                stage_agg[day] = city.result.aqi
+                stage_agg[bucket] = result.result.aqi
         agg["air.city"] = stage_agg
-    return {"v": STATE_VERSION, "stages": stages, "agg": agg}, outcomes, touched
+    return {"v": STATE_VERSION, "stages": stages, "agg": agg, "city": city}, outcomes, touched
 
 
 def process_district(state: DistrictState | None, c: Contribution, ctx: DistrictContext) -> Result[DistrictState]:
@@ -260,15 +322,18 @@ def _year_buckets(buckets: Mapping[str, dict[str, SiteEntry]], year: str) -> dic
 # --- air: city daily AQI ---------------------------------------------------------------------------------------------
 
 
-def _city_aqi(sites: Mapping[str, SiteEntry], day: dt.date, rounding: ConcentrationRounding) -> CityAqi | None:
-    stations = [
-        {name: v for name, raw in sorted(e["v"].items()) if (v := _fraction(raw)) is not None}
-        for _, e in sorted(sites.items())
-    ]
-    stations = [s for s in stations if s]
-    if not stations:
+def _city_aqi(day: CityDay, on: dt.date, rounding: ConcentrationRounding) -> CityAqi | None:
+    """The day's city AQI from its running sums; None when no station gave a valid value."""
+    sums = {name: (frac(total), day["n"][name]) for name, total in sorted(day["s"].items())}
+    if not sums:
         return None
-    return city_daily_aqi(stations, day, rounding)
+    return city_daily_aqi_of_sums(sums, on, rounding)
+
+
+def _copy_day(day: CityDay | None) -> CityDay:
+    if day is None:
+        return _empty_day()
+    return {"s": dict(day["s"]), "n": dict(day["n"]), "rev": day["rev"], "sites": day["sites"]}
 
 
 def _emit_city(
@@ -279,11 +344,12 @@ def _emit_city(
     ctx: DistrictContext,
 ) -> list[IndicatorRecord]:
     day = dt.date.fromisoformat(bucket)
-    sites = buckets[bucket]
-    city = _city_aqi(sites, day, ctx.rounding)
+    days = city_days(state)
+    summed = days[bucket]
+    city = _city_aqi(summed, day, ctx.rounding)
     out: list[IndicatorRecord] = []
     end = day_end(day, ctx.zone)
-    rev = _rev(sites)
+    rev = summed["rev"]
     if city is not None:
         result = city.result
         out.append(
@@ -300,7 +366,7 @@ def _emit_city(
                 labels={
                     "category": result.category,
                     "primary_pollutants": ",".join(result.primary_pollutants),
-                    "stations": str(len(sites)),
+                    "stations": str(summed["sites"]),
                 },
                 unverified=bool(result.unverified),
             )
@@ -319,7 +385,6 @@ def _emit_city(
                 )
             )
     year = bucket[:4]
-    in_year = _year_buckets(buckets, year)
     daily = {dt.date.fromisoformat(b): a for b, a in state["agg"].get("air.city", {}).items() if b.startswith(year)}
     share = good_day_share(dict(daily))
     if share.fraction is not None:
@@ -332,7 +397,7 @@ def _emit_city(
                 observed_at=day_end(last, ctx.zone),
                 local_date=last,
                 samples=share.denominator,
-                revision=sum(_rev(s) for s in in_year.values()),
+                revision=sum(d["rev"] for b, d in days.items() if b.startswith(year)),
                 period=year,
                 status="provisional",
                 labels={"good_days": str(share.numerator), "valid_days": str(share.denominator)},

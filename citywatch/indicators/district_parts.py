@@ -4,7 +4,8 @@ The district stage keeps every site's latest contribution per bucket (citywatch/
 value that grows with the district's sites: at ~10,000 sites Kafka refused its changelog record (over 1 MB; issue 8's
 memory benchmark). So the state is stored as
 
-- an index under `district:<district>`: the cached aggregates and, per stage and bucket, how many parts it has;
+- an index under `district:<district>`: the cached aggregates, the city's running sums per day, and, per stage and
+  bucket, how many parts it has;
 - one entry per part of a bucket, `district:<district>|<stage>|<bucket>|<k>/<n>`: the bucket's sites split by a
   stable hash of the site id into a power-of-two number `n` of parts of at most MAX_PART_SITES sites each on
   average.
@@ -23,9 +24,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
-from citywatch.indicators.district import DistrictState, SiteEntry, new_district_state
+from citywatch.indicators.district import CityDay, DistrictState, SiteEntry, city_days, new_district_state
 
 INDEX_VERSION = 2
 MAX_PART_SITES = 1_000
@@ -36,6 +37,7 @@ class DistrictIndex(TypedDict):
     v: int
     agg: dict[str, dict[str, int]]
     parts: dict[str, dict[str, int]]  # stage -> bucket -> number of parts
+    city: NotRequired[dict[str, CityDay]]  # the city's running sums per day (absent in indexes stored before them)
 
 
 @dataclass
@@ -91,6 +93,10 @@ def load(district: str, get: Callable[[str], Any]) -> tuple[DistrictState | None
     state = new_district_state()
     state["stages"] = stages
     state["agg"] = index["agg"]
+    if "city" in index:
+        state["city"] = index["city"]
+    else:
+        del state["city"]  # `city_days` computes them from the sites, once
     return state, index
 
 
@@ -126,7 +132,7 @@ def changes(
         for bucket, had in counted.items():
             if bucket not in new_parts.get(stage, {}):
                 out.deletes += [part_key(district, stage, bucket, k, had) for k in range(had)]
-    new_index = DistrictIndex(v=INDEX_VERSION, agg=after["agg"], parts=new_parts)
+    new_index = DistrictIndex(v=INDEX_VERSION, agg=after["agg"], parts=new_parts, city=city_days(after))
     if index is None or new_index != index:
         out.writes[index_key(district)] = new_index
     return out, new_index

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from citywatch.standards.averages import annual_mean
-from citywatch.standards.exact import Number, mean, to_concentration
+from citywatch.standards.exact import Number, to_concentration
 from citywatch.standards.gb3095 import Limit, gb3095_limit
 from citywatch.standards.hj633 import AqiResult, aqi
 from citywatch.standards.percentile import PERCENTILE_UNVERIFIED, percentile
@@ -172,11 +172,22 @@ def city_daily_aqi(
     Each station maps input names ("pm25_24h", "o3_8h", ...) to its daily value, None when invalid.
     Station AQIs are never averaged.
     """
-    by_input: dict[str, list[Fraction]] = {}
+    sums: dict[str, tuple[Fraction, int]] = {}
     for i, station in enumerate(stations):
         for name, value in station.items():
             if value is not None:
-                by_input.setdefault(name, []).append(to_concentration(value, name=f"stations[{i}].{name}"))
-    averaged = {name: mean(values) for name, values in by_input.items()}
-    counts = {name: len(values) for name, values in by_input.items()}
+                total, count = sums.get(name, (Fraction(0), 0))
+                sums[name] = (total + to_concentration(value, name=f"stations[{i}].{name}"), count + 1)
+    return city_daily_aqi_of_sums(sums, on, rounding)
+
+
+def city_daily_aqi_of_sums(
+    sums: Mapping[str, tuple[Fraction, int]],
+    on: dt.date,
+    rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING,
+) -> CityAqi:
+    """`city_daily_aqi` from each input's sum over the stations and the number of stations that had it: a district
+    keeps these as running sums, so the city AQI of a day costs the same whatever the number of stations."""
+    averaged = {name: total / count for name, (total, count) in sums.items() if count}
+    counts = {name: count for name, (_, count) in sums.items() if count}
     return CityAqi(averaged, counts, aqi(averaged, on, rounding))

@@ -1,4 +1,5 @@
 import datetime as dt
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,3 +112,85 @@ def test_a_batch_leaves_what_one_contribution_at_a_time_leaves(rng, size: int) -
     assert kinds == one_kinds
     assert canonical(state) == canonical(one_state)
     assert final(records) == final(one_records)
+
+
+# --- the city's running sums per day (issue 18 item 3) ------------------------------------------------------------
+
+
+def _contribution(site: str, pm25: str | None, o3: str | None, revision: int, day: str = "2025-01-01"):
+    from citywatch.indicators.records import Contribution
+
+    return Contribution(
+        stage="air.city",
+        district="wj",
+        site=site,
+        bucket=day,
+        values={"pm25_24h": pm25, "o3_8h": o3},
+        revision=revision,
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.one_of(st.none(), st.integers(0, 500).map(lambda v: f"{v}/10")),
+            st.one_of(st.none(), st.integers(0, 400).map(str)),
+            st.integers(0, 5),
+            st.sampled_from(["2025-01-01", "2025-01-02"]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_running_sums_equal_the_sums_over_the_sites_after_any_corrections(changes) -> None:
+    """New values, corrections (a higher revision replaces a site's values, including with None), duplicates and
+    stale revisions: the running sums are always exactly what summing the sites' current values gives, and so is
+    the city AQI record."""
+    from citywatch.indicators.district import city_days
+    from citywatch.standards import city_daily_aqi
+
+    state = None
+    for site, pm25, o3, revision, day in changes:
+        state, _, _ = process_district_batch(state, [_contribution(site, pm25, o3, revision, day)], DCTX)
+    assert state is not None
+    rebuilt = {k: v for k, v in state.items() if k != "city"}
+    assert state["city"] == city_days(rebuilt)  # type: ignore[arg-type]
+    for day, sites in state["stages"]["air.city"].items():
+        stations = [{n: Fraction(v) for n, v in e["v"].items() if v is not None} for e in sites.values()]
+        stations = [s for s in stations if s]
+        expected = city_daily_aqi(stations, dt.date.fromisoformat(day)).result.aqi if stations else None
+        assert state["agg"]["air.city"].get(day) == expected
+
+
+def test_a_contribution_to_a_day_of_many_stations_reads_only_its_own_values(monkeypatch) -> None:
+    """The city AQI of a day comes from its running sums: folding one station's correction into a day of 5,000
+    stations checks that station's values, not every station's."""
+    import citywatch.indicators.district as district
+
+    many = [_contribution(f"s{i:04}", f"{i % 300}/10", str(i % 200), 1) for i in range(5000)]
+    state, _, _ = process_district_batch(None, many, DCTX)
+    read: list[str] = []
+    real = district.to_concentration
+    monkeypatch.setattr(district, "to_concentration", lambda v, name: read.append(name) or real(v, name=name))
+    state, _, records = process_district_batch(state, [_contribution("s0042", "900/10", "80", 2)], DCTX)
+    assert read == ["pm25_24h", "o3_8h"]
+    city = final(records)["air.city.aqi.daily|wj|2025-01-01"]
+    assert city["labels"]["stations"] == "5000"
+    stations = [{"pm25_24h": Fraction(i % 300, 10), "o3_8h": Fraction(i % 200)} for i in range(5000)]
+    stations[42] = {"pm25_24h": Fraction(90), "o3_8h": Fraction(80)}
+    from citywatch.standards import city_daily_aqi
+
+    assert city["value"] == city_daily_aqi(stations, dt.date(2025, 1, 1)).result.aqi
+    assert city["revision"] == 5001
+
+
+def test_a_state_stored_before_the_running_sums_gets_them_from_its_sites() -> None:
+    contributions = station_contributions("a", 35, 150) + station_contributions("b", 115, 50)
+    state = process_district_batch(None, contributions, DCTX)[0]
+    old = {k: v for k, v in state.items() if k != "city"}
+    again = process_district_batch(old, [_contribution("c", "75", None, 1)], DCTX)  # type: ignore[arg-type]
+    fresh = process_district_batch(state, [_contribution("c", "75", None, 1)], DCTX)
+    assert canonical(again[0]) == canonical(fresh[0])
+    assert final(again[2]) == final(fresh[2])
