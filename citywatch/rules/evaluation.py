@@ -217,6 +217,10 @@ def remember(rule: Rule, history: Sequence[Sample], record: IndicatorRecord) -> 
     span = history_span(rule)
     if span <= timedelta(0):
         return ()
+    at = record.observed_at
+    if record.status != INSUFFICIENT_DATA and (not history or at > history[-1].at):
+        # The usual case, a value newer than every one kept (history is sorted): no merge, no sort.
+        return (*(s for s in history if s.at > at - span), Sample(at, record.value))
     merged = {s.at: s for s in history}
     if record.status == INSUFFICIENT_DATA:
         # Not a value the rule may judge, so not one a window may average either (it may revise a valid one).

@@ -15,6 +15,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from citywatch.standards.exact import to_fraction
 from citywatch.standards.tables.hj633 import ConcentrationRounding
 
 CLASS_NAMES = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "劣V"}
@@ -65,7 +66,7 @@ def reported(value: float, unit: str) -> str:
     if unit == "class":
         return CLASS_NAMES.get(round(value), f"{value:g}")
     if unit in CONCENTRATION_PLACES:
-        return f"{float(as_reported(Fraction(repr(value)), unit)):.{CONCENTRATION_PLACES[unit]}f}"
+        return f"{float(as_reported(to_fraction(value), unit)):.{CONCENTRATION_PLACES[unit]}f}"
     if unit in WHOLE_UNITS:
         return f"{int(_half_up(value, 0)):,}"
     return f"{value:.4g}"

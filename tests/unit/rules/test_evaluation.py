@@ -6,11 +6,21 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
-from citywatch.rules.evaluation import RuleEvaluation, Sample, evaluate, evaluate_staleness, fingerprint, remember
+from citywatch.rules.evaluation import (
+    RuleEvaluation,
+    Sample,
+    evaluate,
+    evaluate_staleness,
+    fingerprint,
+    history_span,
+    remember,
+)
 from citywatch.rules.loader import load_paths
 from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
@@ -303,3 +313,25 @@ def test_alert_text_is_for_people() -> None:
     assert attainment.annotations["summary"] == (
         "PM2.5 annual mean at wj-songling is off track: projected 41 µg/m³ (95 % range 36.0–46.4 µg/m³)"
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 300), st.booleans()), max_size=40))
+def test_remembering_in_any_order_keeps_what_merging_every_value_keeps(arrivals) -> None:
+    """The in-order fast path of `remember` (a value newer than every one kept is appended) leaves what merging
+    by event time and dropping what the window no longer reaches leaves, whatever the order and the gaps."""
+    rule = RULES["air-pm25-1h-rapid-rise"]
+    span = history_span(rule)
+    start = at("2025-06-01")
+    history: tuple = ()
+    merged: dict[dt.datetime, float | None] = {}
+    for hours, value, insufficient in arrivals:
+        when = start + dt.timedelta(hours=hours)
+        extra = {"status": "insufficient-data"} if insufficient else {}
+        history = remember(rule, history, record("air.pm25.1h", "wj-songling", value, when, **extra))
+        merged[when] = None if insufficient else value
+        kept = {t: v for t, v in merged.items() if v is not None}
+        newest = max(kept, default=None)
+        expected = [(t, kept[t]) for t in sorted(kept) if newest is not None and t > newest - span]
+        merged = {**{t: v for t, v in merged.items() if v is None}, **dict(expected)}
+        assert [(s.at, s.value) for s in history] == expected
