@@ -175,6 +175,7 @@ def export_site_info(registry: Registry) -> None:
     for labels in site_info_labels(registry):
         SITE_INFO.labels(**labels).set(1)
     _site_info_text = generate_latest(_SITE_INFO_REGISTRY)
+    SITE_INFO.clear()  # the text is what is served: a gauge child per site would stay in memory for nothing
 
 
 def site_info_text() -> bytes:

@@ -19,6 +19,9 @@ from pydantic import ValidationError
 
 from citywatch.registry.model import Registry
 
+SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser where PyYAML was built with it."""
+
 Loc = tuple[str | int, ...]
 
 SITE_LISTS: dict[str, str] = {
@@ -54,13 +57,18 @@ def load_registry(path: Path | str) -> Registry:
     file = Path(path)
     text = file.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise RegistryError([RegistryProblem(str(file), line, "", f"YAML syntax: {exc}")]) from None
-    return registry_from_data(data, source=str(file), root=root)
+    try:
+        return registry_from_data(data, source=str(file))
+    except RegistryError:
+        # Only now the node tree, for the problems' line numbers: kept for every load, it doubled the memory a
+        # worker holds after reading a registry of 100,000 sites.
+        del data
+        return registry_from_data(yaml.load(text, Loader=SAFE_LOADER), str(file), yaml.compose(text, SAFE_LOADER))
 
 
 def registry_from_data(data: Any, source: str = "<registry>", root: yaml.Node | None = None) -> Registry:

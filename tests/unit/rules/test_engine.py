@@ -341,3 +341,18 @@ def test_what_was_sent_survives_a_restart_with_the_site_state_and_a_changed_rule
     assert feed(restarted, "air.pm25.1h", [95], start=T0 + hours(2)) == [["breach"]]
     fresh = RuleEngine([INSTANT], started=T0)  # no saved state: the first outcome is always sent
     assert feed(fresh, "air.pm25.1h", [90], start=T0 + hours(1)) == [["breach"]]
+
+
+def test_only_a_scope_with_label_selectors_keeps_site_ids_of_the_registry() -> None:
+    """At 100,000 sites a set of every site id per rule was most of a worker's memory (issue 18 item 5): a scope of
+    "*" or of listed sites is checked without the registry and keeps nothing of it."""
+    from citywatch.rules.model import Scope, Selector
+
+    sites = REGISTRY.all_sites()
+    every, listed = Scope(), Scope(sites=[sites[0].id])
+    national = Scope(match=Selector(level="national"))
+    for scope in (every, listed, national):
+        scope.bind(sites)
+    assert every._bound is None and listed._bound is None
+    assert every.includes(sites[-1].id) and listed.includes(sites[0].id) and not listed.includes(sites[-1].id)
+    assert national._bound == {s.id for s in REGISTRY.sections if s.level == "national"}
