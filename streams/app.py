@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from citywatch.clock import ProcessingClock
 from citywatch.indicators.bus import fleet_clean_energy_share
-from citywatch.registry import load_registry
+from citywatch.registry import load_registry_compact
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
@@ -58,7 +58,7 @@ log = logging.getLogger("citywatch.worker")
 
 def create_app(settings: WorkerSettings) -> faust.App:
     topics = Topics(settings.topic_prefix)
-    registry = load_registry(Path(settings.registry_file))
+    registry = load_registry_compact(Path(settings.registry_file))
     rules = load_rules(Path(settings.rules_dir), registry)
     log.info("loaded %d rules from %s and the site registry %s", len(rules), settings.rules_dir, settings.registry_file)
 

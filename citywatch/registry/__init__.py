@@ -2,7 +2,13 @@
 Pure."""
 
 from citywatch.holiday_calendar import CalendarGapError
-from citywatch.registry.loader import RegistryError, RegistryProblem, load_registry, registry_from_data
+from citywatch.registry.loader import (
+    RegistryError,
+    RegistryProblem,
+    load_registry,
+    load_registry_compact,
+    registry_from_data,
+)
 from citywatch.registry.model import (
     AirStation,
     AnySite,
@@ -31,5 +37,6 @@ __all__ = [
     "WastePlant",
     "WaterSection",
     "load_registry",
+    "load_registry_compact",
     "registry_from_data",
 ]

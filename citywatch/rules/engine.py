@@ -1,8 +1,8 @@
 """The worker's rule engine: the rule set plus the state rules need between records. Pure: no I/O, no clock.
 
 - `on_record(record, received_at)` evaluates every rule of the record's indicator (instant, windowed, rate of
-  change), remembering the values windowed and rate rules look back on, and the processing time the site's
-  indicator last arrived;
+  change), remembering the values windowed and rate rules look back on, and, for an indicator a staleness rule
+  watches, the processing time the site's indicator last arrived;
 - `stale(now)` judges the staleness rules for every site in their scope (a site never seen counts from `started`);
 - `reload(rules)` swaps the rule set and reports what changed;
 - `export_site` / `load_site` turn one site's state into JSON and back: the worker keeps it in its faust table
@@ -133,6 +133,7 @@ class RuleEngine:
         self._published: dict[tuple[str, str], Outcome] = {}  # (staleness rule id, site) -> last outcome sent
         self._sent: BySite[tuple[Outcome, datetime]] = BySite()  # (rule id, site) -> last outcome sent, its time
         self._loaded: set[str] = set()
+        self._tracked_since: dict[str, datetime] = {}  # indicator -> when a reload made a staleness rule watch it
         self._set_rules(rules)
 
     # --- the rule set ---------------------------------------------------------------------------------------------
@@ -144,6 +145,13 @@ class RuleEngine:
             self._by_indicator.setdefault(rule.indicator, []).append(rule)
         self._staleness = [r for r in self._rules if r.kind == "staleness"]
         self._watched = {r.id: self._registry_sites(r) for r in self._staleness}
+        # Arrivals are remembered only for indicators a staleness rule watches: one timestamp per site and indicator
+        # of every record was ~2.5 KB per site. An indicator that becomes watched by a reload counts from the first
+        # `stale` after it (`_tracked_since`), not from the engine's start, so its sites are not silent at once.
+        tracked = {r.indicator for r in self._staleness}
+        old = getattr(self, "_tracked", None)
+        self._newly_tracked = set() if old is None else tracked - old
+        self._tracked = tracked
 
     @property
     def rules(self) -> list[Rule]:
@@ -198,7 +206,8 @@ class RuleEngine:
         """Every rule's outcome on `record` (which arrived at processing time `received_at`)."""
         site = record.site
         self._loaded.add(site)
-        self._last_seen[(record.indicator, site)] = received_at
+        if record.indicator in self._tracked:
+            self._last_seen[(record.indicator, site)] = received_at
         out: list[RuleEvaluation] = []
         for rule in self._by_indicator.get(record.indicator, ()):
             if rule.kind == "staleness":
@@ -252,12 +261,16 @@ class RuleEngine:
         """Staleness outcomes at processing time `now` that are due for publishing, for the sites `owns` accepts
         (every site by default)."""
         out: list[RuleEvaluation] = []
+        for indicator in self._newly_tracked:
+            self._tracked_since[indicator] = now
+        self._newly_tracked = set()
         for rule in self._staleness:
+            since = max(self.started, self._tracked_since.get(rule.indicator, self.started))
             for site in self.watched_sites(rule):
                 if owns is not None and not owns(site):
                     continue
                 seen_key = (rule.indicator, site)
-                last = self._last_seen.get(seen_key, self.started)
+                last = self._last_seen.get(seen_key, since)
                 if last > now:
                     # The clock went back (an accelerated clock restarts at its start): count from now.
                     last = self._last_seen[seen_key] = now
@@ -312,7 +325,8 @@ class RuleEngine:
             if samples:
                 self._history[(rule_id, site)] = samples
         for indicator, at in data.get("last_seen", {}).items():
-            self._last_seen[(indicator, site)] = datetime.fromisoformat(at)
+            if indicator in self._tracked:
+                self._last_seen[(indicator, site)] = datetime.fromisoformat(at)
         for rule_id, (outcome, at) in data.get("sent", {}).items():
             if rule_id in self._by_id:
                 self._sent[(rule_id, site)] = (outcome, datetime.fromisoformat(at))

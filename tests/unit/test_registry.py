@@ -283,3 +283,22 @@ def test_an_empty_file_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("# nothing\n", encoding="utf-8")
     assert problems_of(path)
+
+
+def test_a_large_registry_read_in_a_child_process_is_the_same_registry(
+    tmp_path: Path, raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`load_registry_compact` (the worker's: the parse's garbage stays in the child, issue 18 item 5) gives what
+    `load_registry` gives, and a broken file's problems with their lines."""
+    from citywatch.registry import loader
+
+    path = write(tmp_path, raw)
+    monkeypatch.setattr(loader, "IN_CHILD_ABOVE_BYTES", 0)
+    assert loader.load_registry_compact(path) == load_registry(path)
+    raw["sections"][4]["target_class"] = "VI"
+    broken = write(tmp_path, raw)
+    with pytest.raises(RegistryError) as info:
+        loader.load_registry_compact(broken)
+    (problem,) = info.value.problems
+    assert problem.path == "sections[4].target_class"
+    assert "target_class: VI" in broken.read_text(encoding="utf-8").splitlines()[problem.line - 1]

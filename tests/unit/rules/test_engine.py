@@ -218,7 +218,8 @@ def test_a_site_state_survives_json_and_a_new_engine() -> None:
     engine.on_record(record("air.aqi.realtime", 150, T0, site="wj-lili"), T0)
     data = json.loads(json.dumps(engine.export_site(SITE)))
     assert set(data["history"]) == {"aqi-3h", "pm25-rising"}
-    assert data["last_seen"] == {"air.aqi.realtime": (T0 + hours(1)).isoformat(), "air.pm25.1h": T0.isoformat()}
+    # Only the indicator a staleness rule watches: air.aqi.realtime arrived too, but nothing asks when.
+    assert data["last_seen"] == {"air.pm25.1h": T0.isoformat()}
 
     restarted = RuleEngine([WINDOWED, RATE, SILENT], started=T0 + hours(10))
     restarted.load_site(SITE, data)
@@ -356,3 +357,26 @@ def test_only_a_scope_with_label_selectors_keeps_site_ids_of_the_registry() -> N
     assert every._bound is None and listed._bound is None
     assert every.includes(sites[-1].id) and listed.includes(sites[0].id) and not listed.includes(sites[-1].id)
     assert national._bound == {s.id for s in REGISTRY.sections if s.level == "national"}
+
+
+def test_an_indicator_a_reload_starts_watching_counts_from_the_first_tick_after_it() -> None:
+    """Arrivals are remembered only for watched indicators (issue 18 item 5), so a staleness rule added by a
+    reload knows nothing of earlier arrivals: its sites count as silent from the first tick after the reload, not
+    from the engine's start (which would page at once for sites that were reporting all along)."""
+    silent = SHIPPED["air-station-silent"]
+    after = silent.staleness.after if silent.staleness else dt.timedelta(0)
+    engine = RuleEngine([WINDOWED], REGISTRY, started=T0)
+    feed(engine, "air.pm25.1h", [30, 30, 30])
+    assert engine.export_site(SITE)["last_seen"] == {}
+    engine.reload([WINDOWED, silent])
+    tick = T0 + hours(10)
+
+    def outcome(now: dt.datetime) -> str | None:
+        """The site's staleness outcome published at `now` (None: unchanged, so nothing is sent)."""
+        return next((r.outcome for r in engine.stale(now) if r.site == SITE), None)
+
+    assert outcome(tick) == "clear"
+    assert outcome(tick + after - dt.timedelta(minutes=1)) is None
+    assert outcome(tick + after) == "breach"
+    cleared = engine.on_record(record("air.pm25.1h", 30, tick + after), tick + after)
+    assert [(r.rule_id, r.outcome) for r in cleared] == [(silent.id, "clear")]
