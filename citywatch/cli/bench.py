@@ -266,14 +266,37 @@ def scaling(
         raise typer.Exit(1)
 
 
+@bench_app.command("backfill")
+def backfill(
+    stations: int = typer.Option(100, min=1, help="Air stations, each with its own history"),
+    years: float = typer.Option(5.0, min=0.01, help="Years of hourly history per station"),
+    partitions: int = typer.Option(4, min=1),
+    timeout_s: float = typer.Option(4 * 3600.0, help="Give up (cleanly, with what was reached) after this long"),
+    profile: str = PROFILE_OPTION,
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """Years of hourly history through `citywatch replay --backfill` into gateway, worker and alert service."""
+    from citywatch.bench.backfill import BackfillOptions, run_backfill_bench
+    from citywatch.bench.suite import run_part
+
+    _check_profile(profile)
+    options = BackfillOptions(stations, years, partitions, profile, timeout_s=timeout_s, keep=keep, command=_command())
+    console = _console()
+    result = run_part("backfill", lambda: run_backfill_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
 @bench_app.command("all")
 def all_parts(
-    parts: str = typer.Option("ingest,latency,memory,scaling", help="Parts to run, in order, comma-separated"),
+    parts: str = typer.Option("ingest,latency,memory,scaling,backfill", help="Parts to run, in order, comma-separated"),
     small: bool = typer.Option(False, help="Small sizes for development on a busy box (not the figures to publish)"),
     profile: str = PROFILE_OPTION,
     out_dir: Path = OUT_DIR_OPTION,
 ) -> None:
     """Every part at full size (what `make bench` runs): each part's JSON, then one combined table (all.json)."""
+    from citywatch.bench.backfill import BackfillOptions, run_backfill_bench
     from citywatch.bench.harness import stack_servers
     from citywatch.bench.ingest import IngestOptions, run_ingest_bench
     from citywatch.bench.latency import LatencyOptions, run_latency_bench
@@ -285,7 +308,7 @@ def all_parts(
     _check_profile(profile)
     console = _console()
     command = _command()
-    known = ("ingest", "latency", "memory", "scaling")
+    known = ("ingest", "latency", "memory", "scaling", "backfill")
     chosen = [p.strip() for p in parts.split(",") if p.strip()]
     unknown = set(chosen) - set(known)
     if unknown:
@@ -294,16 +317,19 @@ def all_parts(
     latency_o = LatencyOptions(profile=profile, command=command)
     memory_o = MemoryOptions(profile=profile, command=command)
     scaling_o = ScalingOptions(profile=profile, command=command)
+    backfill_o = BackfillOptions(profile=profile, command=command)
     if small:
         ingest_o.readings, ingest_o.clients, ingest_o.stations = 10_000, 4, 200
         latency_o.rate, latency_o.duration_s, latency_o.batch, latency_o.stations = 50, 20, 25, 100
         memory_o.sites = (200, 1000, 2000)
         scaling_o.readings, scaling_o.stations = 2000, 100
+        backfill_o.stations, backfill_o.years = 2, 0.1
     runners = {
         "ingest": lambda: run_ingest_bench(ingest_o, console),
         "latency": lambda: run_latency_bench(latency_o, console),
         "memory": lambda: run_memory_bench(memory_o, console),
         "scaling": lambda: run_scaling_bench(scaling_o, console),
+        "backfill": lambda: run_backfill_bench(backfill_o, console),
     }
     results: list[PartResult] = []
     # The servers once for the whole suite (started if down, stopped again at the end).

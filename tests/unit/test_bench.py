@@ -300,3 +300,24 @@ def test_cli_registers_the_suite() -> None:
             assert option in out.output, (part, option)
     out = CliRunner().invoke(app, ["bench", "memory", "--sites", "1000"])
     assert out.exit_code != 0 and "two" in out.output
+
+
+def test_backfill_history_is_an_export_the_replay_reads_as_hour_beginning_readings(tmp_path: Path) -> None:
+    """`bench backfill` writes what `citywatch replay --backfill --time-convention hour-beginning` is for: every row
+    becomes a full hourly air reading of its station, stamped with the start of its hour (`observed_from`)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from citywatch.bench.backfill import POLLUTANTS, write_history
+    from services.simulator.replay import load
+
+    zone = ZoneInfo("Asia/Shanghai")
+    first = datetime(2021, 1, 1, tzinfo=zone)
+    path = tmp_path / "history.csv"
+    assert write_history(path, ["wj-a", "wj-b"], first, 30) == 60
+    loaded = load(path, "air", None, zone, "1h", "hour-beginning")
+    records = [record for _, record in loaded.rows]
+    assert len(records) == 60 and [r["station"] for r in records[:1] + records[-1:]] == ["wj-a", "wj-b"]
+    assert datetime.fromisoformat(records[0]["observed_from"]) == first
+    assert datetime.fromisoformat(records[-1]["observed_from"]) == first + timedelta(hours=29)
+    assert all(r.get(p) is not None for r in records for p in POLLUTANTS)
