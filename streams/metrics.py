@@ -4,7 +4,7 @@ one gauge per catalogue metric with labels `site`, `window` and `standard` (rend
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -187,6 +187,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+@lru_cache(maxsize=1 << 14)
+def _series_name(metric: str, site: str, window: str, standard: str | None) -> str:
+    """`metric{site="…",window="…",standard="…"}`: the same for every value of a series, so escaped once."""
+    return f'{metric}{{site="{_escape(site)}",window="{_escape(window)}",standard="{_escape(standard or "")}"}}'
+
+
 class IndicatorExposition:
     """The newest value (by event time) of every catalogue indicator per site and window, kept as ready-rendered
     Prometheus text lines.
@@ -222,8 +228,10 @@ class IndicatorExposition:
         current = series.get(record.site)
         if current is not None and current[0] > at:
             return  # a revision of an older bucket: the gauge shows the newest
-        labels = f'site="{_escape(record.site)}",window="{_escape(record.window)}",standard="{_escape(record.standard or "")}"'
-        series[record.site] = (at, f"{metric}{{{labels}}} {float(record.value)!r}\n")
+        series[record.site] = (
+            at,
+            f"{_series_name(metric, record.site, record.window, record.standard)} {float(record.value)!r}\n",
+        )
 
     def render(self) -> str:
         """Prometheus text of every indicator series. Safe to call from another thread: `list()` of a dict's

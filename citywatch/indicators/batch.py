@@ -38,7 +38,7 @@ def latest_records(records: Iterable[IndicatorRecord]) -> list[IndicatorRecord]:
     last: dict[str, IndicatorRecord] = {}
     for r in records:
         last[r.bucket_key] = r
-    return sorted(last.values(), key=lambda r: (r.observed_at, r.bucket_key))
+    return [r for _, r in sorted(last.items(), key=lambda kv: (kv[1].observed_at, kv[0]))]
 
 
 def latest_contributions(contributions: Iterable[Contribution]) -> list[Contribution]:
