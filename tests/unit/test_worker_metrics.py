@@ -66,6 +66,24 @@ def test_the_exposition_is_valid_prometheus_text_with_the_newest_value_per_site_
     assert len(families) == 1, "metrics with no series yet are left out"
 
 
+def test_every_site_keeps_its_own_newest_value_as_the_columns_grow() -> None:
+    """Sites are numbered in the order they are first seen and each (metric, window) column grows for them: with
+    sites arriving across metrics in any order, each series still shows its own newest value."""
+    exposition = IndicatorExposition()
+    sites = [f"wj-{i:04}" for i in range(1000)]
+    for i, site in enumerate(reversed(sites)):
+        exposition.observe(_record("air.pm25.mean_24h", site, float(i), 10))
+    for i, site in enumerate(sites[::3]):
+        exposition.observe(_record("air.pm25.1h", site, 500.0 + i, 11))
+        exposition.observe(_record("air.pm25.mean_24h", site, 1000.0 + i, 9))  # older: not shown
+    families = {f.name: f for f in text_string_to_metric_families(exposition.render())}
+    samples = families[CATALOGUE["air.pm25.mean_24h"].metric].samples
+    by_series = {(s.labels["site"], s.labels["window"]): s.value for s in samples}
+    assert len(samples) == len(by_series) == 1000 + len(sites[::3])
+    assert all(by_series[(site, "24h")] == float(999 - n) for n, site in enumerate(sites))
+    assert all(by_series[(site, "1h")] == 500.0 + i for i, site in enumerate(sites[::3]))
+
+
 def test_the_site_registry_is_exposed_once_per_site_from_text_rendered_at_export() -> None:
     from citywatch.registry import load_registry
     from streams.metrics import export_site_info, site_info_labels, site_info_text
