@@ -92,8 +92,7 @@ def calm_reading(
     station: str, observed_at: datetime, rng: random.Random, pm25: float | None = None
 ) -> dict[str, object]:
     """A reading that breaches no air rule (PM2.5 5–35, O3 20–100 …) — or, with `pm25`, one that sets PM2.5 (and
-    PM10 at 1.5×) to that value: a single reading of a new station at 200 µg/m³ makes its 24 h mean 200, above
-    every GB 3095 Grade II limit, so the PM2.5 rule fires at once."""
+    PM10 at 1.5×) to that value (the latency bench's probes)."""
     value = round(rng.uniform(5.0, 35.0), 1) if pm25 is None else pm25
     reading = air_reading(station, observed_at, rng)
     reading.update(pm25=value, pm10=round(value * 1.5, 1), o3=round(rng.uniform(20.0, 100.0), 1))

@@ -321,3 +321,17 @@ def test_backfill_history_is_an_export_the_replay_reads_as_hour_beginning_readin
     assert datetime.fromisoformat(records[0]["observed_from"]) == first
     assert datetime.fromisoformat(records[-1]["observed_from"]) == first + timedelta(hours=29)
     assert all(r.get(p) is not None for r in records for p in POLLUTANTS)
+
+
+def test_a_latency_probe_completes_the_hours_a_24h_mean_needs_and_only_it_breaches() -> None:
+    """A 24 h mean of fewer valid hours than GB 3095 Table 4 asks is judged by no rule, so a probe station's
+    earlier hours are seeded and its probe is the last hour needed; the seeds alone stay under both thresholds."""
+    from citywatch.bench.latency import PROBE_PM25, PROM_THRESHOLD, SEED_PM25, LatencyBench
+    from citywatch.bench.readings import FIRST_HOUR
+    from citywatch.standards import daily_mean
+
+    hours = LatencyBench.probe_hours()
+    seeds = daily_mean([SEED_PM25] * (hours - 1), FIRST_HOUR.date())
+    probed = daily_mean([SEED_PM25] * (hours - 1) + [PROBE_PM25], FIRST_HOUR.date())
+    assert seeds.value is None and probed.value is not None
+    assert seeds.partial is not None and seeds.partial < PROM_THRESHOLD < probed.value
