@@ -48,13 +48,12 @@ from citywatch.standards import (
     Share,
     aqi,
     attainment,
-    daily_mean,
     daily_mean_of_sum,
     eight_hour_mean_of_sum,
     exceedance_days,
     gb3095_limit,
     good_day_share,
-    o3_daily_max_8h,
+    o3_daily_max_8h_of_sums,
     o3_daily_max_8h_unverified,
     pm25_annual_target,
     projection_range,
@@ -262,15 +261,15 @@ def _summarise_day(hours: Mapping[str, dict[str, AirEvent]], day: dt.date, ctx: 
         hourly = [_hour_value(s, p) for s in slots]
         if all(v is None for v in hourly):
             continue
+        sums = WindowSums(0, hourly[:24])  # hour i of the day is slot i
         if p == "o3":
-            padded = (hourly + [None] * 24)[:24]
-            o3 = o3_daily_max_8h(padded, day, ctx.grade, ctx.rounding)
+            o3 = o3_daily_max_8h_of_sums(sums.before, day, ctx.grade, ctx.rounding)
             summary["o3_8h"] = None if o3.value is None else fstr(o3.value)
             summary["o3_8h_partial"] = None if o3.partial is None else fstr(o3.partial)
             if o3.value is not None:
                 inputs["o3_8h"] = o3.value
             continue
-        avg = daily_mean(hourly[:24], day)
+        avg = daily_mean_of_sum(sums.window(23, 24), day)
         summary["hours"][p] = avg.count
         summary["mean"][p] = None if avg.value is None else fstr(avg.value)
         if avg.partial is not None:

@@ -41,3 +41,7 @@ class WindowSums:
         hi = min(max(end + 1 - self.first, 0), last)
         lo = min(max(end + 1 - hours - self.first, 0), last)
         return FixedSum(self._totals[hi] - self._totals[lo], self.scale, self._counts[hi] - self._counts[lo])
+
+    def before(self, end: int, hours: int = 8) -> FixedSum:
+        """The sum of the `hours` slots before `end` (`end - hours` … `end - 1`): the O3 window ending at hour `end`."""
+        return self.window(end - 1, hours)

@@ -43,6 +43,7 @@ from citywatch.standards.averages import (
     eight_hour_mean_of_sum,
     hourly_value_valid,
     o3_daily_max_8h,
+    o3_daily_max_8h_of_sums,
     o3_daily_max_8h_unverified,
 )
 from citywatch.standards.exact import Number, to_decimal, to_fraction
@@ -121,6 +122,7 @@ __all__ = [
     "mean_by_indicator",
     "meets_target",
     "o3_daily_max_8h",
+    "o3_daily_max_8h_of_sums",
     "o3_daily_max_8h_unverified",
     "percentile",
     "plan_target",

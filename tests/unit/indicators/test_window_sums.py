@@ -53,3 +53,13 @@ def test_integers_sum_as_they_are() -> None:
 def test_a_negative_sum_is_refused_like_a_negative_value() -> None:
     with pytest.raises(ValueError, match="cannot be negative"):
         daily_mean_of_sum(FixedSum(-1, 10, 1), ON)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(VALUE, min_size=24, max_size=24), st.sampled_from(["I", "II"]))
+def test_the_o3_daily_max_from_prefix_sums_is_the_one_from_the_hours(hourly: list[Fraction | None], grade: str) -> None:
+    """Every window, the maximum, its validity and the exceedance-despite-gaps rule (HJ 663 §6.1.2) alike."""
+    from citywatch.standards import o3_daily_max_8h, o3_daily_max_8h_of_sums
+
+    for on in (ON, dt.date(2025, 7, 1)):  # both versions of the validity rules
+        assert o3_daily_max_8h_of_sums(WindowSums(0, hourly).before, on, grade) == o3_daily_max_8h(hourly, on, grade)
