@@ -126,6 +126,7 @@ class LatencyBench:
         self.prom_active_at: dict[str, float] = {}
         self.timeline: list[tuple[float, int, float]] = []  # (s since load start, accepted, processed)
         self.next_reading = 0
+        self.warmup_posted = 0  # readings accepted before the load: the probes' seeds, a background batch, a probe
 
     def background_batch(self) -> bytes:
         out = []
@@ -161,8 +162,10 @@ class LatencyBench:
             for h in range(self.probe_hours() - 1)
         ]
         for i in range(0, len(seeds), 500):
-            if not await self.post(client, url, orjson.dumps(seeds[i : i + 500])):
+            accepted = await self.post(client, url, orjson.dumps(seeds[i : i + 500]))
+            if not accepted:
                 raise RuntimeError(f"latency: the probe stations' first hours were refused: {self.errors}")
+            self.warmup_posted += accepted
 
     async def probe(self, client: httpx.AsyncClient, url: str, station: str) -> None:
         at = FIRST_HOUR + timedelta(hours=self.probe_hours() - 1)
@@ -218,10 +221,19 @@ class LatencyBench:
             warm = bar.add_task("warm-up: first probe's alert", total=None)
             first_probe = self.probes[0]
             await self.seed_probes(client, ingest_url)
-            await self.post(client, ingest_url, self.background_batch())
+            self.warmup_posted += await self.post(client, ingest_url, self.background_batch())
             await self.probe(client, ingest_url, first_probe)
+            self.warmup_posted += 1
             warm_until = time.monotonic() + WARMUP_LIMIT_S
-            while first_probe not in self.fired_at or first_probe not in self.prom_active_at:
+
+            async def warmed_up() -> bool:
+                # The probe's alert on both paths, and every warm-up reading processed: the load's processed count
+                # must not include the seeds of probe stations on other partitions.
+                if first_probe not in self.fired_at or first_probe not in self.prom_active_at:
+                    return False
+                return await self.processed(plain, metrics_url) >= self.warmup_posted
+
+            while not await warmed_up():
                 deadline.check("the warm-up probe's alert (on the alerts topic and in Prometheus)")
                 if time.monotonic() > warm_until:
                     raise BenchTimeout(
