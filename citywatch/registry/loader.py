@@ -70,8 +70,7 @@ def load_registry(path: Path | str) -> Registry:
     except RegistryError:
         # Only now the node tree, for the problems' line numbers: kept for every load, it doubled the memory a
         # worker holds after reading a registry of 100,000 sites.
-        del data
-        return registry_from_data(yaml.load(text, Loader=SAFE_LOADER), str(file), yaml.compose(text, SAFE_LOADER))
+        return registry_from_data(data, str(file), yaml.compose(text, SAFE_LOADER))
 
 
 IN_CHILD_ABOVE_BYTES = 1_000_000

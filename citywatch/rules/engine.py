@@ -134,6 +134,7 @@ class RuleEngine:
         self._sent: BySite[tuple[Outcome, datetime]] = BySite()  # (rule id, site) -> last outcome sent, its time
         self._loaded: set[str] = set()
         self._tracked_since: dict[str, datetime] = {}  # indicator -> when a reload made a staleness rule watch it
+        self._newly_tracked: set[str] = set()  # watched since a reload, not yet since a `stale`
         self._set_rules(rules)
 
     # --- the rule set ---------------------------------------------------------------------------------------------
@@ -146,12 +147,8 @@ class RuleEngine:
         self._staleness = [r for r in self._rules if r.kind == "staleness"]
         self._watched = {r.id: self._registry_sites(r) for r in self._staleness}
         # Arrivals are remembered only for indicators a staleness rule watches: one timestamp per site and indicator
-        # of every record was ~2.5 KB per site. An indicator that becomes watched by a reload counts from the first
-        # `stale` after it (`_tracked_since`), not from the engine's start, so its sites are not silent at once.
-        tracked = {r.indicator for r in self._staleness}
-        old = getattr(self, "_tracked", None)
-        self._newly_tracked = set() if old is None else tracked - old
-        self._tracked = tracked
+        # of every record was ~2.5 KB per site.
+        self._tracked = {r.indicator for r in self._staleness}
 
     @property
     def rules(self) -> list[Rule]:
@@ -168,7 +165,11 @@ class RuleEngine:
         self._published = {k: v for k, v in self._published.items() if k[0] in keep}
         # A changed rule's next outcome is sent whatever it is: its threshold, labels or text may be new.
         self._sent = BySite((k, v) for k, v in self._sent.items() if k[0] in keep)
+        tracked_before = self._tracked
         self._set_rules(rules)
+        # An indicator a staleness rule now watches counts from the first `stale` after the reload
+        # (`_tracked_since`), not from the engine's start: nothing was remembered of its arrivals.
+        self._newly_tracked |= self._tracked - tracked_before
         return diff
 
     def retirements(

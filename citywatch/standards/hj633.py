@@ -250,8 +250,8 @@ def aqi(
     """
     if not concentrations:
         raise ValueError("no concentrations given")
-    table = breakpoint_table(on)
     version = _version_on(on)
+    table = HJ633_TABLES[version]
     subs = tuple(_lookup(version, name, value, rounding) for name, value in concentrations.items())
     computed = {s.name: s.value for s in subs if s.value is not None}
     not_computed = {
