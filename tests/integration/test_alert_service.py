@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,9 +19,9 @@ from zoneinfo import ZoneInfo
 import httpx
 from kafka import KafkaProducer
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -360,15 +359,7 @@ def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "citywatch", "oncall", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_citywatch(["oncall", *args], env, timeout=60)
 
     listed = wait_for(lambda: json.loads(cli("alerts", "--json").stdout or "[]"), "the alert in `oncall alerts`")
     assert [a["fingerprint"] for a in listed] == [fp]

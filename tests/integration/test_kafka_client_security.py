@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,10 +28,10 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaError
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.rules.evaluation import fingerprint
 from services.kafka_security import SCRAM_ITERATIONS
 from tests.conftest import Isolation
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.kafka_reads import read_until
 
 
@@ -168,14 +166,6 @@ def test_a_wrong_password_stops_the_alert_service_with_an_authentication_error(
         "CITYWATCH_KAFKA_SASL_PASSWORD_FILE": str(password_file),
         "CITYWATCH_ALERTS_PORT": "0",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "citywatch", "alerts"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    result = run_citywatch(["alerts"], env, timeout=90)
     assert result.returncode != 0
     assert "authentication" in (result.stdout + result.stderr).lower()

@@ -7,12 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
 
 from citywatch.report.figures import Period
 from citywatch.schemas.indicator import records_in
-from tests.conftest import REPO_ROOT, Isolation
+from tests.conftest import Isolation
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.worker_runs import (
     SHANGHAI,
     produce,
@@ -37,14 +36,8 @@ def test_report_headlines_equal_a_recomputation_from_the_topic(isolation: Isolat
     wait_until_consumed(bootstrap, isolation.env["CITYWATCH_WORKER_APP_ID"], source_topics(topics, inputs))
 
     out = isolation.tmp_path / "report"
-    done = subprocess.run(
-        [sys.executable, "-m", "citywatch", "report", "--from", str(FIRST), "--to", str(LAST), "--out", str(out)],
-        cwd=REPO_ROOT,
-        env=isolation.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_citywatch(
+        ["report", "--from", str(FIRST), "--to", str(LAST), "--out", str(out)], isolation.env, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert topics.indicators in done.stdout
@@ -60,15 +53,7 @@ def test_report_headlines_equal_a_recomputation_from_the_topic(isolation: Isolat
 
     # `citywatch indicators tail` prints the records the updates carry, one per line, filtered.
     filters = ["--site", "wj-songling", "--indicator", "air.pm25.daily", "--max", "3", "--idle-s", "5"]
-    tail = subprocess.run(
-        [sys.executable, "-m", "citywatch", "indicators", "tail", *filters],
-        cwd=REPO_ROOT,
-        env=isolation.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    tail = run_citywatch(["indicators", "tail", *filters], isolation.env, timeout=120)
     assert tail.returncode == 0, tail.stderr[-2000:]
     printed = [json.loads(line) for line in tail.stdout.splitlines()]
     expected = [r for r in records if r.site == "wj-songling" and r.indicator.startswith("air.pm25.daily")][:3]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,6 +14,7 @@ from citywatch.registry import load_registry
 from services.simulator.incidents import DEFAULT_INCIDENTS, Correction
 from services.simulator.scenario import Scenario
 from tests.conftest import Isolation, free_port
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.kafka_reads import read_feed_until, read_until
 
 START = "2025-06-02T00:00:00+08:00"  # a Monday: buses run from 06:00, yesterday's totals post at 01:00/02:00
@@ -39,14 +38,7 @@ def test_simulator_feeds_every_topic_through_the_gateway(isolation: Isolation) -
         "CITYWATCH_REGISTRY_FILE": str(REGISTRY),
     }
     command = ["simulate", "--start", START, "--hours", str(HOURS), "--speed", "max", "--seed", "7"]
-    done = subprocess.run(
-        [sys.executable, "-m", "citywatch", *command],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    done = run_citywatch(command, env, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "refused by the gateway as expected" in done.stderr
     assert '"level": "error"' not in done.stderr, done.stderr[-3000:]
@@ -101,14 +93,7 @@ def test_replay_of_a_recorded_csv_through_the_gateway(isolation: Isolation) -> N
         "COLUMNS": "200",
     }
     command = ["replay", str(history), "--feed", "air", "--site", "wj-songling", "--speed", "max", "--batch-size", "10"]
-    done = subprocess.run(
-        [sys.executable, "-m", "citywatch", *command],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_citywatch(command, env, timeout=60)
     assert done.returncode == 1, done.stdout + done.stderr  # something was rejected
     summary = dict(line.strip("│ ").split("│")[:2] for line in done.stdout.splitlines() if line.count("│") == 3)
     counts = {name.strip(): value.strip() for name, value in summary.items()}
