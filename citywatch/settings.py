@@ -130,6 +130,12 @@ class WorkerSettings(CommonSettings):
         description="Most readings the worker folds before it publishes, waits for the broker and stores: a batch "
         "of feed batches can hold hundreds of thousands, and one long step would starve the group heartbeat",
     )
+    worker_sites_per_step: int = Field(
+        1000,
+        ge=1,
+        description="Sites the staleness timer judges before it lets other work run: with 100,000 sites one pass "
+        "takes seconds, and /metrics and the agents must answer meanwhile",
+    )
     worker_lag_interval_s: float = Field(
         5.0, description="How often the consumer-lag gauge is refreshed and the worker checks itself for a stall"
     )

@@ -203,11 +203,16 @@ def create_app(settings: WorkerSettings) -> faust.App:
         if not clock.ready:
             return  # following the events, and none yet: no time to judge silence by
         owns = owner(app.consumer.assignment())
-        for site in engine.watched():
+        # A registry of many sites takes seconds to judge: other work (and /metrics) runs between the steps.
+        for judged, site in enumerate(engine.watched(), start=1):
             if owns(site) and not engine.is_loaded(site):
                 engine.load_site(site, state.get(rules_key(site)))
+            if judged % settings.worker_sites_per_step == 0:
+                await asyncio.sleep(0)
         sent: Sent = []
-        await pipeline.send_evaluations(sent, engine.stale(clock.now(), owns))
+        for evaluations in engine.stale_in_steps(clock.now(), owns, settings.worker_sites_per_step):
+            await pipeline.send_evaluations(sent, evaluations)
+            await asyncio.sleep(0)
         await asyncio.gather(*sent)
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:

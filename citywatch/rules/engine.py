@@ -21,7 +21,7 @@ tick.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -261,13 +261,29 @@ class RuleEngine:
     def stale(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[RuleEvaluation]:
         """Staleness outcomes at processing time `now` that are due for publishing, for the sites `owns` accepts
         (every site by default)."""
-        out: list[RuleEvaluation] = []
+        return [evaluation for step in self.stale_in_steps(now, owns) for evaluation in step]
+
+    def stale_in_steps(
+        self, now: datetime, owns: Callable[[str], bool] | None = None, sites_per_step: int = 1_000
+    ) -> Iterator[list[RuleEvaluation]]:
+        """`stale`, a list per `sites_per_step` sites judged, so that a caller on an event loop can let other work
+        run between them (a registry of 100,000 sites is judged in seconds, not milliseconds)."""
         for indicator in self._newly_tracked:
             self._tracked_since[indicator] = now
         self._newly_tracked = set()
+        out: list[RuleEvaluation] = []
+        judged = 0
         for rule in self._staleness:
             since = max(self.started, self._tracked_since.get(rule.indicator, self.started))
+            # Without `for`, `keep_firing_for` or overrides, whether anything is new is decided without building the
+            # evaluation (the common case: most sites, most ticks, nothing to publish).
+            plain = rule.staleness is not None and not (rule.for_ or rule.keep_firing_for)
+            after = rule.staleness.after if rule.staleness is not None else timedelta(0)
             for site in self.watched_sites(rule):
+                judged += 1
+                if judged % sites_per_step == 0:
+                    yield out
+                    out = []
                 if owns is not None and not owns(site):
                     continue
                 seen_key = (rule.indicator, site)
@@ -275,15 +291,18 @@ class RuleEngine:
                 if last > now:
                     # The clock went back (an accelerated clock restarts at its start): count from now.
                     last = self._last_seen[seen_key] = now
+                key = (rule.id, site)
+                outcome = "breach" if now - last >= after else "clear"
+                if plain and self._published.get(key) == outcome and rule.override_for(site) is None:
+                    continue
                 result = evaluate_staleness(rule, site, last, now, site_name=self._names.get(site, ""))
                 if result is None:
                     continue
-                key = (rule.id, site)
                 repeat = result.for_s > 0 or result.keep_firing_for_s > 0
                 if repeat or self._published.get(key) != result.outcome:
                     self._published[key] = result.outcome
                     out.append(result)
-        return out
+        yield out
 
     def forget(self, now: datetime) -> None:
         """After a rebalance: no site counts as loaded (`load_site` again before trusting it), published staleness

@@ -172,6 +172,25 @@ def test_a_site_never_seen_counts_from_the_engine_start_and_every_registry_site_
     assert owned == []  # already published as breach
 
 
+def test_staleness_judged_in_steps_gives_what_one_pass_gives_a_list_per_step_of_sites() -> None:
+    """The worker's timer lets other work run between steps; what it publishes must not depend on the step."""
+    stations = sorted(s.id for s in REGISTRY.sites_for_feed("air"))
+    one_pass = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    stepped = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
+    for engine in (one_pass, stepped):
+        engine.on_record(record("air.pm25.1h", 30, T0 + hours(2)), T0 + hours(2))
+    for at in (3, 4, 5, 6, 7):
+        steps = list(stepped.stale_in_steps(T0 + hours(at), sites_per_step=2))
+        assert len(steps) == len(stations) // 2 + 1
+        assert [r for step in steps for r in step] == one_pass.stale(T0 + hours(at))
+    # a site with an override is judged by the override, not by the shortcut for the common case
+    shipped = SHIPPED["air-station-silent"].model_dump(by_alias=True)
+    overridden = Rule.model_validate({**shipped, "overrides": [{"sites": [SITE], "for": "1h"}]})
+    engine = RuleEngine([overridden], REGISTRY, started=T0)
+    assert len(engine.stale(T0 + hours(5))) == len(stations)
+    assert [r.site for r in engine.stale(T0 + hours(5))] == [SITE]  # repeated for its `for`; the others unchanged
+
+
 def test_only_the_owned_sites_are_judged() -> None:
     engine = RuleEngine([SHIPPED["air-station-silent"]], REGISTRY, started=T0)
     assert [r.site for r in engine.stale(T0 + hours(5), owns=lambda site: site == SITE)] == [SITE]
