@@ -4,7 +4,6 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citywatch.indicators.air import process_air_reading
 from citywatch.indicators.air_station import AirContext, process_station, process_station_batch
 from citywatch.indicators.eventtime import Lateness
 from citywatch.schemas.air import AirReading
@@ -133,12 +132,6 @@ def test_a_batch_longer_than_the_kept_hours_still_gives_every_bucket_its_final_v
     split_state, _, second_half, _ = process_station_batch(split_state, readings[40:], CTX)
     assert canonical(split_state) == canonical(state)
     assert final(first_half + second_half) == final(records)
-
-
-def test_legacy_api_still_answers() -> None:
-    result = process_air_reading(None, reading(0, 12.0), ZONE)
-    assert result.update.accepted and result.update.reason == "new"
-    assert [r.indicator for r in result.indicators] == ["air.pm25.1h", "air.pm25.mean_24h"]
 
 
 @settings(max_examples=12, deadline=None)
