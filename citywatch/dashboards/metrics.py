@@ -17,9 +17,9 @@ from prometheus_client.metrics_core import Metric
 
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.schemas import receipt
-from services.alerts import service as alerts_service
-from services.ingest import app as ingest_app
-from services.simulator import run as simulator_run
+from services.alerts import metrics as alert_metrics
+from services.ingest import metrics as ingest_metrics
+from services.simulator import metrics as simulator_metrics
 from streams import metrics as worker_metrics
 
 
@@ -46,12 +46,12 @@ WORKER_DEAD_LETTERS = exposed_name(worker_metrics.DEAD_LETTERS)
 WORKER_EVALUATIONS = exposed_name(worker_metrics.EVALUATIONS)
 WORKER_LATENCY = exposed_name(worker_metrics.LATENCY)
 WORKER_EVENT_TIME_LAG = exposed_name(worker_metrics.EVENT_TIME_LAG)
-INGEST_RECORDS = exposed_name(ingest_app.RECORDS)
-INGEST_REQUEST_SECONDS = exposed_name(ingest_app.REQUEST_SECONDS)
-ALERT_STATE = exposed_name(alerts_service.ALERT_STATE)
-ALERT_TRANSITIONS = exposed_name(alerts_service.TRANSITIONS)
-ALERT_DELIVERY_ERRORS = exposed_name(alerts_service.DELIVERY_ERRORS)
-SIMULATOR_READINGS = exposed_name(simulator_run.POSTED)
+INGEST_RECORDS = exposed_name(ingest_metrics.RECORDS)
+INGEST_REQUEST_SECONDS = exposed_name(ingest_metrics.REQUEST_SECONDS)
+ALERT_STATE = exposed_name(alert_metrics.ALERT_STATE)
+ALERT_TRANSITIONS = exposed_name(alert_metrics.TRANSITIONS)
+ALERT_DELIVERY_ERRORS = exposed_name(alert_metrics.DELIVERY_ERRORS)
+SIMULATOR_READINGS = exposed_name(simulator_metrics.POSTED)
 
 _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     worker_metrics.READINGS,
@@ -61,14 +61,14 @@ _PROCESS_METRICS: tuple[MetricWrapperBase, ...] = (
     worker_metrics.EVENT_TIME_LAG,
     worker_metrics.CONSUMER_LAG,
     worker_metrics.SITE_INFO,
-    ingest_app.RECORDS,
-    ingest_app.REQUEST_SECONDS,
-    alerts_service.ALERT_STATE,
-    alerts_service.TRANSITIONS,
-    alerts_service.EVALUATIONS,
-    alerts_service.DELIVERY_ERRORS,
-    simulator_run.POSTED,
-    simulator_run.SIM_TIME,
+    ingest_metrics.RECORDS,
+    ingest_metrics.REQUEST_SECONDS,
+    alert_metrics.ALERT_STATE,
+    alert_metrics.TRANSITIONS,
+    alert_metrics.EVALUATIONS,
+    alert_metrics.DELIVERY_ERRORS,
+    simulator_metrics.POSTED,
+    simulator_metrics.SIM_TIME,
 )
 
 # Worker outcomes (`citywatch_worker_readings_total{outcome}`, the verdicts `citywatch.schemas.receipt` names) and

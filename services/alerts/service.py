@@ -16,13 +16,21 @@ from urllib.parse import urlsplit
 import httpx
 import stamina
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_alertmanager
+from services.alerts.metrics import (
+    ALERT_STATE,
+    DELIVERY_ERRORS,
+    EVALUATIONS,
+    LOOP_RESTARTS,
+    REDIS_ERRORS,
+    TRANSITIONS,
+    WEBHOOK_CALLS,
+)
 from services.alerts.notifiers import GrafanaAnnotations, Receiver, WebhookError, Webhooks
 from services.alerts.store import AlertStore, Transition
 from services.kafka_client import apply_committed, client_kwargs
@@ -30,22 +38,6 @@ from services.redis_errors import MAX_BACKOFF_S, until_redis_answers
 
 log = logging.getLogger("citywatch.alerts")
 T = TypeVar("T")
-
-TRANSITIONS = Counter(
-    "citywatch_alert_transitions_total", "Alert transitions published on the alerts topic", ["rule", "status"]
-)
-EVALUATIONS = Counter("citywatch_alert_evaluations_total", "Rule evaluations consumed, by effect", ["effect"])
-WEBHOOK_CALLS = Counter("citywatch_alert_webhook_deliveries_total", "Transitions delivered to every webhook receiver")
-DELIVERY_ERRORS = Counter("citywatch_alert_delivery_errors_total", "Failed deliveries, by target", ["target"])
-REDIS_ERRORS = Counter(
-    "citywatch_alert_redis_errors_total", "Redis calls that failed (Redis down) and are retried, by loop", ["loop"]
-)
-LOOP_RESTARTS = Counter("citywatch_alert_loop_restarts_total", "Loops restarted after an unexpected error", ["loop"])
-ALERT_STATE = Gauge(
-    "citywatch_alert_state",
-    "1 for each alert pending or firing now (like Prometheus's ALERTS)",
-    ["alertname", "site", "severity", "department", "alertstate"],
-)
 
 
 class AlertService:

@@ -28,7 +28,6 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
@@ -49,6 +48,7 @@ from citywatch.settings import IngestSettings, get_ingest_settings
 from citywatch.topics import Topics
 from services.auth.dependencies import require_role
 from services.auth.keys import ApiKey, KeyStore
+from services.ingest.metrics import RECORDS, REQUEST_SECONDS
 from services.ingest.outcomes import OutcomeFollower
 from services.ingest.published_events import PublishedEvents
 from services.ingest.publisher import BrokerUnavailable, Publisher
@@ -61,18 +61,6 @@ from services.redis_errors import add_redis_unavailable_handler
 from services.topics import grants
 
 log = logging.getLogger("citywatch.ingest")
-
-RECORDS = Counter(
-    "citywatch_ingest_records_total",
-    "Records received by the gateway, by feed and outcome (accepted, duplicate, rejected, forbidden, conflict)",
-    ["feed", "outcome"],
-)
-REQUEST_SECONDS = Histogram(
-    "citywatch_ingest_request_duration_seconds",
-    "Time to validate and have Kafka acknowledge an accepted request",
-    ["feed"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
 
 
 class Accepted(BaseModel):

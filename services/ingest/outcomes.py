@@ -15,25 +15,19 @@ import asyncio
 import logging
 from typing import Any
 
-from prometheus_client import Counter
 from pydantic import ValidationError
 
 from citywatch.schemas.dead_letter import DeadLetter
 from citywatch.schemas.receipt import ReceiptUpdate
 from citywatch.settings import IngestSettings
 from citywatch.topics import Topics
+from services.ingest.metrics import OUTCOMES_READ
 from services.ingest.receipts import Receipts
 from services.ingest.recent_rejections import RecentRejections
 from services.kafka_client import apply_committed
 from services.redis_errors import MAX_BACKOFF_S, until_redis_answers
 
 log = logging.getLogger("citywatch.ingest.outcomes")
-
-OUTCOMES_READ = Counter(
-    "citywatch_ingest_outcomes_total",
-    "Worker outcomes brought back to publishers, by kind (receipt update, worker dead letter, unreadable)",
-    ["kind"],
-)
 
 
 class OutcomeFollower:

@@ -18,23 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import start_http_server
 
 from citywatch.registry import load_registry
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import SimulatorSettings
 from services.simulator.clock import SimClock
 from services.simulator.incidents import DEFAULT_INCIDENTS
+from services.simulator.metrics import POSTED, SIM_TIME
 from services.simulator.scenario import Batch, Scenario
 
 log = logging.getLogger("citywatch.simulator")
 
-POSTED = Counter(
-    "citywatch_simulator_readings_total",
-    "Readings the simulator (or a replay) posted, by feed and gateway response (HTTP status, or 'unreachable')",
-    ["feed", "status"],
-)
-SIM_TIME = Gauge("citywatch_simulator_clock_seconds", "The simulator's clock (event time), epoch seconds")
 
 MAX_BATCH = 500
 MAX_RETRY_DELAY_S = 30.0
