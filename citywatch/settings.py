@@ -16,11 +16,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from citywatch.intake.clock import ClockBounds
 from citywatch.standards.tables.hj633 import DEFAULT_CONCENTRATION_ROUNDING, ConcentrationRounding
 
+ENV_PREFIX = "CITYWATCH_"
+
 
 class CommonSettings(BaseSettings):
     """What every citywatch process shares: where Kafka is, how topics are named, the local day."""
 
-    model_config = SettingsConfigDict(env_prefix="CITYWATCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
     topic_prefix: str = Field("citywatch", description="Prefix of every topic name; tests use their own")
@@ -284,6 +286,31 @@ class SimulatorSettings(CommonSettings):
     )
     simulator_metrics_host: str = Field("127.0.0.1", description="Bind address of the simulator's /metrics")
     simulator_metrics_port: int = 8020
+
+
+class ToolEnvironment(BaseSettings):
+    """What the command-line tools and the local stack read from the environment, beside the processes' settings."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    api_key: str = Field("", description="`citywatch oncall` and `publish`: the API key they send")
+    alerts_url: str = Field("http://127.0.0.1:8010", description="`citywatch oncall`: the alert service")
+    run_root: str = Field("", description="Where the local stacks keep their state (default: .run/ in the checkout)")
+    test_port_offset: int = Field(0, description="Shifts the test stack's ports: two test stacks on one machine")
+    bench_traceback: bool = Field(False, description="`citywatch bench`: print a failed part's traceback")
+
+
+SETTINGS = (CommonSettings, IngestSettings, WorkerSettings, AlertSettings, SimulatorSettings, ToolEnvironment)
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: `env_name("worker_data_dir")` is `CITYWATCH_WORKER_DATA_DIR`.
+
+    Tools that start processes or read the environment name a variable through this, so a misspelt or removed
+    setting fails where it is written instead of being silently ignored by the process it was meant for."""
+    if not any(setting in cls.model_fields for cls in SETTINGS):
+        raise KeyError(f"no citywatch setting {setting!r}: the settings are the fields of citywatch/settings.py")
+    return ENV_PREFIX + setting.upper()
 
 
 @lru_cache

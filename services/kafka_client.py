@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 
 
 class KafkaSettingsError(ValueError):
@@ -23,14 +23,14 @@ class KafkaSettingsError(ValueError):
 def _password(settings: CommonSettings) -> str:
     if not settings.kafka_sasl_password_file:
         raise KafkaSettingsError(
-            f"CITYWATCH_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
-            "CITYWATCH_KAFKA_SASL_PASSWORD_FILE (a file holding the user's password)"
+            f"{env_name('kafka_security_protocol')}={settings.kafka_security_protocol} needs "
+            f"{env_name('kafka_sasl_password_file')} (a file holding the user's password)"
         )
     path = Path(settings.kafka_sasl_password_file)
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise KafkaSettingsError(f"CITYWATCH_KAFKA_SASL_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from exc
+        raise KafkaSettingsError(f"{env_name('kafka_sasl_password_file')}: cannot read {path}: {exc.strerror}") from exc
 
 
 def ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
@@ -39,7 +39,9 @@ def ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
     try:
         return ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
     except (OSError, ssl.SSLError) as exc:
-        raise KafkaSettingsError(f"CITYWATCH_KAFKA_SSL_CAFILE: cannot load {settings.kafka_ssl_cafile}: {exc}") from exc
+        raise KafkaSettingsError(
+            f"{env_name('kafka_ssl_cafile')}: cannot load {settings.kafka_ssl_cafile}: {exc}"
+        ) from exc
 
 
 def client_kwargs(settings: CommonSettings) -> dict[str, Any]:
@@ -51,7 +53,8 @@ def client_kwargs(settings: CommonSettings) -> dict[str, Any]:
     if settings.kafka_security_protocol.startswith("SASL"):
         if not settings.kafka_sasl_username:
             raise KafkaSettingsError(
-                f"CITYWATCH_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs CITYWATCH_KAFKA_SASL_USERNAME"
+                f"{env_name('kafka_security_protocol')}={settings.kafka_security_protocol} needs "
+                f"{env_name('kafka_sasl_username')}"
             )
         kwargs |= {
             "sasl_mechanism": settings.kafka_sasl_mechanism,

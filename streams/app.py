@@ -39,7 +39,7 @@ from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
 from citywatch.rules.model import Rule
 from citywatch.schemas.receipt import REFUSALS
-from citywatch.settings import WorkerSettings
+from citywatch.settings import WorkerSettings, env_name
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from services.topics import grants
@@ -287,7 +287,10 @@ def _serve_pages(app: faust.App, rule_source: RuleSource, token: str) -> None:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 return self.json(
-                    {"detail": "send the worker's admin token: Authorization: Bearer <CITYWATCH_WORKER_ADMIN_TOKEN>"},
+                    {
+                        "detail": "send the worker's admin token: Authorization: Bearer "
+                        f"<{env_name('worker_admin_token')}>"
+                    },
                     status=401,
                 )
             result = await rule_source.reload("POST /rules/reload")

@@ -35,6 +35,7 @@ from citywatch.bench.readings import registry_with_stations
 from citywatch.bench.results import counter_total, rate
 from citywatch.bench.stats import Figure, PartResult
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.settings import env_name
 
 ISSUE_STATIONS = 100
 ISSUE_YEARS = 5
@@ -146,12 +147,12 @@ def run_backfill_bench(options: BackfillOptions, console: Console) -> PartResult
         readings = write_history(csv_path, stations, first, hours)
         env = {
             **run.env(registry, o.partitions),
-            "CITYWATCH_RATE_LIMIT_RECORDS": str(readings + 100_000),
-            "CITYWATCH_WORKER_DATA_DIR": str(run.tmp / "worker"),
+            env_name("rate_limit_records"): str(readings + 100_000),
+            env_name("worker_data_dir"): str(run.tmp / "worker"),
         }
-        worker = run.start("worker", "CITYWATCH_WORKER_WEB_PORT", env)
-        run.start("alerts", "CITYWATCH_ALERTS_PORT", env, health_path="/healthz")
-        gateway = run.start("ingest", "CITYWATCH_INGEST_PORT", env, health_path="/healthz")
+        worker = run.start("worker", env_name("worker_web_port"), env)
+        run.start("alerts", env_name("alerts_port"), env, health_path="/healthz")
+        gateway = run.start("ingest", env_name("ingest_port"), env, health_path="/healthz")
         key = run.api_key()
         console.print(
             f"[bold]backfill benchmark[/]: {readings:,} readings ({o.stations} stations × {o.years:g} years) "
@@ -160,7 +161,7 @@ def run_backfill_bench(options: BackfillOptions, console: Console) -> PartResult
         replay_env = {
             **os.environ,
             **env,
-            "CITYWATCH_INGEST_URL": f"http://127.0.0.1:{gateway.metrics_port}",
+            env_name("ingest_url"): f"http://127.0.0.1:{gateway.metrics_port}",
         }
         args = [sys.executable, "-m", "citywatch", "replay", str(csv_path), "--feed", "air", "--backfill",
                 "--time-convention", "hour-beginning", "--key", key, "--wait", "600"]  # fmt: skip

@@ -31,6 +31,7 @@ from citywatch.bench.worker import free_port, loadavg, versions
 from citywatch.devstack.config import PROFILES, REPO_ROOT, StackConfig
 from citywatch.devstack.servers import Server, ServerStartError, http_ok
 from citywatch.devstack.stack import CitywatchProcess, Stack
+from citywatch.settings import env_name
 from citywatch.topics import Topics
 
 
@@ -123,17 +124,17 @@ class BenchRun:
 
     def env(self, registry_file: Path, partitions: int) -> dict[str, str]:
         return {
-            "CITYWATCH_KAFKA_BOOTSTRAP": self.config.kafka_bootstrap,
-            "CITYWATCH_TOPIC_PREFIX": self.prefix,
-            "CITYWATCH_WORKER_APP_ID": f"{self.prefix}-worker",
-            "CITYWATCH_ALERTS_GROUP_ID": f"{self.prefix}-alerts",
-            "CITYWATCH_REDIS_URL": self.config.redis_url,
-            "CITYWATCH_REDIS_PREFIX": self.prefix,
-            "CITYWATCH_ALERTMANAGER_URL": self.config.alertmanager_url,
-            "CITYWATCH_ALERTMANAGER_EXTRA_LABELS": f"bench={self.prefix}",
-            "CITYWATCH_REGISTRY_FILE": str(registry_file),
-            "CITYWATCH_TOPIC_PARTITIONS": str(partitions),
-            "CITYWATCH_LOG_LEVEL": "WARNING",
+            env_name("kafka_bootstrap"): self.config.kafka_bootstrap,
+            env_name("topic_prefix"): self.prefix,
+            env_name("worker_app_id"): f"{self.prefix}-worker",
+            env_name("alerts_group_id"): f"{self.prefix}-alerts",
+            env_name("redis_url"): self.config.redis_url,
+            env_name("redis_prefix"): self.prefix,
+            env_name("alertmanager_url"): self.config.alertmanager_url,
+            env_name("alertmanager_extra_labels"): f"bench={self.prefix}",
+            env_name("registry_file"): str(registry_file),
+            env_name("topic_partitions"): str(partitions),
+            env_name("log_level"): "WARNING",
         }
 
     def create_topics(self, registry_file: Path, partitions: int) -> None:

@@ -30,6 +30,7 @@ from citywatch.bench.readings import FIRST_HOUR, calm_reading, registry_with_sta
 from citywatch.bench.results import rate
 from citywatch.bench.stats import Figure, PartResult, percentiles
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.settings import env_name
 
 INGEST_TARGET = 0.5
 """Issue 8: the gateway accepts ≥ 0.5 × the bare producer's rate."""
@@ -143,11 +144,11 @@ def run_ingest_bench(options: IngestOptions, console: Console) -> PartResult:
         run.create_topics(registry, o.partitions)
         env = {
             **run.env(registry, o.partitions),
-            "CITYWATCH_RATE_LIMIT_RECORDS": str(10 * o.readings + 10_000),
-            "CITYWATCH_MAX_BATCH_RECORDS": str(max(1000, o.batch)),
-            "CITYWATCH_MAX_BODY_BYTES": str(max(2_000_000, o.batch * 1000)),
+            env_name("rate_limit_records"): str(10 * o.readings + 10_000),
+            env_name("max_batch_records"): str(max(1000, o.batch)),
+            env_name("max_body_bytes"): str(max(2_000_000, o.batch * 1000)),
         }
-        gateway = run.start("ingest", "CITYWATCH_INGEST_PORT", env, health_path="/healthz")
+        gateway = run.start("ingest", env_name("ingest_port"), env, health_path="/healthz")
         key = run.api_key()
         url = f"http://127.0.0.1:{gateway.metrics_port}/v1/feeds/air/readings/batch"
         console.print(

@@ -47,6 +47,7 @@ from citywatch.bench.readings import FIRST_HOUR, calm_reading, registry_with_sta
 from citywatch.bench.results import counter_total, rate
 from citywatch.bench.stats import Figure, Pacer, PartResult, backlog_growth, percentiles
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.settings import env_name
 from citywatch.standards.averages import validity_rules
 
 LATENCY_TARGET_MS = 250.0
@@ -339,16 +340,16 @@ def run_latency_bench(options: LatencyOptions, console: Console) -> PartResult:
         run.create_topics(registry, o.partitions)
         env = {
             **run.env(registry, o.partitions),
-            "CITYWATCH_RATE_LIMIT_RECORDS": str(int(o.rate * 120) + 100_000),
-            "CITYWATCH_WORKER_DATA_DIR": str(run.tmp / "worker"),
+            env_name("rate_limit_records"): str(int(o.rate * 120) + 100_000),
+            env_name("worker_data_dir"): str(run.tmp / "worker"),
         }
         console.print(
             f"[bold]latency benchmark[/]: {o.rate:g} readings/s for {o.duration_s:g} s in POSTs of {o.batch} "
             f"({len(background)} stations), a probe breach every {o.probe_interval_s:g} s; prefix {run.prefix}"
         )
-        worker = run.start("worker", "CITYWATCH_WORKER_WEB_PORT", env)
-        run.start("alerts", "CITYWATCH_ALERTS_PORT", env, health_path="/healthz")
-        gateway = run.start("ingest", "CITYWATCH_INGEST_PORT", env, health_path="/healthz")
+        worker = run.start("worker", env_name("worker_web_port"), env)
+        run.start("alerts", env_name("alerts_port"), env, health_path="/healthz")
+        gateway = run.start("ingest", env_name("ingest_port"), env, health_path="/healthz")
         run.add_prometheus_rules(prometheus_rule(run.prefix))
         key = run.api_key()
         bench = LatencyBench(o, run, background, probe_ids)

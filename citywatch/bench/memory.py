@@ -35,6 +35,7 @@ from citywatch.bench.readings import readings, registry_with_stations
 from citywatch.bench.results import counter_by_label, counter_total
 from citywatch.bench.stats import Figure, PartResult, linear_fit
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.settings import env_name
 
 LINEAR_R2_TARGET = 0.98
 """Issue 8: memory linear in sites — the fit's r² at least this."""
@@ -90,12 +91,12 @@ def measure_sites(
         task = bar.add_task(f"{n:,} sites: registry", total=n)
         registry, stations = registry_with_stations(o.registry_file, n, run.tmp / "registry.yaml")
         run.create_topics(registry, o.partitions)
-        env = {**run.env(registry, o.partitions), "CITYWATCH_WORKER_DATA_DIR": str(run.tmp / "worker")}
+        env = {**run.env(registry, o.partitions), env_name("worker_data_dir"): str(run.tmp / "worker")}
         if o.worker_store:
-            env["CITYWATCH_WORKER_STORE"] = o.worker_store
+            env[env_name("worker_store")] = o.worker_store
         bar.update(task, description=f"{n:,} sites: worker start")
         # A 100k-station registry YAML takes the worker ~1–2 min to load.
-        worker = run.start("worker", "CITYWATCH_WORKER_WEB_PORT", env, wait_s=max(120.0, n / 250))
+        worker = run.start("worker", env_name("worker_web_port"), env, wait_s=max(120.0, n / 250))
         pid = worker.process.pid()
         assert pid is not None
         # Only the counters polled: the full page at 100,000 sites is tens of MB of indicator series.

@@ -34,6 +34,7 @@ from citywatch.bench.readings import readings, registry_with_stations
 from citywatch.bench.results import counter_total, rate
 from citywatch.bench.stats import Figure, PartResult
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.settings import env_name
 
 READINGS_METRIC = "citywatch_worker_readings_total"
 
@@ -64,10 +65,10 @@ def phase(
     app_id = f"{run.prefix}-w{workers}"
     run.groups.append(app_id)
     envs = [
-        {**base_env, "CITYWATCH_WORKER_APP_ID": app_id, "CITYWATCH_WORKER_DATA_DIR": str(run.tmp / f"{app_id}-{i}")}
+        {**base_env, env_name("worker_app_id"): app_id, env_name("worker_data_dir"): str(run.tmp / f"{app_id}-{i}")}
         for i in range(workers)
     ]
-    procs = run.start_together("worker", "CITYWATCH_WORKER_WEB_PORT", envs, [f"{app_id}-{i}" for i in range(workers)])
+    procs = run.start_together("worker", env_name("worker_web_port"), envs, [f"{app_id}-{i}" for i in range(workers)])
     urls = [f"http://127.0.0.1:{p.metrics_port}/metrics" for p in procs]
     first: tuple[float, float] | None = None
     last = (0.0, 0.0)
@@ -128,7 +129,7 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
         run.create_topics(registry, o.partitions)
         base_env = run.env(registry, o.partitions)
         if o.worker_store:
-            base_env["CITYWATCH_WORKER_STORE"] = o.worker_store
+            base_env[env_name("worker_store")] = o.worker_store
         console.print(
             f"[bold]scaling benchmark[/]: {o.readings:,} readings of {len(stations)} stations, {o.partitions} partitions; "
             "one worker, then two workers of one group"

@@ -14,6 +14,7 @@ from rich.console import Console
 from citywatch.bench.harness import BenchTimeout, machine, now_iso
 from citywatch.bench.stats import PartResult, results_table
 from citywatch.devstack.servers import ServerStartError
+from citywatch.settings import env_name
 
 RESULTS_DIR = Path("bench-results")
 
@@ -36,7 +37,7 @@ def run_part(
         result = PartResult(part, now_iso(), {}, complete=False, problem=str(exc), machine=machine())
     except (RuntimeError, ServerStartError, OSError) as exc:
         console.print(f"[red]{part} failed: {exc}[/]")
-        if os.environ.get("CITYWATCH_BENCH_TRACEBACK"):
+        if os.environ.get(env_name("bench_traceback")):
             console.print(traceback.format_exc())
         result = PartResult(part, now_iso(), {}, complete=False, problem=f"failed: {exc}", machine=machine())
     console.print(results_table([result], title=f"citywatch bench {part}"))

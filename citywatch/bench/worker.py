@@ -61,6 +61,7 @@ from citywatch.devstack.config import PROFILES, REPO_ROOT
 from citywatch.devstack.servers import ManagedProcess, ServerStartError, http_ok
 from citywatch.devstack.stack import Stack
 from citywatch.registry import load_registry
+from citywatch.settings import env_name
 from citywatch.topics import Topics
 
 CONSUMERS = ("bare", "empty_agent", "worker")
@@ -339,15 +340,15 @@ class WorkerBench:
         o = self.options
         port = free_port()
         env = {
-            "CITYWATCH_KAFKA_BOOTSTRAP": bootstrap,
-            "CITYWATCH_TOPIC_PREFIX": self.prefix,
-            "CITYWATCH_WORKER_APP_ID": self.worker_app_id,
-            "CITYWATCH_WORKER_WEB_PORT": str(port),
-            "CITYWATCH_WORKER_WEB_HOST": "127.0.0.1",
-            "CITYWATCH_WORKER_DATA_DIR": str(self.tmp / "worker"),
-            "CITYWATCH_TOPIC_PARTITIONS": str(o.partitions),
-            "CITYWATCH_REGISTRY_FILE": str(self.registry_file),
-            **({"CITYWATCH_WORKER_STORE": o.worker_store} if o.worker_store else {}),
+            env_name("kafka_bootstrap"): bootstrap,
+            env_name("topic_prefix"): self.prefix,
+            env_name("worker_app_id"): self.worker_app_id,
+            env_name("worker_web_port"): str(port),
+            env_name("worker_web_host"): "127.0.0.1",
+            env_name("worker_data_dir"): str(self.tmp / "worker"),
+            env_name("topic_partitions"): str(o.partitions),
+            env_name("registry_file"): str(self.registry_file),
+            **({env_name("worker_store"): o.worker_store} if o.worker_store else {}),
             **o.extra_env,
         }
         python = [sys.executable]

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citywatch.devstack.config import PROFILES, StackConfig
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 from citywatch.topics import Topics
 
 console = Console(stderr=True)
@@ -35,7 +35,7 @@ def _config(profile: str) -> StackConfig:
 def _broker_error(settings: CommonSettings, exc: KafkaError) -> NoReturn:
     console.print(
         f"[red]error[/]: Kafka at {settings.kafka_bootstrap} refused or did not answer ({exc!r}); "
-        "start the stack (`make up`) or set CITYWATCH_KAFKA_BOOTSTRAP"
+        f"start the stack (`make up`) or set {env_name('kafka_bootstrap')}"
     )
     raise typer.Exit(1) from exc
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 
 keys_app = typer.Typer(help="Per-department API keys (stored hashed in Redis).")
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def _with_store(action: Callable[..., Awaitable[T]]) -> T:
     except RedisConnectionError as exc:
         Console(stderr=True).print(
             f"[red]error[/]: Redis at {settings.redis_url} is unreachable ({exc}); "
-            "start the stack (`make up`) or set CITYWATCH_REDIS_URL"
+            f"start the stack (`make up`) or set {env_name('redis_url')}"
         )
         raise typer.Exit(1) from exc
 

@@ -11,12 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from citywatch.local_time import localized, shown
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 
 oncall_app = typer.Typer(help="Active alerts, acknowledgements, maintenance windows and history (on-call/admin key).")
 
-URL = typer.Option("http://127.0.0.1:8010", envvar="CITYWATCH_ALERTS_URL", help="Alert service base URL")
-KEY = typer.Option(..., envvar="CITYWATCH_API_KEY", help="An on-call or admin key (`citywatch keys create`)")
+URL = typer.Option("http://127.0.0.1:8010", envvar=env_name("alerts_url"), help="Alert service base URL")
+KEY = typer.Option(..., envvar=env_name("api_key"), help="An on-call or admin key (`citywatch keys create`)")
 AS_JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
 
 
@@ -30,7 +30,7 @@ def _call(method: str, url: str, path: str, key: str, **kwargs: Any) -> Any:
     except httpx.HTTPError as exc:
         Console(stderr=True).print(
             f"[red]error[/]: the alert service at {url} is unreachable ({exc}); start it (`make up`) or set "
-            "CITYWATCH_ALERTS_URL"
+            f"{env_name('alerts_url')}"
         )
         raise typer.Exit(1) from exc
     if response.status_code >= 400:

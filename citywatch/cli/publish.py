@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from citywatch.cli.outcome import EXIT_BROKER, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from citywatch.devstack.config import LOCAL
+from citywatch.settings import env_name
 
 if TYPE_CHECKING:
     from services.publish.follow import Totals
@@ -127,7 +128,7 @@ def publish(
         str | None,
         typer.Option(
             "--api-key",
-            envvar="CITYWATCH_API_KEY",
+            envvar=env_name("api_key"),
             help="The department's API key, to follow the records (default: the local stack's keys file)",
         ),
     ] = None,
@@ -232,7 +233,7 @@ def publish(
     if key is None:
         if follow:
             console.print(
-                "not followed through the worker: no API key of the department (--api-key or CITYWATCH_API_KEY)",
+                f"not followed through the worker: no API key of the department (--api-key or {env_name('api_key')})",
                 highlight=False,
             )
         raise typer.Exit(EXIT_REJECTED if result.rejected else EXIT_OK)

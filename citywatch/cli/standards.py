@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 from citywatch.standards import AQI_INPUTS, aqi, classify_section, local_date
 from citywatch.standards.gb3095 import limits_in_force
 from citywatch.standards.gb3838 import WATER_INPUTS
@@ -89,7 +89,7 @@ def aqi_command(
         typer.Option(
             "--rounding",
             help="Round concentrations to their reporting precision before the lookup, or not; default: "
-            "CITYWATCH_AQI_CONCENTRATION_ROUNDING (reported)",
+            f"{env_name('aqi_concentration_rounding')} (reported)",
         ),
     ] = None,
 ) -> None:

@@ -9,8 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from citywatch.settings import env_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUN_ROOT = Path(os.environ.get("CITYWATCH_RUN_ROOT", REPO_ROOT / ".run"))
+RUN_ROOT = Path(os.environ.get(env_name("run_root"), REPO_ROOT / ".run"))
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ LOCAL = StackConfig(
 )
 
 # Two test stacks on one machine (two clones, two engineers) need ports apart: CITYWATCH_TEST_PORT_OFFSET shifts them.
-_OFFSET = int(os.environ.get("CITYWATCH_TEST_PORT_OFFSET", "0"))
+_OFFSET = int(os.environ.get(env_name("test_port_offset"), "0"))
 
 TEST = StackConfig(
     name="test",

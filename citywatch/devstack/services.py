@@ -12,7 +12,7 @@ from rich.console import Console
 
 from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.devstack.stack import CitywatchProcess
-from citywatch.settings import CommonSettings
+from citywatch.settings import CommonSettings, env_name
 
 if TYPE_CHECKING:
     from services.auth.keys import Role
@@ -23,18 +23,18 @@ DEMO_WORKER_CLOCK = {
     # The simulator runs days in minutes: the worker's processing clock follows the events it processes, so a
     # station the scenario silences goes stale against the others' readings (citywatch/clock.py), and staleness is
     # judged every real second (one simulated quarter hour at the default 720×) instead of every minute.
-    "CITYWATCH_CLOCK_FOLLOWS_EVENTS": "true",
-    "CITYWATCH_WORKER_STALENESS_INTERVAL_S": "1",
+    env_name("clock_follows_events"): "true",
+    env_name("worker_staleness_interval_s"): "1",
 }
 
 
 def local_processes(config: StackConfig) -> list[CitywatchProcess]:
     env = {
-        "CITYWATCH_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
-        "CITYWATCH_REDIS_URL": config.redis_url,
-        "CITYWATCH_ALERTMANAGER_URL": config.alertmanager_url,
-        "CITYWATCH_WORKER_DATA_DIR": str(config.run_dir / "worker"),
-        "CITYWATCH_SIMULATOR_KEYS_FILE": str(config.run_dir / "simulator-keys.json"),
+        env_name("kafka_bootstrap"): config.kafka_bootstrap,
+        env_name("redis_url"): config.redis_url,
+        env_name("alertmanager_url"): config.alertmanager_url,
+        env_name("worker_data_dir"): str(config.run_dir / "worker"),
+        env_name("simulator_keys_file"): str(config.run_dir / "simulator-keys.json"),
     }
     run = config.run_dir
     return [

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from citywatch.local_time import localized
 from citywatch.registry import Registry, load_registry
 from citywatch.registry.model import Area
-from citywatch.settings import AlertSettings, get_alert_settings
+from citywatch.settings import AlertSettings, env_name, get_alert_settings
 from services.alerts.alertmanager import alert_labels
 from services.alerts.service import AlertService
 from services.alerts.store import Ack, AlertStore, Maintenance, new_id
@@ -203,13 +203,13 @@ def create_app(settings: AlertSettings | None = None, registry: Registry | None 
         elif ends - starts > longest:
             problem = (
                 f"ends_at: a maintenance window lasts at most {settings.maintenance_max_days:g} days "
-                f"(CITYWATCH_MAINTENANCE_MAX_DAYS), this one {(ends - starts) / timedelta(days=1):.1f}; a site out "
+                f"({env_name('maintenance_max_days')}), this one {(ends - starts) / timedelta(days=1):.1f}; a site out "
                 "of service longer belongs in the registry"
             )
         elif starts.timestamp() > now + settings.maintenance_max_lead_days * 86400:
             problem = (
                 f"starts_at: a window may start at most {settings.maintenance_max_lead_days:g} days ahead "
-                "(CITYWATCH_MAINTENANCE_MAX_LEAD_DAYS)"
+                f"({env_name('maintenance_max_lead_days')})"
             )
         if problem is not None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, problem)
