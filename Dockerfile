@@ -18,11 +18,14 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 # Only what the package build needs: keeps the layer cache valid when tests or docs change.
+# The service lock: the versions the tests ran, each checked against its hash; no report or dashboard-build extras.
+COPY requirements/service.lock ./requirements/
+RUN pip install --require-hashes -r requirements/service.lock
 COPY pyproject.toml README.md ./
 COPY citywatch ./citywatch
 COPY services ./services
 COPY streams ./streams
-RUN pip install .
+RUN pip install --no-deps .
 
 # ---- runtime stage ----
 FROM python:3.11-slim

@@ -6,8 +6,10 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 CITYWATCH := $(BIN)/citywatch
 STAMP     := $(VENV)/.installed
+# Lock files for Python 3.11 on every platform (the Docker image's arm64 too), with every file's hash.
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet $(UPGRADE)
 
-.PHONY: up down status test check bench lint typecheck unit integration faults configcheck install venv clean
+.PHONY: up down status test check bench lint typecheck unit integration faults configcheck install venv lock clean
 
 ## up: install what is missing, start the stack, the citywatch processes and the simulator; print where to look
 up: install
@@ -34,9 +36,11 @@ bench: install
 	$(CITYWATCH) bench worker --shape batch --out bench-results/worker-batch.json
 	$(CITYWATCH) bench all
 
+## lint: ruff, and the import contracts (pyproject.toml's [tool.importlinter]: which layer may import which)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -57,11 +61,18 @@ install: $(STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked versions, each checked against its hash; then citywatch itself, editable, adding nothing.
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+## lock: write requirements/*.lock again from pyproject.toml (keeps each locked version that still fits; `make lock UPGRADE=--upgrade` takes the newest)
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/service.lock
 
 clean: down
 	rm -rf .run

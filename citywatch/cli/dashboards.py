@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from citywatch.cli.extras import require_extra
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.registry import load_registry
 from citywatch.settings import CommonSettings
@@ -43,6 +44,7 @@ def build_command(
     ),
 ) -> None:
     """Generate the dashboards' JSON and the recording rules from the code."""
+    require_extra("dashboards", "dashboards build")
     from citywatch import dashboards
 
     files = dashboards.generate(dashboards.context(load_registry(registry), _today()))

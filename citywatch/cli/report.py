@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from citywatch.cli.extras import require_extra
+
 # Client libraries that log every connection and every font subset at INFO: the report's console shows its
 # progress bar and its result, and only their warnings.
 QUIET_LOGGERS = ("kafka", "aiokafka", "weasyprint", "fontTools", "matplotlib", "PIL")
@@ -34,6 +36,7 @@ def report(
 ) -> None:
     """Write the plan evaluation report (HTML, PDF and PNG plots, Chinese and English) for the local days
     --from … --to."""
+    require_extra("report", "report")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
