@@ -38,7 +38,7 @@ from kafka.admin import (
 from kafka.errors import TopicAlreadyExistsError
 
 from citywatch.topics import Topics
-from services.topics import FEED_RETENTION
+from services.topic_admin import FEED_RETENTION
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 8192

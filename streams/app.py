@@ -42,7 +42,6 @@ from citywatch.schemas.receipt import REFUSALS
 from citywatch.settings import WorkerSettings, env_name
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
-from services.topics import grants
 from streams import metrics
 from streams.faust_workarounds.batches import batches
 from streams.faust_workarounds.commits import WorkerApp
@@ -51,7 +50,7 @@ from streams.faust_workarounds.tables import FaustTable
 from streams.outputs import OutputProducer
 from streams.pipeline import Pipeline, PipelineSetup, RuleLane, Sent
 from streams.processors import district_processor, feed_processors
-from streams.rules import RuleSource, history_rules_key, partition_of, rules_key
+from streams.rule_source import RuleSource, history_rules_key, partition_of, rules_key
 
 log = logging.getLogger("citywatch.worker")
 
@@ -112,7 +111,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         await outputs.stop()
 
     app.on_before_shutdown.connect(cast(Any, stop_outputs))  # after the consumer stopped: no send follows
-    publishers = grants(registry)
+    publishers = registry.feeds_by_department()
 
     # One table for every keyed state (site ids are unique across feeds; districts are prefixed), with RocksDB
     # memory sized by settings: faust's defaults reserve 2.5 GB of block cache per table partition.

@@ -50,7 +50,7 @@ from citywatch.topics import Topics
 from streams import metrics
 from streams.processors import FeedProcessor
 from streams.receipts import ReceiptBook, receipt_of, source_of
-from streams.rules import partition_of
+from streams.rule_source import partition_of
 
 log = logging.getLogger("citywatch.worker")
 

@@ -90,13 +90,17 @@ class Isolation:
     def ensure_topics(self, partitions: int = 2) -> Topics:
         """This test's topics, feed topics of every registry department included."""
         from citywatch.registry import load_registry
-        from services.topics import ensure_topics, grants
+        from services.topic_admin import ensure_topics
 
         self.partitions = partitions
         topics = Topics(self.id)
         registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
         ensure_topics(
-            self.stack.kafka_bootstrap, topics, partitions, grants(registry), self.env["CITYWATCH_WORKER_APP_ID"]
+            self.stack.kafka_bootstrap,
+            topics,
+            partitions,
+            registry.feeds_by_department(),
+            self.env["CITYWATCH_WORKER_APP_ID"],
         )
         return topics
 

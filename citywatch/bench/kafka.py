@@ -16,7 +16,7 @@ from kafka.errors import KafkaError
 from citywatch.bench.results import ConsumerRate
 from citywatch.registry import load_registry
 from citywatch.topics import Topics
-from services.topics import ensure_topics, grants
+from services.topic_admin import ensure_topics
 
 Progress = Callable[[int], None]
 """Called with the number of records done so far."""
@@ -25,7 +25,7 @@ Progress = Callable[[int], None]
 def create_topics(bootstrap: str, prefix: str, partitions: int, registry_file: Path, worker_app_id: str) -> list[str]:
     """Every topic of the prefix (feeds of each registry department, indicators, changelog ...), like a deployment."""
     registry = load_registry(registry_file)
-    return ensure_topics(bootstrap, Topics(prefix), partitions, grants(registry), worker_app_id)
+    return ensure_topics(bootstrap, Topics(prefix), partitions, registry.feeds_by_department(), worker_app_id)
 
 
 def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout_s: float = 30.0) -> None:

@@ -110,7 +110,7 @@ def topics_ensure(
     from pathlib import Path
 
     from citywatch.registry import load_registry
-    from services.topics import ensure_topics, grants
+    from services.topic_admin import ensure_topics
 
     settings = CommonSettings()
     registry = load_registry(Path(settings.registry_file))
@@ -118,7 +118,7 @@ def topics_ensure(
     from services.kafka_security import department_credentials, ensure_department_access
 
     topics = Topics(settings.topic_prefix)
-    departments = grants(registry)
+    departments = registry.feeds_by_department()
     worker = WorkerSettings()
     app_id = worker.worker_app_id
     partitions = partitions or worker.topic_partitions

@@ -23,7 +23,7 @@ import yaml
 from citywatch.registry import Registry
 from citywatch.topics import Topics
 from services.kafka_security import scram_user
-from services.topics import grants, topic_configs
+from services.topic_admin import topic_configs
 
 # The Strimzi API version of every custom resource. Strimzi 0.49 added `v1`; 1.0 removed `v1beta2`.
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -76,7 +76,7 @@ def resource_name(topic: str) -> str:
 def kafka_topics(deployment: Deployment, registry: Registry) -> list[dict[str, Any]]:
     """A KafkaTopic for every topic `citywatch topics ensure` creates, with the same configuration."""
     topics = Topics(deployment.topic_prefix)
-    configs = topic_configs(topics, grants(registry), deployment.worker_app_id)
+    configs = topic_configs(topics, registry.feeds_by_department(), deployment.worker_app_id)
     documents = [_topic(name, deployment.partitions, config) for name, config in sorted(configs.items())]
     # faust creates the leader topic with one partition; declaring it here means the worker needs no cluster CREATE.
     documents.append(_topic(leader_topic(deployment.worker_app_id), 1, {}))
@@ -90,7 +90,7 @@ def kafka_topics(deployment: Deployment, registry: Registry) -> list[dict[str, A
 def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, Any]]:
     """A SCRAM KafkaUser per department (its own feed topics only) and one per citywatch process."""
     topics = Topics(deployment.topic_prefix)
-    department_feeds = grants(registry)
+    department_feeds = registry.feeds_by_department()
     feed_topics = sorted(topics.feed(feed, d) for d, feeds in department_feeds.items() for feed in feeds)
     app_id = deployment.worker_app_id
 

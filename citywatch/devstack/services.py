@@ -81,14 +81,14 @@ def _keys_file(config: StackConfig, name: str, wanted: list[tuple[str, str]]) ->
 def start_services(config: StackConfig, say: Callable[[str], None] = print) -> None:
     from citywatch.registry import load_registry
     from citywatch.topics import Topics
-    from services.topics import ensure_topics, grants
+    from services.topic_admin import ensure_topics
 
     registry = load_registry(REPO_ROOT / CommonSettings().registry_file)
     from citywatch.settings import WorkerSettings
 
     worker = WorkerSettings()
     created = ensure_topics(
-        config.kafka_bootstrap, Topics(), worker.topic_partitions, grants(registry), worker.worker_app_id
+        config.kafka_bootstrap, Topics(), worker.topic_partitions, registry.feeds_by_department(), worker.worker_app_id
     )
     if created:
         say(f"created topics: {', '.join(created)}")
@@ -97,7 +97,7 @@ def start_services(config: StackConfig, say: Callable[[str], None] = print) -> N
     # Departments' own producers: a SCRAM user each, allowed to write only its feed topics.
     from services.kafka_security import department_credentials, ensure_department_access
 
-    departments = grants(registry)
+    departments = registry.feeds_by_department()
     ensure_department_access(
         config.kafka_bootstrap, Topics(), departments, department_credentials(config.run_dir, departments)
     )

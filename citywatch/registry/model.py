@@ -212,6 +212,10 @@ class Registry(_Strict):
                 return d
         raise KeyError(f"unknown department {department_id!r}; known: {', '.join(d.id for d in self.departments)}")
 
+    def feeds_by_department(self) -> dict[str, set[str]]:
+        """Which feeds each department publishes (and so which feed topics it may write)."""
+        return {d.id: set(d.feeds) for d in self.departments}
+
     def may_publish(self, department: str, feed: str, site_id: str) -> bool:
         """True when the department publishes this feed, and owns the site, and the site belongs to the feed."""
         site = self._sites.get(site_id)

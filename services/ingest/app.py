@@ -58,7 +58,6 @@ from services.ingest.recent_rejections import RecentRejections
 from services.kafka_client import client_kwargs
 from services.metrics_endpoint import add_metrics_route
 from services.redis_errors import add_redis_unavailable_handler
-from services.topics import grants
 
 log = logging.getLogger("citywatch.ingest")
 
@@ -290,7 +289,9 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
     @app.get("/v1/feeds")
     async def list_feeds() -> dict[str, list[str]]:
         """The feeds and the departments whose sites publish them."""
-        return {feed: sorted(d for d, feeds in grants(registry).items() if feed in feeds) for feed in FEEDS}
+        return {
+            feed: sorted(d for d, feeds in registry.feeds_by_department().items() if feed in feeds) for feed in FEEDS
+        }
 
     @app.get("/v1/feeds/{feed}/schema")
     async def feed_schema(feed: str) -> Response:
@@ -324,7 +325,7 @@ def create_app(settings: IngestSettings | None = None, registry: Registry | None
         if body is None:
             reason = f"body is over the limit of {settings.max_body_bytes} bytes; send smaller batches"
             return await reject_body(feed, key, None, reason, status=413)
-        if feed not in grants(registry).get(key.department, set()):
+        if feed not in registry.feeds_by_department().get(key.department, set()):
             reason = f"department {key.department!r} does not publish the {feed} feed (see the site registry)"
             return await reject_body(feed, key, body, reason, field="(feed)", status=403)
         receipt = receipt_of(request)

@@ -288,7 +288,7 @@ def test_a_producer_that_partitions_differently_is_told_which_partitioner_to_use
             assert producer.flush(30) == 0
 
         send(None, 1)  # librdkafka's default: consistent_random (CRC32)
-        from streams.rules import partition_of
+        from streams.rule_source import partition_of
 
         misplaced = [s for s in stations if _crc32_partition(s, 4) != partition_of(s, 4)]
         assert misplaced, "the sample stations should include some that CRC32 and murmur2 place differently"

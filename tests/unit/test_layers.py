@@ -39,7 +39,7 @@ def test_each_contract_breaks_on_the_import_it_forbids(tmp_path: Path) -> None:
         "citywatch/standards/aqi.py": "import redis",  # the core doing I/O
         "citywatch/rules/evaluation.py": "from streams import pipeline",  # the core on a process
         "streams/outputs.py": "from services.ingest import app",  # one process on another
-        "services/topics.py": "from citywatch.cli import main",  # plumbing on a tool
+        "services/topic_admin.py": "from citywatch.cli import main",  # plumbing on a tool
         "citywatch/dashboards/water.py": "from services.alerts import service",  # a process, for a metric name
     }
     for path, line in violations.items():
@@ -52,7 +52,7 @@ def test_each_contract_breaks_on_the_import_it_forbids(tmp_path: Path) -> None:
         "citywatch.standards is not allowed to import redis",
         "citywatch.rules is not allowed to import streams",
         "streams is not allowed to import services.ingest",
-        "services.topics is not allowed to import citywatch.cli",
+        "services.topic_admin is not allowed to import citywatch.cli",
         "citywatch.dashboards is not allowed to import services.alerts.service",
     ):
         assert reported in done.stdout

@@ -25,7 +25,7 @@ from citywatch.settings import WorkerSettings
 from citywatch.topics import Topics
 from streams.pipeline import Event, Pipeline, PipelineSetup, RuleLane
 from streams.processors import district_processor, feed_processors
-from streams.rules import history_rules_key, partition_of, rules_key
+from streams.rule_source import history_rules_key, partition_of, rules_key
 
 SETTINGS = WorkerSettings(
     registry_file=str(REPO_ROOT / "registry/wujiang-sample.yaml"), rules_dir=str(REPO_ROOT / "rules")

@@ -17,7 +17,7 @@ from citywatch.registry import load_registry
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
 from streams import metrics
-from streams.rules import RuleSource, partition_of, rules_key
+from streams.rule_source import RuleSource, partition_of, rules_key
 
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

@@ -35,7 +35,7 @@ from citywatch.deploy.kubernetes import (
 from citywatch.registry import load_registry
 from citywatch.settings import AlertSettings, IngestSettings, WorkerSettings
 from citywatch.topics import Topics
-from services.topics import grants, topic_configs
+from services.topic_admin import topic_configs
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "kubernetes"
@@ -198,7 +198,7 @@ def topic_problems(manifests: Manifests) -> list[str]:
     deployment = deployment_of(manifests)
     topics = Topics(deployment.topic_prefix)
     cluster = the_kafka(manifests)["metadata"]["name"]
-    expected = topic_configs(topics, grants(load_registry(ROOT / REGISTRY)), deployment.worker_app_id)
+    expected = topic_configs(topics, load_registry(ROOT / REGISTRY).feeds_by_department(), deployment.worker_app_id)
     expected[leader_topic(deployment.worker_app_id)] = {}
     present = {d["spec"]["topicName"]: d for d in docs(manifests, "KafkaTopic")}
     problems = [f"no KafkaTopic for {t}" for t in sorted(expected.keys() - present.keys())]

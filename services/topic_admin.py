@@ -8,7 +8,6 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from citywatch.registry import Registry
 from citywatch.topics import WORKER_TABLES, Topics, changelog
 
 # Topics kept indefinitely: the alert history and the record the plan is evaluated on.
@@ -19,11 +18,6 @@ COMPACTED = {"cleanup.policy": "compact"}
 FEED_RETENTION = {"retention.ms": str(30 * 24 * 3600 * 1000)}
 # A publisher follows its receipt while it waits for its readings to count: a week is plenty.
 RECEIPT_RETENTION = {"retention.ms": str(7 * 24 * 3600 * 1000)}
-
-
-def grants(registry: Registry) -> dict[str, set[str]]:
-    """Which feeds each department publishes (and so which feed topics it may write)."""
-    return {d.id: set(d.feeds) for d in registry.departments}
 
 
 def topic_configs(
