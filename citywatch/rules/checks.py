@@ -11,7 +11,8 @@ from datetime import date
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.registry.model import Registry
 from citywatch.rules.evaluation import TEMPLATE_FIELDS, reference_unit, resolve, template_fields, unit_factor
-from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, UPWARD, Rule, Threshold, default_plan_tracking
+from citywatch.rules.kinds import UPWARD, kind_of
+from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule, Threshold, default_plan_tracking
 from citywatch.standards.tables.gb3095 import GB3095_TABLES
 from citywatch.standards.tables.plan import PLAN_TARGETS, WUJIANG_14FYP_FROM
 from citywatch.standards.targets import PM25_ANNUAL_TARGET_ID
@@ -69,8 +70,7 @@ def _threshold_problems(rule: Rule, indicator: Indicator, where: Loc, threshold:
             (*where, "unit" if threshold.unit is not None else key),
             (f"unit mismatch: {what} is in {unit} but {indicator.id} is in {indicator.unit}"),
         )
-    if rule.kind == "rate_of_change" and threshold.value is None:
-        yield (*where, key), "a rate of change compares with a literal `value` (in the indicator's unit per `per`)"
+    yield from kind_of(rule).threshold_problems(threshold, (*where, key))
 
 
 def _clear_problems(
@@ -153,8 +153,6 @@ def _purpose_problems(rule: Rule, indicator: Indicator) -> Iterator[RuleProblem]
                 "its purpose is plan-tracking"
             ),
         )
-    if rule.purpose == "plan-tracking" and rule.kind == "staleness":
-        yield ("purpose",), "a silent site is an exceedance, not plan tracking"
     if rule.tracks != "plan-tracking":
         if rule.warm_up is not None:
             yield ("warm_up",), "`warm_up` is for plan-tracking rules; an exceedance is judged on every valid value"
@@ -226,17 +224,7 @@ def rule_problems(rule: Rule, registry: Registry | None = None) -> list[RuleProb
         if (override.condition or override.clear) and fire is not None and clear is not None:
             where = ("overrides", n, "clear" if override.clear else "condition")
             out += _clear_problems(rule, indicator, fire, clear, where)
-    if rule.kind == "share_below_target":
-        if indicator.unit != "ratio":
-            out.append((("indicator",), f"a share rule needs a ratio indicator; {indicator.id} is in {indicator.unit}"))
-        if rule.condition is not None and rule.condition.op in UPWARD:
-            out.append((("condition", "op"), "a share-below-target rule fires on `<` or `<=`"))
-    if rule.kind == "water_class" and indicator.unit != "class":
-        out.append(
-            (("indicator",), f"a water_class rule needs a class indicator; {indicator.id} is in {indicator.unit}")
-        )
-    if rule.kind == "attainment" and not indicator.id.endswith(".attainment"):
-        out.append((("indicator",), f"{indicator.id} carries no attainment status (on-track / at-risk / off-track)"))
+    out += kind_of(rule).problems(rule, indicator)
     out += _purpose_problems(rule, indicator)
     for key, template in rule.annotations.items():
         try:

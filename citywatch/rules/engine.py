@@ -39,6 +39,7 @@ from citywatch.rules.evaluation import (
     remember,
     retirement,
 )
+from citywatch.rules.kinds import kind_of
 from citywatch.rules.model import Rule
 from citywatch.schemas.indicator import IndicatorRecord
 
@@ -144,7 +145,7 @@ class RuleEngine:
         self._by_indicator: dict[str, list[Rule]] = {}
         for rule in self._rules:
             self._by_indicator.setdefault(rule.indicator, []).append(rule)
-        self._staleness = [r for r in self._rules if r.kind == "staleness"]
+        self._staleness = [r for r in self._rules if kind_of(r).on_clock]
         self._watched = {r.id: self._registry_sites(r) for r in self._staleness}
         # Arrivals are remembered only for indicators a staleness rule watches: one timestamp per site and indicator
         # of every record was ~2.5 KB per site.
@@ -211,7 +212,7 @@ class RuleEngine:
             self._last_seen[(record.indicator, site)] = received_at
         out: list[RuleEvaluation] = []
         for rule in self._by_indicator.get(record.indicator, ()):
-            if rule.kind == "staleness":
+            if kind_of(rule).on_clock:
                 if self._published.get((rule.id, site)) == "breach":
                     cleared = evaluate_staleness(
                         rule, site, received_at, received_at, site_name=self._names.get(site, "")

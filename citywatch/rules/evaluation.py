@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.rules.duration import format_duration
+from citywatch.rules.kinds import kind_of
 from citywatch.rules.model import OPERATORS, Rule, Threshold
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.standards import gb3095_limit
@@ -233,42 +234,6 @@ def remember(rule: Rule, history: Sequence[Sample], record: IndicatorRecord) -> 
     return tuple(merged[t] for t in sorted(merged) if t > newest - span)
 
 
-def _aggregate(values: list[float], how: str) -> float:
-    if how == "mean":
-        return sum(values) / len(values)
-    if how == "max":
-        return max(values)
-    if how == "min":
-        return min(values)
-    if how == "sum":
-        return sum(values)
-    if how == "count":
-        return float(len(values))
-    return values[-1]
-
-
-def _measure(rule: Rule, record: IndicatorRecord, history: Sequence[Sample]) -> tuple[float, str] | None:
-    """The value the condition applies to, and its unit; None when the history is too short."""
-    unit = CATALOGUE[rule.indicator].unit
-    at = record.observed_at
-    earlier = [s for s in history if s.at != at]
-    if rule.window is not None:
-        start = at - rule.window.duration
-        inside = sorted([*(s for s in earlier if start < s.at <= at), Sample(at, record.value)], key=lambda s: s.at)
-        if len(inside) < rule.window.min_samples:
-            return None
-        return _aggregate([s.value for s in inside], rule.window.aggregation), unit
-    if rule.rate is not None:
-        back = [s for s in earlier if at - rule.rate.lookback <= s.at < at]
-        if not back:
-            return None
-        first = min(back, key=lambda s: s.at)
-        elapsed = (at - first.at).total_seconds()
-        rate = (record.value - first.value) / elapsed * rule.rate.per.total_seconds()
-        return rate, f"{unit}/{format_duration(rule.rate.per)}"
-    return record.value, unit
-
-
 def labels_of(rule: Rule, labels: Mapping[str, str], site: str) -> dict[str, str]:
     """The labels an alert of this rule carries: the rule's own, the site, and its place in the severity model
     (`family`, `purpose`: Alertmanager inhibits within a family only, deploy/alertmanager/alertmanager.yml)."""
@@ -342,7 +307,7 @@ def judge(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -
     """The rule's outcome on this record, or None when the record is outside the rule's scope or period, is no
     valid statistic under its standard (INSUFFICIENT_DATA: a 24 h mean of 3 hours is not a 24 h mean), or there is
     not enough history yet (windowed and rate rules, whose `history` holds the site's earlier values)."""
-    if rule.indicator != record.indicator or rule.kind == "staleness" or not rule.scope.includes(record.site):
+    if rule.indicator != record.indicator or kind_of(rule).on_clock or not rule.scope.includes(record.site):
         return None
     if record.status == INSUFFICIENT_DATA or rule.warming_up(record.samples):
         return None
@@ -352,7 +317,7 @@ def judge(rule: Rule, record: IndicatorRecord, history: Sequence[Sample] = ()) -
     if effective is None or effective.condition is None:
         return None
     indicator = CATALOGUE[rule.indicator]
-    measured = _measure(effective, record, history)
+    measured = kind_of(effective).measure(effective, record, history)
     if measured is None:
         return None
     value, unit = measured
@@ -453,7 +418,7 @@ def evaluate_staleness(
 ) -> RuleEvaluation | None:
     """A staleness rule on the processing clock: breach when the site's last record of the indicator arrived
     `staleness.after` or longer before `now`. For a site never seen, pass the time the watch started."""
-    if rule.kind != "staleness" or rule.staleness is None or not rule.scope.includes(site):
+    if not kind_of(rule).on_clock or rule.staleness is None or not rule.scope.includes(site):
         return None
     if not rule.in_effect(now.date()):
         return None

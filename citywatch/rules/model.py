@@ -25,6 +25,7 @@ from pydantic import (
 
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.rules.duration import Duration
+from citywatch.rules.kinds import UPWARD, kind_of
 
 if TYPE_CHECKING:
     from citywatch.registry.model import AnySite
@@ -37,8 +38,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-UPWARD = (">", ">=")
-"""Operators of a condition that breaches when the value rises."""
 
 Kind = Literal[
     "threshold",
@@ -54,7 +53,6 @@ Purpose = Literal["exceedance", "plan-tracking"]
 """What a rule watches for (docs/rules.md, "Severity and inhibition"): an *exceedance* is a limit broken now (an
 instant or windowed limit, a class worse than target, a silent site); *plan tracking* follows a period's figure
 towards the plan's target (year to date, attainment, shares)."""
-PLAN_TRACKING_KINDS = frozenset({"attainment", "share_below_target"})
 PERIOD_TO_DATE_WINDOWS = frozenset({"ytd", "year"})  # "year": a projection of the year from its days so far
 AttainmentStatus = Literal["on-track", "at-risk", "off-track"]
 Aggregation = Literal["mean", "max", "min", "sum", "count", "last"]
@@ -291,26 +289,7 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _kind_fits(self) -> Rule:
-        blocks = {"window": self.window, "rate": self.rate, "staleness": self.staleness}
-        needs = {"window": "window", "rate_of_change": "rate", "staleness": "staleness"}.get(self.kind)
-        for name, block in blocks.items():
-            if block is not None and name != needs:
-                raise ValueError(f"`{name}` is not used by a rule of kind {self.kind}")
-        if needs is not None and blocks[needs] is None:
-            raise ValueError(f"a rule of kind {self.kind} needs `{needs}`")
-        if self.kind == "staleness":
-            if self.condition is not None or self.clear is not None:
-                raise ValueError("a staleness rule takes no `condition` or `clear` (it clears when data arrives)")
-            return self
-        if self.condition is None:
-            raise ValueError(f"missing threshold: a rule of kind {self.kind} needs a `condition`")
-        for name, cond in (("condition", self.condition), ("clear", self.clear)):
-            if cond is None:
-                continue
-            if (cond.status is not None) != (self.kind == "attainment"):
-                raise ValueError(f"`{name}`: a `status` condition is for attainment rules, and they need one")
-            if cond.section_target != (self.kind == "water_class"):
-                raise ValueError(f"`{name}`: `section_target` is for water_class rules, and they need it")
+        kind_of(self).fits(self)
         if self.effective_from and self.effective_until and self.effective_until < self.effective_from:
             raise ValueError("effective_until is before effective_from")
         return self
@@ -378,7 +357,7 @@ class Rule(_Strict):
 
 def default_plan_tracking(rule: Rule) -> bool:
     """Whether a rule's kind or indicator makes it plan tracking."""
-    return rule.kind in PLAN_TRACKING_KINDS or CATALOGUE[rule.indicator].window in PERIOD_TO_DATE_WINDOWS
+    return kind_of(rule).plan_tracking or CATALOGUE[rule.indicator].window in PERIOD_TO_DATE_WINDOWS
 
 
 class RuleFile(_Strict):

@@ -24,6 +24,7 @@ from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import Registry
 from citywatch.rules.duration import Duration, format_duration
 from citywatch.rules.evaluation import RuleEvaluation, Sample, evaluate, evaluate_staleness, remember
+from citywatch.rules.kinds import kind_of
 from citywatch.rules.lifecycle import AlertState, Status, apply
 from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
@@ -191,7 +192,7 @@ def staleness_sites(rules: Iterable[Rule], case: RuleTestCase, registry: Registr
     """The sites each staleness rule expects data from: its scope in the registry (or the sites the test feeds)."""
     out: dict[str, list[str]] = {}
     for rule in rules:
-        if rule.kind != "staleness":
+        if not kind_of(rule).on_clock:
             continue
         feed = CATALOGUE[rule.indicator].feed
         candidates = (
