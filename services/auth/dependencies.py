@@ -28,8 +28,12 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require_role(store: KeyStore, *roles: Role) -> Authenticator:
-    """A dependency answering 401 without a valid key and 403 when the key's role is not allowed."""
+def require_role(store: KeyStore | Callable[[Request], KeyStore], *roles: Role) -> Authenticator:
+    """A dependency answering 401 without a valid key and 403 when the key's role is not allowed. `store` is the key
+    store, or how to find it from the request (routers declared before the app has one: `request.app.state`)."""
+
+    def store_of(request: Request) -> KeyStore:
+        return store if isinstance(store, KeyStore) else store(request)
 
     async def authenticate(
         request: Request,
@@ -43,7 +47,7 @@ def require_role(store: KeyStore, *roles: Role) -> Authenticator:
                 "an API key is required: send `Authorization: Bearer <key>` (ask an admin: `citywatch keys create`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        record = await store.authenticate(key)
+        record = await store_of(request).authenticate(key)
         if record is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
