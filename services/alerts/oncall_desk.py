@@ -102,10 +102,6 @@ def desk_of(request: Request) -> OncallDesk:
     return desk
 
 
-def _keys(request: Request) -> KeyStore:
-    return desk_of(request).keys
-
-
 DeskDep = Annotated[OncallDesk, Depends(desk_of)]
-OncallKey = Annotated[ApiKey, Depends(require_role(_keys, "oncall", "admin"))]
+OncallKey = Annotated[ApiKey, Depends(require_role(lambda request: desk_of(request).keys, "oncall", "admin"))]
 """An on-call (or admin) key: 401 without a valid one, 403 for another role."""

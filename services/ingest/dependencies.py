@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.auth.dependencies import require_role
-from services.auth.keys import ApiKey, KeyStore
+from services.auth.keys import ApiKey
 from services.ingest.gateway import Gateway
 
 
@@ -16,10 +16,6 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-def _keys(request: Request) -> KeyStore:
-    return gateway_of(request).keys
-
-
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
-PublisherKey = Annotated[ApiKey, Depends(require_role(_keys, "publisher", "admin"))]
+PublisherKey = Annotated[ApiKey, Depends(require_role(lambda request: gateway_of(request).keys, "publisher", "admin"))]
 """A publisher's (or an admin's) key: 401 without a valid one, 403 for another role."""

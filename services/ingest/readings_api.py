@@ -47,12 +47,11 @@ router = APIRouter()
 async def post_reading(feed: str, request: Request, key: PublisherKey, gateway: GatewayDep) -> Response:
     """Publish one reading (a JSON object matching the feed's schema). Name a receipt with the
     `Citywatch-Receipt` header to follow several requests' readings through the worker as one."""
-    payload = await read_payload(gateway, request, feed, key)
+    payload = await read_shaped(
+        gateway, request, feed, key, dict, "the body must be one JSON object; use /batch for arrays"
+    )
     if isinstance(payload, Response):
         return payload
-    if not isinstance(payload, dict):
-        reason = "the body must be one JSON object; use /batch for arrays"
-        return await reject_body(gateway, feed, key, orjson.dumps(payload), reason)
     return await gateway.ingest(feed, key, [payload], request.state.receipt)
 
 
@@ -78,12 +77,9 @@ async def post_history(feed: str, request: Request, key: PublisherKey, gateway: 
 async def publish_batch(
     gateway: Gateway, feed: str, request: Request, key: ApiKey, lane: str | None = None
 ) -> Response:
-    payload = await read_payload(gateway, request, feed, key)
+    payload = await read_shaped(gateway, request, feed, key, list, "the batch body must be a JSON array of readings")
     if isinstance(payload, Response):
         return payload
-    if not isinstance(payload, list):
-        reason = "the batch body must be a JSON array of readings"
-        return await reject_body(gateway, feed, key, orjson.dumps(payload), reason)
     limit = gateway.settings.max_batch_records
     if len(payload) > limit:
         reason = f"a batch holds at most {limit} records; got {len(payload)}"
@@ -97,6 +93,16 @@ def receipt_of(request: Request) -> str | None:
     if named is None:
         return uuid.uuid4().hex[:16]
     return named if RECEIPT.match(named) else None
+
+
+async def read_shaped(
+    gateway: Gateway, request: Request, feed: str, key: ApiKey, shape: type[dict[str, Any] | list[Any]], reason: str
+) -> Any | Response:
+    """`read_payload`, refused with `reason` unless it is a JSON object (`dict`) or array (`list`) as asked."""
+    payload = await read_payload(gateway, request, feed, key)
+    if isinstance(payload, (Response, shape)):
+        return payload
+    return await reject_body(gateway, feed, key, orjson.dumps(payload), reason)
 
 
 async def read_payload(gateway: Gateway, request: Request, feed: str, key: ApiKey) -> Any | Response:
