@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from citywatch.local_time import localized, shown
-from citywatch.settings import CommonSettings, env_name
+from citywatch.settings import CommonSettings, ToolEnvironment, env_name
 
 oncall_app = typer.Typer(help="Active alerts, acknowledgements, maintenance windows and history (on-call/admin key).")
 
-URL = typer.Option("http://127.0.0.1:8010", envvar=env_name("alerts_url"), help="Alert service base URL")
+URL = typer.Option(
+    ToolEnvironment.model_fields["alerts_url"].default, envvar=env_name("alerts_url"), help="Alert service base URL"
+)
 KEY = typer.Option(..., envvar=env_name("api_key"), help="An on-call or admin key (`citywatch keys create`)")
 AS_JSON = typer.Option(False, "--json", help="Print JSON instead of a table")
 

@@ -5,14 +5,14 @@ The test profile uses its own ports and run directory, so the test suite can run
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from citywatch.settings import env_name
+from citywatch.settings import ToolEnvironment
 
+TOOLS = ToolEnvironment()
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUN_ROOT = Path(os.environ.get(env_name("run_root"), REPO_ROOT / ".run"))
+RUN_ROOT = Path(TOOLS.run_root) if TOOLS.run_root else REPO_ROOT / ".run"
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ LOCAL = StackConfig(
 )
 
 # Two test stacks on one machine (two clones, two engineers) need ports apart: CITYWATCH_TEST_PORT_OFFSET shifts them.
-_OFFSET = int(os.environ.get(env_name("test_port_offset"), "0"))
+_OFFSET = TOOLS.test_port_offset
 
 TEST = StackConfig(
     name="test",
