@@ -10,7 +10,7 @@ the evaluation and the engine ask the kind instead of comparing its name.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
@@ -89,7 +89,9 @@ class WindowKind(RuleKind):
         at = record.observed_at
         start = at - rule.window.duration
         # The record's own time once: an earlier sample at that time is the value this record replaces.
-        inside = sorted([*((s.at, s.value) for s in history if start < s.at < at), (at, record.value)], key=_time)
+        inside = sorted(
+            [*((s.at, s.value) for s in history if start < s.at < at), (at, record.value)], key=itemgetter(0)
+        )
         if len(inside) < rule.window.min_samples:
             return None
         return aggregate([value for _, value in inside], rule.window.aggregation), CATALOGUE[rule.indicator].unit
@@ -172,10 +174,6 @@ KINDS: dict[str, RuleKind] = {
 
 def kind_of(rule: Rule) -> RuleKind:
     return KINDS[rule.kind]
-
-
-def _time(sample: tuple[datetime, float]) -> datetime:
-    return sample[0]
 
 
 def aggregate(values: list[float], how: str) -> float:
