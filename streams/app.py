@@ -195,23 +195,31 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
         return owns
 
+    def partitions_moving() -> bool:
+        return bool(app.rebalancing or app.in_recovery)
+
     @app.timer(settings.worker_staleness_interval_s)  # type: ignore[untyped-decorator]
     async def staleness() -> None:
-        if app.rebalancing or app.in_recovery:
+        if partitions_moving():
             return  # the table partitions may be half restored
         if not clock.ready:
             return  # following the events, and none yet: no time to judge silence by
         owns = owner(app.consumer.assignment())
         # A registry of many sites takes seconds to judge: other work (and /metrics) runs between the steps.
+        # A rebalance may begin between steps: the sites judged were owned at the start, so the pass stops there.
         for judged, site in enumerate(engine.watched(), start=1):
             if owns(site) and not engine.is_loaded(site):
                 engine.load_site(site, state.get(rules_key(site)))
             if judged % settings.worker_sites_per_step == 0:
                 await asyncio.sleep(0)
+                if partitions_moving():
+                    return
         sent: Sent = []
         for evaluations in engine.stale_in_steps(clock.now(), owns, settings.worker_sites_per_step):
             await pipeline.send_evaluations(sent, evaluations)
             await asyncio.sleep(0)
+            if partitions_moving():
+                break
         await asyncio.gather(*sent)
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
