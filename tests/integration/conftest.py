@@ -1,12 +1,16 @@
-"""Fixtures of the integration tests (the servers themselves are in tests/conftest.py)."""
+"""Fixtures of the integration tests (the servers themselves are in tests/conftest.py), and what several of them
+start or send the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from citywatch.devstack.config import StackConfig
+from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import REPLAY_HOURS, Input, Run, scenario_inputs, single_worker_run
@@ -35,3 +39,44 @@ def reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, orde
         return single_worker_run(iso, ordered_inputs)
     finally:
         iso.close()
+
+
+def rule_evaluation(
+    rule: str,
+    site: str,
+    outcome: str = "breach",
+    value: float = 100.0,
+    at: datetime = datetime(2026, 5, 1, tzinfo=UTC),
+    *,
+    test_id: str = "",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A rule evaluation as the worker publishes it on the rule-evaluations topic: `rule` judging a site's hourly
+    PM2.5 against 75 µg/m³ for the environment department, labelled with the test's id when given; `fields`
+    replace any of its fields (source, department, annotations ...)."""
+    return {
+        "rule_id": rule,
+        "fingerprint": fingerprint(rule, site),
+        "site": site,
+        "indicator": "air.pm25.hourly",
+        "value": value,
+        "unit": "µg/m³",
+        "outcome": outcome,
+        "threshold": 75.0,
+        "threshold_source": "rule value",
+        "unverified": False,
+        "observed_at": at.isoformat(),
+        "revision": 0,
+        "severity": "warning",
+        "department": "environment",
+        "source": "test",
+        "labels": {"site": site, "test": test_id} if test_id else {"site": site},
+        "annotations": {"summary": f"PM2.5 {value} at {site}"},
+        **fields,
+    }
+
+
+def start_alerts(isolation: Isolation, **env: str) -> str:
+    """The test's alert service (its webhook receivers and any other setting in `env`); its base URL."""
+    alerts = isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", **env)
+    return f"http://127.0.0.1:{alerts.metrics_port}"

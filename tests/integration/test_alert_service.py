@@ -11,17 +11,19 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from kafka import KafkaProducer
 
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
+from tests.integration.conftest import rule_evaluation, start_alerts
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -39,32 +41,33 @@ class Evaluations:
         self.producer = KafkaProducer(bootstrap_servers=isolation.stack.kafka_bootstrap, acks="all")
 
     def send(self, site: str, outcome: str, at: datetime, value: float, revision: int = 0, **fields: Any) -> None:
-        evaluation = {
-            "rule_id": self.rule,
-            "fingerprint": fingerprint(self.rule, site),
-            "site": site,
-            "indicator": "air.pm25.hourly",
-            "value": value,
-            "unit": "µg/m³",
-            "outcome": outcome,
-            "threshold": 75.0,
-            "threshold_source": "rule value",
-            "unverified": False,
-            "observed_at": at.isoformat(),
-            "revision": revision,
-            "severity": "warning",
-            "department": "environment",
-            "source": "test rule, standards.md GB 3095-2012",
-            "labels": {"site": site, "test": self.isolation.id},
-            "annotations": {"summary": f"PM2.5 {value} at {site}"},
-            **self.fields,
-            **fields,
-        }
+        evaluation = rule_evaluation(
+            self.rule,
+            site,
+            outcome,
+            value,
+            at,
+            test_id=self.isolation.id,
+            **{"revision": revision, "source": "test rule, standards.md GB 3095-2012", **self.fields, **fields},
+        )
         self.producer.send(self.topic, key=site.encode(), value=json.dumps(evaluation).encode())
         self.producer.flush()
 
     def close(self) -> None:
         self.producer.close()
+
+
+@pytest.fixture
+def evaluations(isolation: Isolation) -> Iterator[Evaluations]:
+    producer = Evaluations(isolation)
+    yield producer
+    producer.close()
+
+
+@pytest.fixture
+def alerts_url(isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations) -> str:
+    """The test's alert service, started once its topics exist, notifying the webhook receiver: its base URL."""
+    return start_alerts(isolation, CITYWATCH_WEBHOOK_URLS=webhook.url)
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
@@ -97,9 +100,7 @@ def test_for_duration_pending_firing_resolved_reach_topic_alertmanager_and_webho
     isolation: Isolation, webhook: WebhookReceiver
 ) -> None:
     evaluations = Evaluations(isolation, for_s=7200.0)
-    alerts = isolation.start(
-        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
-    )
+    base = start_alerts(isolation, CITYWATCH_WEBHOOK_URLS=webhook.url)
     site = "wj-songling"
     fp = fingerprint(RULE, site)
     topic = isolation.ensure_topics().alerts
@@ -111,7 +112,6 @@ def test_for_duration_pending_firing_resolved_reach_topic_alertmanager_and_webho
     assert webhook.calls == []
     key = isolation.api_key("environment", "oncall")
     auth = {"Authorization": f"Bearer {key}"}
-    base = f"http://127.0.0.1:{alerts.metrics_port}"
     response = httpx.get(f"{base}/v1/alerts", headers=auth)
     assert response.status_code == 200, response.text
     active = response.json()
@@ -140,28 +140,23 @@ def test_for_duration_pending_firing_resolved_reach_topic_alertmanager_and_webho
 
 
 def test_ack_silences_in_alertmanager_until_resolved_and_roles_are_enforced(
-    isolation: Isolation, webhook: WebhookReceiver
+    isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations, alerts_url: str
 ) -> None:
-    evaluations = Evaluations(isolation)
-    alerts = isolation.start(
-        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
-    )
-    base = f"http://127.0.0.1:{alerts.metrics_port}"
     site = "wj-lili"
     fp = fingerprint(RULE, site)
     evaluations.send(site, "breach", T0, 120.0)
     wait_for(lambda: alertmanager_alert(isolation, site), "the alert in Alertmanager")
 
     body = {"comment": "sensor crew on the way"}
-    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body).status_code == 401
+    assert httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body).status_code == 401
     publisher = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
-    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=publisher).status_code == 403
+    assert httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body, headers=publisher).status_code == 403
     water = {"Authorization": f"Bearer {isolation.api_key('water', 'oncall')}"}
-    refused = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=water)
+    refused = httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body, headers=water)
     assert refused.status_code == 403 and "environment" in refused.json()["detail"]
     oncall = {"Authorization": f"Bearer {isolation.api_key('environment', 'oncall')}"}
 
-    acked = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall)
+    acked = httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body, headers=oncall)
     assert acked.status_code == 200, acked.text
     silence_id = acked.json()["ack"]["silence_id"]
     held = wait_for(
@@ -169,15 +164,15 @@ def test_ack_silences_in_alertmanager_until_resolved_and_roles_are_enforced(
         "the acked alert to be suppressed in Alertmanager",
     )
     assert silence_id in held["status"]["silencedBy"]
-    assert httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall).status_code == 409
+    assert httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body, headers=oncall).status_code == 409
 
     # Un-ack: notifications resume; ack again, then the resolve ends the silence.
-    assert httpx.delete(f"{base}/v1/alerts/{fp}/ack", headers=oncall).status_code == 200
+    assert httpx.delete(f"{alerts_url}/v1/alerts/{fp}/ack", headers=oncall).status_code == 200
     wait_for(
         lambda: (a := alertmanager_alert(isolation, site)) and a["status"]["state"] == "active",
         "the un-acked alert to be active again",
     )
-    silence_id = httpx.post(f"{base}/v1/alerts/{fp}/ack", json=body, headers=oncall).json()["ack"]["silence_id"]
+    silence_id = httpx.post(f"{alerts_url}/v1/alerts/{fp}/ack", json=body, headers=oncall).json()["ack"]["silence_id"]
     evaluations.send(site, "clear", T0 + timedelta(hours=1), 10.0)
     silence = wait_for(
         lambda: (
@@ -193,25 +188,19 @@ def test_ack_silences_in_alertmanager_until_resolved_and_roles_are_enforced(
     # the resolution reaches the webhook through the outbox (drained every second), after the silence expired
     wait_for(lambda: len(webhook.statuses(fp)) >= 2, "the resolution at the webhook")
     assert webhook.statuses(fp) == ["firing", "resolved"]  # an ack holds back repeats, not the resolution
-    history = httpx.get(f"{base}/v1/history", params={"site": site}, headers=oncall).json()
+    history = httpx.get(f"{alerts_url}/v1/history", params={"site": site}, headers=oncall).json()
     assert [h["status"] for h in history] == ["resolved", "acknowledged", "unacknowledged", "acknowledged", "firing"]
-    evaluations.close()
 
 
 def test_maintenance_holds_back_notifications_but_records_transitions(
-    isolation: Isolation, webhook: WebhookReceiver
+    isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations, alerts_url: str
 ) -> None:
-    evaluations = Evaluations(isolation)
-    alerts = isolation.start(
-        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
-    )
-    base = f"http://127.0.0.1:{alerts.metrics_port}"
     site = "wj-shengze"
     fp = fingerprint(RULE, site)
     admin = {"Authorization": f"Bearer {isolation.api_key('water', 'admin')}"}
     now = datetime.now(UTC)
     window = httpx.post(
-        f"{base}/v1/maintenance",
+        f"{alerts_url}/v1/maintenance",
         json={
             "site": site,
             "starts_at": (now - timedelta(minutes=1)).isoformat(),
@@ -222,7 +211,7 @@ def test_maintenance_holds_back_notifications_but_records_transitions(
     )
     assert window.status_code == 201, window.text
     unknown = httpx.post(
-        f"{base}/v1/maintenance",
+        f"{alerts_url}/v1/maintenance",
         json={"site": "nowhere", "starts_at": now.isoformat(), "ends_at": now.isoformat(), "comment": "x"},
         headers=admin,
     )
@@ -231,13 +220,13 @@ def test_maintenance_holds_back_notifications_but_records_transitions(
     # starting at most 90 days ahead.
     for ends in (now + timedelta(days=8), "2226-12-05T21:10:00+08:00", "9999-12-31T23:59:59+00:00"):
         too_long = httpx.post(
-            f"{base}/v1/maintenance",
+            f"{alerts_url}/v1/maintenance",
             json={"site": site, "starts_at": now.isoformat(), "ends_at": str(ends), "comment": "x"},
             headers=admin,
         )
         assert too_long.status_code == 422 and "at most 7 days" in too_long.json()["detail"], too_long.text
     far = httpx.post(
-        f"{base}/v1/maintenance",
+        f"{alerts_url}/v1/maintenance",
         json={
             "site": site,
             "starts_at": (now + timedelta(days=200)).isoformat(),
@@ -263,15 +252,13 @@ def test_maintenance_holds_back_notifications_but_records_transitions(
         time.sleep(2)  # the webhook queue drains every second: give a wrong delivery its chance
         assert webhook.calls == []
     finally:
-        httpx.delete(f"{base}/v1/maintenance/{window.json()['id']}", headers=admin)
-    evaluations.close()
+        httpx.delete(f"{alerts_url}/v1/maintenance/{window.json()['id']}", headers=admin)
 
 
 def test_a_silence_set_in_alertmanager_holds_back_the_webhook_for_firing_and_resolve(
-    isolation: Isolation, webhook: WebhookReceiver
+    isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations
 ) -> None:
-    evaluations = Evaluations(isolation)
-    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
+    start_alerts(isolation, CITYWATCH_WEBHOOK_URLS=webhook.url)
     site = "wj-songling"
     fp = fingerprint(RULE, site)
     now = datetime.now(UTC)
@@ -303,15 +290,13 @@ def test_a_silence_set_in_alertmanager_holds_back_the_webhook_for_firing_and_res
         assert webhook.calls == []
     finally:
         httpx.delete(f"{isolation.stack.alertmanager_url}/api/v2/silence/{silence.json()['silenceID']}", timeout=10)
-    evaluations.close()
 
 
 def test_revised_indicator_amends_the_alert_and_webhook_outage_loses_nothing(
-    isolation: Isolation, webhook: WebhookReceiver
+    isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations
 ) -> None:
-    evaluations = Evaluations(isolation)
     webhook.failing = True
-    isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
+    start_alerts(isolation, CITYWATCH_WEBHOOK_URLS=webhook.url)
     site = "wj-pingwang"
     fp = fingerprint(RULE, site)
     topic = isolation.ensure_topics().alerts
@@ -342,18 +327,16 @@ def test_revised_indicator_amends_the_alert_and_webhook_outage_loses_nothing(
     wait_for(lambda: webhook.statuses(fp) == ["firing", "resolved"], "the webhook calls after the outage", 60)
     time.sleep(2)
     assert webhook.statuses(fp) == ["firing", "resolved"]
-    evaluations.close()
 
 
-def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
-    evaluations = Evaluations(isolation)
-    alerts = isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
+def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation, evaluations: Evaluations) -> None:
+    base = start_alerts(isolation)
     site = "wj-tongli"
     fp = fingerprint(RULE, site)
     evaluations.send(site, "breach", T0, 130.0)
     env = {
         **os.environ,
-        "CITYWATCH_ALERTS_URL": f"http://127.0.0.1:{alerts.metrics_port}",
+        "CITYWATCH_ALERTS_URL": base,
         "CITYWATCH_API_KEY": isolation.api_key("environment", "oncall"),
         "COLUMNS": "80",
     }
@@ -393,18 +376,13 @@ def test_oncall_cli_lists_acks_and_shows_history(isolation: Isolation) -> None:
     assert window["ends_at"] == local.replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
     ended = cli("maintenance", "--end", window["id"][:5])
     assert ended.returncode == 0 and window["id"] in ended.stdout, ended.stderr
-    evaluations.close()
 
 
 def test_a_historical_incident_is_recorded_and_published_but_pages_nobody_and_leaves_the_live_alert(
-    isolation: Isolation, webhook: WebhookReceiver
+    isolation: Isolation, webhook: WebhookReceiver, evaluations: Evaluations, alerts_url: str
 ) -> None:
     """Backfilled history (issue 15): an episode of 2021 goes through the same lifecycle, apart from the live
     alert of the same rule and site: recorded in the history, published marked historical, never notified."""
-    evaluations = Evaluations(isolation)
-    alerts = isolation.start(
-        "alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url
-    )
     site = "wj-songling"
     fp = fingerprint(RULE, site)
     topic = isolation.ensure_topics().alerts
@@ -423,18 +401,18 @@ def test_a_historical_incident_is_recorded_and_published_but_pages_nobody_and_le
     time.sleep(3)  # the outbox drains every second
     assert webhook.statuses(fp) == ["firing"]  # the live one only
     auth = {"Authorization": f"Bearer {isolation.api_key('environment', 'oncall')}"}
-    base = f"http://127.0.0.1:{alerts.metrics_port}"
-    active = httpx.get(f"{base}/v1/alerts", headers=auth).json()
+    active = httpx.get(f"{alerts_url}/v1/alerts", headers=auth).json()
     assert [(a["fingerprint"], a["status"], a["value"]) for a in active] == [(fp, "firing", 90.0)]
-    history = httpx.get(f"{base}/v1/history", params={"site": site}, headers=auth).json()
+    history = httpx.get(f"{alerts_url}/v1/history", params={"site": site}, headers=auth).json()
     assert [(h["status"], bool(h.get("historical"))) for h in history] == [
         ("resolved", True), ("firing", True), ("firing", False),
     ]  # fmt: skip
     assert alertmanager_alert(isolation, site)["annotations"]["summary"] == "PM2.5 90.0 at wj-songling"  # type: ignore[index]
-    evaluations.close()
 
 
-def test_each_webhook_receiver_gets_each_transition_once_signed_with_its_own_secret(isolation: Isolation) -> None:
+def test_each_webhook_receiver_gets_each_transition_once_signed_with_its_own_secret(
+    isolation: Isolation, evaluations: Evaluations
+) -> None:
     """Two receivers, one down for a while and then refusing: the healthy one gets every transition once and at
     once; the failing one, once it is back, gets each exactly once too (on 1efedca they shared one cursor: a retry
     re-sent to the healthy receiver, and a 4xx skipped every receiver after the refusing one)."""
@@ -442,13 +420,8 @@ def test_each_webhook_receiver_gets_each_transition_once_signed_with_its_own_sec
     flaky, steady = WebhookReceiver(secrets[0]), WebhookReceiver(secrets[1])
     flaky.failing = True
     try:
-        evaluations = Evaluations(isolation)
-        isolation.start(
-            "alerts",
-            "CITYWATCH_ALERTS_PORT",
-            health_path="/healthz",
-            CITYWATCH_WEBHOOK_URLS=f"{flaky.url},{steady.url}",
-            CITYWATCH_WEBHOOK_SECRETS=",".join(secrets),
+        start_alerts(
+            isolation, CITYWATCH_WEBHOOK_URLS=f"{flaky.url},{steady.url}", CITYWATCH_WEBHOOK_SECRETS=",".join(secrets)
         )
         site = "wj-zhenze"
         fp = fingerprint(RULE, site)
@@ -468,7 +441,6 @@ def test_each_webhook_receiver_gets_each_transition_once_signed_with_its_own_sec
         # Signed per receiver: each verifies with its own secret, and the other's secret does not verify it.
         assert all(c["verified"] for c in flaky.calls + steady.calls)
         assert not flaky.verifies(*steady.raw[0]) and steady.verifies(*steady.raw[0])
-        evaluations.close()
     finally:
         flaky.close()
         steady.close()

@@ -35,6 +35,7 @@ from services.auth.keys import KeyStore
 from services.kafka_security import department_client_kwargs, ensure_department_access, revoke_department
 from tests.conftest import Isolation
 from tests.feed_examples import VALID
+from tests.integration.conftest import rule_evaluation
 from tests.integration.worker_runs import wait_for
 
 pytestmark = pytest.mark.faults
@@ -97,28 +98,15 @@ def _record(feed: str, site: str) -> dict[str, Any]:
 
 
 def _evaluation(isolation: Isolation, department: str) -> bytes:
-    site = _own_site(department)
-    return json.dumps(
-        {
-            "rule_id": RULE,
-            "fingerprint": fingerprint(RULE, site),
-            "site": site,
-            "indicator": "air.pm25.hourly",
-            "value": 100.0,
-            "unit": "µg/m³",
-            "outcome": "breach",
-            "threshold": 75.0,
-            "threshold_source": "rule value",
-            "unverified": False,
-            "observed_at": datetime(2026, 5, 1, tzinfo=UTC).isoformat(),
-            "revision": 0,
-            "severity": "warning",
-            "department": department,
-            "source": "auth matrix test",
-            "labels": {"site": site, "test": isolation.id},
-            "annotations": {"summary": "auth matrix"},
-        }
-    ).encode()
+    evaluation = rule_evaluation(
+        RULE,
+        _own_site(department),
+        test_id=isolation.id,
+        department=department,
+        source="auth matrix test",
+        annotations={"summary": "auth matrix"},
+    )
+    return json.dumps(evaluation).encode()
 
 
 @pytest.fixture(scope="module")

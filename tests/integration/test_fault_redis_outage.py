@@ -30,6 +30,7 @@ from citywatch.devstack.servers import Redis
 from citywatch.rules.evaluation import fingerprint
 from services.auth.keys import KeyStore
 from tests.conftest import Isolation, free_port
+from tests.integration.conftest import rule_evaluation
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -54,26 +55,9 @@ def private_redis(stack: StackConfig, tmp_path: Path) -> Iterator[Redis]:
 def evaluation(isolation: Isolation, site: str, round_: int) -> bytes:
     outcome = "breach" if (round_ // 2) % 2 == 0 else "clear"
     value = 120.0 if outcome == "breach" else 20.0
+    at = T0 + timedelta(hours=round_)
     return json.dumps(
-        {
-            "rule_id": RULE,
-            "fingerprint": fingerprint(RULE, site),
-            "site": site,
-            "indicator": "air.pm25.hourly",
-            "value": value,
-            "unit": "µg/m³",
-            "outcome": outcome,
-            "threshold": 75.0,
-            "threshold_source": "rule value",
-            "unverified": False,
-            "observed_at": (T0 + timedelta(hours=round_)).isoformat(),
-            "revision": 0,
-            "severity": "warning",
-            "department": "environment",
-            "source": "fault test",
-            "labels": {"site": site, "test": isolation.id},
-            "annotations": {"summary": f"PM2.5 {value} at {site}"},
-        }
+        rule_evaluation(RULE, site, outcome, value, at, test_id=isolation.id, source="fault test")
     ).encode()
 
 

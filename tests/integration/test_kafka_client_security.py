@@ -9,7 +9,6 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,10 +27,10 @@ from kafka.admin import (
 )
 from kafka.errors import KafkaError
 
-from citywatch.rules.evaluation import fingerprint
 from services.kafka_security import SCRAM_ITERATIONS
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
+from tests.integration.conftest import rule_evaluation
 from tests.integration.kafka_reads import read_until
 
 
@@ -104,28 +103,8 @@ def _wait_until_authenticated(bootstrap: str, user: str, password: str, timeout_
 
 
 def _evaluation(site: str) -> bytes:
-    rule = "sasl-test-rule"
-    return json.dumps(
-        {
-            "rule_id": rule,
-            "fingerprint": fingerprint(rule, site),
-            "site": site,
-            "indicator": "air.pm25.1h",
-            "value": 99.0,
-            "unit": "µg/m³",
-            "outcome": "breach",
-            "threshold": 75.0,
-            "threshold_source": "rule value",
-            "unverified": False,
-            "observed_at": datetime(2026, 5, 1, tzinfo=UTC).isoformat(),
-            "revision": 0,
-            "severity": "warning",
-            "department": "environment",
-            "source": "test",
-            "labels": {"site": site},
-            "annotations": {},
-        }
-    ).encode()
+    evaluation = rule_evaluation("sasl-test-rule", site, value=99.0, indicator="air.pm25.1h", annotations={})
+    return json.dumps(evaluation).encode()
 
 
 def test_alert_service_runs_over_scram_with_only_its_acls(
