@@ -3,13 +3,17 @@ start or send the same way."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from citywatch.cli.dashboards import DEFAULT_REGISTRY
 from citywatch.devstack.config import StackConfig
+from citywatch.devstack.stack import CitywatchProcess
+from citywatch.registry import load_registry
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
@@ -80,3 +84,18 @@ def start_alerts(isolation: Isolation, **env: str) -> str:
     """The test's alert service (its webhook receivers and any other setting in `env`); its base URL."""
     alerts = isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", **env)
     return f"http://127.0.0.1:{alerts.metrics_port}"
+
+
+def start_simulator(isolation: Isolation, ingest: CitywatchProcess, *args: str) -> CitywatchProcess:
+    """`citywatch simulate` with `args`, publishing through the `ingest` gateway with a publisher key of every
+    department of the sample registry."""
+    registry = load_registry(DEFAULT_REGISTRY)
+    keys_file = isolation.tmp_path / "simulator-keys.json"
+    keys_file.write_text(json.dumps({d.id: isolation.api_key(d.id) for d in registry.departments}))
+    return isolation.start(
+        "simulate",
+        "CITYWATCH_SIMULATOR_METRICS_PORT",
+        CITYWATCH_INGEST_URL=f"http://127.0.0.1:{ingest.metrics_port}",
+        CITYWATCH_SIMULATOR_KEYS_FILE=str(keys_file),
+        args=args,
+    )

@@ -27,6 +27,7 @@ from citywatch.registry import load_registry
 from citywatch.standards import gb3095_limit
 from citywatch.topics import Topics
 from tests.conftest import Isolation
+from tests.integration.conftest import start_simulator
 from tests.integration.kafka_reads import read_indicators_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -104,16 +105,7 @@ def pipeline(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> It
         ingest = iso.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
         iso.start("worker", "CITYWATCH_WORKER_WEB_PORT")
         iso.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
-        registry = load_registry(DEFAULT_REGISTRY)
-        keys_file = iso.tmp_path / "simulator-keys.json"
-        keys_file.write_text(json.dumps({d.id: iso.api_key(d.id) for d in registry.departments}))
-        iso.start(
-            "simulate",
-            "CITYWATCH_SIMULATOR_METRICS_PORT",
-            CITYWATCH_INGEST_URL=f"http://127.0.0.1:{ingest.metrics_port}",
-            CITYWATCH_SIMULATOR_KEYS_FILE=str(keys_file),
-            args=("--days-back", str(SIMULATED_DAYS), "--speed", "max", "--seed", "7"),
-        )
+        start_simulator(iso, ingest, "--days-back", str(SIMULATED_DAYS), "--speed", "max", "--seed", "7")
         deadline = time.monotonic() + 240
         pending = [expr for _, _, expr in QUERIES]
         while pending and time.monotonic() < deadline:

@@ -9,7 +9,6 @@ as in `make up`, with staleness judged every half second (one simulated hour).
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 import time
@@ -20,10 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from citywatch.cli.dashboards import DEFAULT_REGISTRY
 from citywatch.devstack.config import StackConfig
 from citywatch.devstack.services import DEMO_WORKER_CLOCK
-from citywatch.registry import load_registry
 from citywatch.topics import Topics
 from services.simulator.incidents import (
     DEFAULT_INCIDENTS,
@@ -33,6 +30,7 @@ from services.simulator.incidents import (
     SilentSensor,
 )
 from tests.conftest import Isolation
+from tests.integration.conftest import start_simulator
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
 
@@ -84,16 +82,7 @@ def incidents_run(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) 
             **{**DEMO_WORKER_CLOCK, "CITYWATCH_WORKER_STALENESS_INTERVAL_S": "0.5"},
         )
         iso.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz", CITYWATCH_WEBHOOK_URLS=webhook.url)
-        registry = load_registry(DEFAULT_REGISTRY)
-        keys_file = iso.tmp_path / "simulator-keys.json"
-        keys_file.write_text(json.dumps({d.id: iso.api_key(d.id) for d in registry.departments}))
-        iso.start(
-            "simulate",
-            "CITYWATCH_SIMULATOR_METRICS_PORT",
-            CITYWATCH_INGEST_URL=f"http://127.0.0.1:{ingest.metrics_port}",
-            CITYWATCH_SIMULATOR_KEYS_FILE=str(keys_file),
-            args=("--days-back", "5", "--speed", "7200", "--seed", "7"),
-        )
+        start_simulator(iso, ingest, "--days-back", "5", "--speed", "7200", "--seed", "7")
         yield IncidentsRun(stack, iso, webhook, watch)
     finally:
         watch.stop()
