@@ -17,7 +17,7 @@ from citywatch.registry import load_registry
 from citywatch.rules.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
-from tests.integration.worker_runs import REPLAY_HOURS, Input, Run, scenario_inputs, single_worker_run
+from tests.integration.worker_runs import REPLAY_HOURS, Input, Run, reference_run, scenario_inputs
 
 
 @pytest.fixture
@@ -38,11 +38,7 @@ def ordered_inputs() -> list[Input]:
 def reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, ordered_inputs: list[Input]) -> Run:
     """One worker over the ordered replay, never interrupted; computed once, shared by every module comparing
     a disturbed run with it (its worker is stopped once the results are read)."""
-    iso = Isolation(stack, tmp_path_factory.mktemp("reference"))
-    try:
-        return single_worker_run(iso, ordered_inputs)
-    finally:
-        iso.close()
+    return reference_run(stack, tmp_path_factory.mktemp("reference"), ordered_inputs)
 
 
 def rule_evaluation(

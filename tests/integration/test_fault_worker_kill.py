@@ -20,17 +20,15 @@ from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import (
     FAULT_REPLAY_HOURS,
-    REPLAY_PARTITIONS,
     Input,
     Run,
     assert_same,
-    committed_share,
-    produce,
+    kill_behind,
+    produce_backlog,
     read_all,
+    reference_run,
     results,
     scenario_inputs,
-    single_worker_run,
-    source_topics,
     wait_for,
     wait_until_consumed,
 )
@@ -50,11 +48,7 @@ def replay() -> list[Input]:
 
 @pytest.fixture(scope="module")
 def replay_reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory, replay: list[Input]) -> Run:
-    iso = Isolation(stack, tmp_path_factory.mktemp("fault-reference"))
-    try:
-        return single_worker_run(iso, replay)
-    finally:
-        iso.close()
+    return reference_run(stack, tmp_path_factory.mktemp("fault-reference"), replay)
 
 
 def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
@@ -63,10 +57,7 @@ def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
     ordered_inputs, reference = replay, replay_reference
     assert len(ordered_inputs) >= 100_000
     bootstrap = isolation.stack.kafka_bootstrap
-    topics = isolation.ensure_topics(REPLAY_PARTITIONS)
-    produce(bootstrap, topics, ordered_inputs)
-    app_id = isolation.env["CITYWATCH_WORKER_APP_ID"]
-    names = source_topics(topics, ordered_inputs)
+    topics, names = produce_backlog(isolation, ordered_inputs)
     started = time.monotonic()
     worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_WORKER_STORE="rocksdb://")
     alerts = isolation.start(
@@ -76,18 +67,7 @@ def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
         CITYWATCH_WEBHOOK_URLS=webhook.url,
         CITYWATCH_ALERTMANAGER_URL="",  # the topic and the webhook are what is counted
     )
-    killed_at: list[float] = []
-    for share in KILL_AT:
-        wait_for(
-            lambda share=share: committed_share(bootstrap, app_id, names) > share,
-            120,
-            f"the worker to commit more than {share:.0%} of the backlog",
-        )
-        done = committed_share(bootstrap, app_id, names)
-        assert done < 0.9, f"the worker finished ({done:.0%}) before it could be killed with a backlog"
-        killed_at.append(done)
-        worker.kill()
-        worker.start(wait_s=90)
+    killed_at = [kill_behind(isolation, worker, names, share, 120) for share in KILL_AT]
     run = results(isolation, topics, ordered_inputs)
     replayed = time.monotonic() - started
     assert_same(run, reference)

@@ -15,11 +15,11 @@ from tests.integration.worker_runs import (
     Input,
     Run,
     assert_same,
-    committed_share,
+    kill_behind,
     produce,
+    produce_backlog,
     results,
     shuffled_with_duplicates,
-    source_topics,
     wait_for,
     worker_metrics,
 )
@@ -69,20 +69,9 @@ def test_every_feed_yields_its_indicators(reference: Run) -> None:
 def test_sigkill_with_a_backlog_then_restart_equals_the_uninterrupted_run(
     isolation: Isolation, ordered_inputs: list[Input], reference: Run
 ) -> None:
-    topics = isolation.ensure_topics(PARTITIONS)
-    produce(isolation.stack.kafka_bootstrap, topics, ordered_inputs)
-    app_id = isolation.env["CITYWATCH_WORKER_APP_ID"]
-    names = source_topics(topics, ordered_inputs)
+    topics, names = produce_backlog(isolation, ordered_inputs)
     worker = isolation.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_WORKER_STORE="rocksdb://")
-    wait_for(
-        lambda: committed_share(isolation.stack.kafka_bootstrap, app_id, names) > 0.05,
-        90,
-        "the worker to commit part of the backlog",
-    )
-    share = committed_share(isolation.stack.kafka_bootstrap, app_id, names)
-    assert share < 0.9, f"the worker finished ({share:.0%}) before it could be killed with a backlog"
-    worker.kill()
-    worker.start(wait_s=90)
+    kill_behind(isolation, worker, names, 0.05, 90)
     run = results(isolation, topics, ordered_inputs)
     assert_same(run, reference)
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from citywatch.devstack.config import StackConfig
 from citywatch.devstack.stack import CitywatchProcess
 from citywatch.registry import load_registry
 from citywatch.schemas.feeds import SITE_FIELDS
@@ -254,6 +256,40 @@ def single_worker_run(iso: Isolation, inputs: list[Input]) -> Run:
     produce(iso.stack.kafka_bootstrap, topics, inputs)
     iso.start("worker", "CITYWATCH_WORKER_WEB_PORT", CITYWATCH_WORKER_DATA_DIR=str(iso.tmp_path / "worker-0"))
     return results(iso, topics, inputs)
+
+
+def reference_run(stack: StackConfig, tmp_path: Path, inputs: list[Input]) -> Run:
+    """One worker over `inputs`, never interrupted, in an isolation of its own (its worker stopped once the results
+    are read): the run a disturbed one is compared with."""
+    iso = Isolation(stack, tmp_path)
+    try:
+        return single_worker_run(iso, inputs)
+    finally:
+        iso.close()
+
+
+def produce_backlog(iso: Isolation, inputs: list[Input]) -> tuple[Topics, list[str]]:
+    """`inputs` on the isolation's topics before its worker starts, so that it starts behind: the topics, and the
+    names of those its worker group consumes."""
+    topics = iso.ensure_topics(REPLAY_PARTITIONS)
+    produce(iso.stack.kafka_bootstrap, topics, inputs)
+    return topics, source_topics(topics, inputs)
+
+
+def kill_behind(iso: Isolation, worker: CitywatchProcess, names: list[str], share: float, timeout_s: float) -> float:
+    """SIGKILL the worker once its group has committed more than `share` of the backlog on `names` (it must still
+    be behind: under 90 %), and start it again; the share it had committed."""
+    bootstrap, app_id = iso.stack.kafka_bootstrap, iso.env["CITYWATCH_WORKER_APP_ID"]
+    wait_for(
+        lambda: committed_share(bootstrap, app_id, names) > share,
+        timeout_s,
+        f"the worker to commit more than {share:.0%} of the backlog",
+    )
+    done = committed_share(bootstrap, app_id, names)
+    assert done < 0.9, f"the worker finished ({done:.0%}) before it could be killed with a backlog"
+    worker.kill()
+    worker.start(wait_s=90)
+    return done
 
 
 # Not computed from readings: the registry's fleet "as of today" (processing time), published at every worker start;
