@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.devstack.stack import CitywatchProcess
+from citywatch.topics import Topics
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
 
@@ -32,23 +34,36 @@ def statuses(records: list[dict[str, Any]], rule: str, site: str) -> list[str]:
     return [r["status"] for r in records if r["rule_id"] == rule and r["site"] == site]
 
 
-def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arrives(
-    isolation: Isolation, tmp_path: Path
-) -> None:
+def start_with_own_rules(
+    isolation: Isolation, tmp_path: Path, **worker_env: str
+) -> tuple[Topics, Path, CitywatchProcess, CitywatchProcess]:
+    """The test's topics, a copy of the shipped rule files the test may change, and a worker reading them (its
+    admin token ADMIN_TOKEN, and `worker_env`) beside a gateway: (topics, rules directory, worker, gateway)."""
     topics = isolation.ensure_topics()
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules_dir)
-    # One simulated hour per real second: the 4 h staleness rule fires after about 4 s of silence.
     worker = isolation.start(
         "worker",
         "CITYWATCH_WORKER_WEB_PORT",
         CITYWATCH_RULES_DIR=str(rules_dir),
+        CITYWATCH_WORKER_ADMIN_TOKEN=ADMIN_TOKEN,
+        **worker_env,
+    )
+    ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    return topics, rules_dir, worker, ingest
+
+
+def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arrives(
+    isolation: Isolation, tmp_path: Path
+) -> None:
+    # One simulated hour per real second: the 4 h staleness rule fires after about 4 s of silence.
+    topics, rules_dir, worker, ingest = start_with_own_rules(
+        isolation,
+        tmp_path,
         CITYWATCH_CLOCK_START=START.isoformat(),
         CITYWATCH_CLOCK_SPEED="3600",
         CITYWATCH_WORKER_STALENESS_INTERVAL_S="1",
-        CITYWATCH_WORKER_ADMIN_TOKEN=ADMIN_TOKEN,
     )
-    ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
     isolation.start("alerts", "CITYWATCH_ALERTS_PORT", health_path="/healthz")
     rule = "air-station-silent"
     records = read_until(
@@ -99,16 +114,7 @@ def test_silent_station_fires_on_the_accelerated_clock_and_clears_when_data_arri
 def test_windowed_rule_evaluates_from_history_and_rules_reload_without_restart(
     isolation: Isolation, tmp_path: Path
 ) -> None:
-    topics = isolation.ensure_topics()
-    rules_dir = tmp_path / "rules"
-    shutil.copytree(REPO_ROOT / "rules", rules_dir)
-    worker = isolation.start(
-        "worker",
-        "CITYWATCH_WORKER_WEB_PORT",
-        CITYWATCH_RULES_DIR=str(rules_dir),
-        CITYWATCH_WORKER_ADMIN_TOKEN=ADMIN_TOKEN,
-    )
-    ingest = isolation.start("ingest", "CITYWATCH_INGEST_PORT", health_path="/healthz")
+    topics, rules_dir, worker, ingest = start_with_own_rules(isolation, tmp_path)
     auth = {"Authorization": f"Bearer {isolation.api_key('environment')}"}
     gateway = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
 
