@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.schemas.indicator import IndicatorRecord
 from streams.metrics import INDICATORS, IndicatorExposition
+from tests.unit.conftest import catalogue_record
 
 
 def test_each_indicator_has_its_own_series_within_its_metric() -> None:
@@ -34,19 +35,8 @@ def test_every_feed_has_a_processor() -> None:
 
 def _record(indicator: str, site: str, value: float, hour: int, standard: str | None = None) -> IndicatorRecord:
     at = dt.datetime(2026, 3, 1, hour, tzinfo=dt.UTC)
-    entry = CATALOGUE[indicator]
-    return IndicatorRecord(
-        indicator=indicator,
-        site=site,
-        value=value,
-        unit=entry.unit,
-        window=entry.window,
-        observed_at=at,
-        local_date=at.date(),
-        samples=1,
-        revision=0,
-        period=at.isoformat(),
-        standard=standard,
+    return catalogue_record(
+        indicator, site, value, at, local_date=at.date(), revision=0, period=at.isoformat(), standard=standard
     )
 
 

@@ -8,12 +8,12 @@ import json
 from zoneinfo import ZoneInfo
 
 from citywatch.devstack.config import REPO_ROOT
-from citywatch.indicators.catalogue import CATALOGUE
 from citywatch.registry import load_registry
 from citywatch.rules.engine import ReloadDiff, RuleEngine, diff_rules
 from citywatch.rules.loader import load_paths
 from citywatch.rules.model import Rule
 from citywatch.schemas.indicator import IndicatorRecord
+from tests.unit.conftest import catalogue_record
 from tests.unit.rules.alert_path import pm25_24h_transitions
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -52,17 +52,7 @@ SILENT = rule(id="air-silent", kind="staleness", indicator="air.pm25.1h", stalen
 
 
 def record(indicator: str, value: float, at: dt.datetime, site: str = SITE) -> IndicatorRecord:
-    entry = CATALOGUE[indicator]
-    return IndicatorRecord(
-        indicator=indicator,
-        site=site,
-        value=value,
-        unit=entry.unit,
-        window=entry.window,
-        observed_at=at,
-        local_date=at.astimezone(ZONE).date(),
-        samples=1,
-    )
+    return catalogue_record(indicator, site, value, at)
 
 
 def hours(n: float) -> dt.timedelta:
