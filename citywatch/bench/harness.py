@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citywatch.bench.kafka import create_topics, delete_prefix, wait_for_leaders
 from citywatch.bench.readings import BENCH_DEPARTMENT
-from citywatch.bench.stats import status_bytes
+from citywatch.bench.stats import PartResult, status_bytes
 from citywatch.bench.worker import free_port, loadavg, versions
 from citywatch.devstack.config import PROFILES, REPO_ROOT, StackConfig
 from citywatch.devstack.servers import Server, ServerStartError, http_ok
@@ -94,12 +95,39 @@ def scrape(url: str, timeout: float = 10.0) -> str:
         return bytes(response.read()).decode()
 
 
+def counted_progress(console: Console, label_width: int = 28) -> Progress:
+    """The progress display of a part's counted tasks: each task's label, its bar, done of total, time elapsed."""
+    return Progress(
+        TextColumn(f"{{task.description:<{label_width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def machine() -> dict[str, Any]:
     return {"cpu_count": os.cpu_count() or 0, "load_before": list(loadavg())}
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(kw_only=True)
+class PartOptions:
+    """What every part of the suite (ingest, latency, memory, scaling) is told beside its own sizes and stack profile,
+    by keyword: the registry its synthetic one copies, how long it may take, whether to keep what it created, and the
+    command line that ran it."""
+
+    registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
+    timeout_s: float = 900.0
+    keep: bool = False
+    command: str = ""
+
+    def part_result(self, part: str, params: dict[str, Any]) -> PartResult:
+        """The part's result, before its figures: started now, on this machine and these versions, by this command."""
+        return PartResult(part, now_iso(), params, machine=machine(), versions=bench_versions(), command=self.command)
 
 
 class BenchRun:
@@ -266,7 +294,9 @@ __all__ = [
     "BenchRun",
     "BenchTimeout",
     "Deadline",
+    "PartOptions",
     "bench_versions",
+    "counted_progress",
     "machine",
     "now_iso",
     "read_rss",

@@ -17,19 +17,17 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import orjson
 from kafka import KafkaProducer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from citywatch.bench.harness import BenchRun, BenchTimeout, Deadline, bench_versions, machine, now_iso, stack_servers
+from citywatch.bench.harness import BenchRun, BenchTimeout, Deadline, PartOptions, counted_progress, stack_servers
 from citywatch.bench.readings import FIRST_HOUR, calm_reading, registry_with_stations
 from citywatch.bench.results import rate
 from citywatch.bench.stats import Figure, PartResult, percentiles
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.settings import env_name
 
 INGEST_TARGET = 0.5
@@ -37,17 +35,13 @@ INGEST_TARGET = 0.5
 
 
 @dataclass
-class IngestOptions:
+class IngestOptions(PartOptions):
     readings: int = 200_000
     batch: int = 500
     clients: int = 8
     stations: int = 1000
     partitions: int = 4
     profile: str = "test"
-    registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
-    timeout_s: float = 900.0
-    keep: bool = False
-    command: str = ""
 
 
 def batches(stations: list[str], readings: int, batch: int, seed: int = 8) -> list[list[dict[str, object]]]:
@@ -121,9 +115,8 @@ def bare_produce(
 
 def run_ingest_bench(options: IngestOptions, console: Console) -> PartResult:
     o = options
-    result = PartResult(
+    result = o.part_result(
         "ingest",
-        now_iso(),
         {
             "readings": o.readings,
             "batch": o.batch,
@@ -131,9 +124,6 @@ def run_ingest_bench(options: IngestOptions, console: Console) -> PartResult:
             "stations": o.stations,
             "partitions": o.partitions,
         },
-        machine=machine(),
-        versions=bench_versions(),
-        command=o.command,
     )
     deadline = Deadline("ingest", o.timeout_s)
     with (
@@ -163,13 +153,7 @@ def run_ingest_bench(options: IngestOptions, console: Console) -> PartResult:
         all_batches = batches(stations, o.readings, o.batch)
         bodies = [orjson.dumps(b) for b in all_batches]
         records = [(str(r["station"]).encode(), orjson.dumps(r)) for b in all_batches for r in b]
-        with Progress(
-            TextColumn("{task.description:<34}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with counted_progress(console, 34) as bar:
             asyncio.run(
                 post_all(
                     url, key, [orjson.dumps(b) for b in warm], 1, deadline, bar, bar.add_task("warm-up", total=None)

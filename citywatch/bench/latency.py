@@ -26,7 +26,6 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import orjson
@@ -34,19 +33,10 @@ from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citywatch.bench.harness import (
-    BenchRun,
-    BenchTimeout,
-    Deadline,
-    bench_versions,
-    machine,
-    now_iso,
-    stack_servers,
-)
+from citywatch.bench.harness import BenchRun, BenchTimeout, Deadline, PartOptions, stack_servers
 from citywatch.bench.readings import FIRST_HOUR, calm_reading, registry_with_stations
 from citywatch.bench.results import counter_total, rate
 from citywatch.bench.stats import Figure, Pacer, PartResult, backlog_growth, percentiles
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.settings import env_name
 from citywatch.standards.averages import validity_rules
 
@@ -64,7 +54,7 @@ WARMUP_LIMIT_S = 180.0
 
 
 @dataclass
-class LatencyOptions:
+class LatencyOptions(PartOptions):
     rate: float = 1000.0
     duration_s: float = 120.0
     batch: int = 100
@@ -74,10 +64,6 @@ class LatencyOptions:
     drain_s: float = 60.0
     partitions: int = 4
     profile: str = "test"
-    registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
-    timeout_s: float = 900.0
-    keep: bool = False
-    command: str = ""
 
 
 def prometheus_rule(prefix: str) -> str:
@@ -315,9 +301,8 @@ class LatencyBench:
 def run_latency_bench(options: LatencyOptions, console: Console) -> PartResult:
     o = options
     probes_needed = int(o.duration_s / o.probe_interval_s) + 2
-    result = PartResult(
+    result = o.part_result(
         "latency",
-        now_iso(),
         {
             "rate_per_s": o.rate,
             "duration_s": o.duration_s,
@@ -328,9 +313,6 @@ def run_latency_bench(options: LatencyOptions, console: Console) -> PartResult:
             "drain_s": o.drain_s,
             "partitions": o.partitions,
         },
-        machine=machine(),
-        versions=bench_versions(),
-        command=o.command,
     )
     deadline = Deadline("latency", o.timeout_s)
     servers = ("kafka", "redis", "alertmanager", "prometheus")

@@ -13,28 +13,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from citywatch.bench.harness import (
-    BenchRun,
-    Deadline,
-    bench_versions,
-    machine,
-    now_iso,
-    read_rss,
-    scrape,
-    stack_servers,
-)
+from citywatch.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, read_rss, scrape, stack_servers
 from citywatch.bench.kafka import preload
 from citywatch.bench.readings import readings, registry_with_stations
 from citywatch.bench.results import counter_by_label, counter_total
 from citywatch.bench.stats import Figure, PartResult, linear_fit
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.settings import env_name
 
 LINEAR_R2_TARGET = 0.98
@@ -45,16 +35,13 @@ POLLED_METRICS = (READINGS_METRIC, EVALUATIONS_METRIC, "process_resident_memory_
 
 
 @dataclass
-class MemoryOptions:
+class MemoryOptions(PartOptions):
     sites: tuple[int, ...] = (1000, 10_000, 100_000)
     partitions: int = 4
     worker_store: str | None = None
     settle_s: float = 3.0
     profile: str = "test"
-    registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
-    timeout_s: float = 3600.0
-    keep: bool = False
-    command: str = ""
+    timeout_s: float = field(default=3600.0, kw_only=True)
 
 
 def wait_counted(url: str, expected: int, deadline: Deadline, on_count: Any, poll_s: float = 0.5) -> float:
@@ -137,25 +124,15 @@ def measure_sites(
 
 def run_memory_bench(options: MemoryOptions, console: Console) -> PartResult:
     o = options
-    result = PartResult(
+    result = o.part_result(
         "memory",
-        now_iso(),
         {"sites": list(o.sites), "partitions": o.partitions, "worker_store": o.worker_store or "worker default"},
-        machine=machine(),
-        versions=bench_versions(),
-        command=o.command,
     )
     deadline = Deadline("memory", o.timeout_s)
     points: list[dict[str, Any]] = []
     with stack_servers(o.profile, console, ("kafka",)) as config:
         console.print(f"[bold]memory benchmark[/]: worker RSS at {', '.join(f'{n:,}' for n in o.sites)} sites")
-        with Progress(
-            TextColumn("{task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with counted_progress(console) as bar:
             for n in o.sites:
                 points.append(measure_sites(o, console, config, n, deadline, bar))
     for p in points:

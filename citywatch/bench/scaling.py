@@ -12,45 +12,31 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 
-from citywatch.bench.harness import (
-    BenchRun,
-    Deadline,
-    bench_versions,
-    machine,
-    now_iso,
-    read_rss,
-    scrape,
-    stack_servers,
-)
+from citywatch.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, read_rss, scrape, stack_servers
 from citywatch.bench.kafka import preload
 from citywatch.bench.readings import readings, registry_with_stations
 from citywatch.bench.results import counter_total, rate
 from citywatch.bench.stats import Figure, PartResult
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.settings import env_name
 
 READINGS_METRIC = "citywatch_worker_readings_total"
 
 
 @dataclass
-class ScalingOptions:
+class ScalingOptions(PartOptions):
     readings: int = 100_000
     stations: int = 1000
     partitions: int = 4
     worker_store: str | None = None
     poll_s: float = 0.5
     profile: str = "test"
-    registry_file: Path = REPO_ROOT / "registry/wujiang-sample.yaml"
-    timeout_s: float = 1800.0
-    keep: bool = False
-    command: str = ""
+    timeout_s: float = field(default=1800.0, kw_only=True)
 
 
 def phase(
@@ -110,18 +96,14 @@ def phase(
 
 def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
     o = options
-    result = PartResult(
+    result = o.part_result(
         "scaling",
-        now_iso(),
         {
             "readings": o.readings,
             "stations": o.stations,
             "partitions": o.partitions,
             "worker_store": o.worker_store or "worker default",
         },
-        machine=machine(),
-        versions=bench_versions(),
-        command=o.command,
     )
     deadline = Deadline("scaling", o.timeout_s)
     with stack_servers(o.profile, console, ("kafka",)) as config, BenchRun(config, console, "scaling", o.keep) as run:
@@ -134,13 +116,7 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
             f"[bold]scaling benchmark[/]: {o.readings:,} readings of {len(stations)} stations, {o.partitions} partitions; "
             "one worker, then two workers of one group"
         )
-        with Progress(
-            TextColumn("{task.description:<28}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with counted_progress(console) as bar:
             load = bar.add_task("pre-load (aiokafka producer)", total=o.readings)
             asyncio.run(
                 preload(
