@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from citywatch.holiday_calendar import HolidayCalendar
-from citywatch.indicators.catalogue import CATALOGUE
+from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.indicators.records import day_end
 from citywatch.registry import Registry
 from citywatch.schemas.indicator import IndicatorRecord
@@ -227,23 +227,30 @@ class IndicatorExposition:
         self._series: dict[str, dict[str, _Column]] = {}  # metric -> window -> column
         self._headers: dict[str, str] = {}
         for indicator in sorted(CATALOGUE.values(), key=lambda i: i.id):
-            if indicator.metric not in self._headers:
-                quantity = indicator.metric.split("_", 2)[-1]
-                help_text = f"Latest {quantity} per site and window ({indicator.unit}); e.g. {indicator.description}"
-                self._headers[indicator.metric] = (
-                    f"# HELP {indicator.metric} {_escape(help_text)}\n# TYPE {indicator.metric} gauge\n"
-                )
-                self._series[indicator.metric] = {}
+            self._add(indicator)
+
+    def _add(self, indicator: Indicator) -> dict[str, _Column]:
+        """The metric's columns, with its HELP and TYPE lines (an indicator a feed added after the start gets them
+        at its first value)."""
+        if indicator.metric not in self._headers:
+            quantity = indicator.metric.split("_", 2)[-1]
+            help_text = f"Latest {quantity} per site and window ({indicator.unit}); e.g. {indicator.description}"
+            self._headers[indicator.metric] = (
+                f"# HELP {indicator.metric} {_escape(help_text)}\n# TYPE {indicator.metric} gauge\n"
+            )
+            self._series[indicator.metric] = {}
+        return self._series[indicator.metric]
 
     @property
     def metrics(self) -> list[str]:
         return list(self._headers)
 
     def observe(self, record: IndicatorRecord) -> None:
-        metric = CATALOGUE[record.indicator].metric
-        column = self._series[metric].get(record.window)
+        indicator = CATALOGUE[record.indicator]
+        series = self._series.get(indicator.metric) or self._add(indicator)
+        column = series.get(record.window)
         if column is None:
-            column = self._series[metric][record.window] = _Column()
+            column = series[record.window] = _Column()
         site = self._sites.setdefault(record.site, len(self._sites))
         if site >= len(column.lines):
             column.grow(site + 1)

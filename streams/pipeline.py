@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from citywatch.clock import ProcessingClock
+from citywatch.feeds import FEEDS, FeedProcessor, backfill_feeds, parse_record
 from citywatch.indicators import district_parts
 from citywatch.indicators.batch import BatchResult, guarded
 from citywatch.indicators.district import DistrictState, archive_scope, rolled_out, scopes_of
@@ -43,12 +44,11 @@ from citywatch.rules.engine import RuleEngine
 from citywatch.rules.evaluation import RuleEvaluation
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feed_batch import BatchError, FeedPayload, payloads_of
-from citywatch.schemas.feeds import TIME_FIELDS, FeedRecord, identity_of, parse_record
+from citywatch.schemas.feed_record import FeedRecord, identity_of
 from citywatch.schemas.indicator import IndicatorRecord, encode_updates
-from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, WorkerOutcome
+from citywatch.schemas.receipt import HISTORY_LANE, LANE_HEADER, WorkerOutcome
 from citywatch.topics import Topics
 from streams import metrics
-from streams.processors import FeedProcessor
 from streams.receipts import ReceiptBook, receipt_of, source_of
 from streams.rule_source import partition_of
 
@@ -252,7 +252,7 @@ class Pipeline:
             await self.reject(sent, book, feed, item, list(refusal.errors), outcome, record)
             return None
         if is_history(event) and self.setup.processors[feed].lanes is None:
-            reason = f"history backfill is available for the {', '.join(sorted(BACKFILL_FEEDS))} feed, not {feed}"
+            reason = f"history backfill is available for the {', '.join(sorted(backfill_feeds()))} feed, not {feed}"
             errors = [FieldError(field=f"(header {LANE_HEADER})", reason=reason)]
             await self.reject(sent, book, feed, item, errors, "invalid", record)
             return None
@@ -318,7 +318,7 @@ class Pipeline:
         """Dead-letter the refused records with their reasons; count and note every outcome."""
         for item, record, outcome in zip(items, records, outcomes, strict=True):
             if isinstance(outcome, Refused | TooLate | Failed):
-                errors = [FieldError(field=outcome.field or TIME_FIELDS[feed], reason=outcome.reason)]
+                errors = [FieldError(field=outcome.field or FEEDS[feed].time_field, reason=outcome.reason)]
                 await self.reject(sent, book, feed, item, errors, outcome.kind, record)
             else:
                 self.judged(book, feed, item, outcome.kind)

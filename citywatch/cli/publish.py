@@ -147,9 +147,10 @@ def publish(
     import uuid
 
     from citywatch.cli.outcome import report
+    from citywatch.feeds import backfill_feeds
     from citywatch.registry import RegistryError, load_registry
     from citywatch.schemas.air import TIME_CONVENTIONS
-    from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, LANE_HEADER, RECEIPT_HEADER
+    from citywatch.schemas.receipt import HISTORY_LANE, LANE_HEADER, RECEIPT_HEADER
     from citywatch.settings import CommonSettings
     from citywatch.topics import Topics
     from services.publish import records as rec
@@ -164,8 +165,8 @@ def publish(
             raise rec.InputError(f"--time-convention must be one of {', '.join(TIME_CONVENTIONS)}")
         if time_convention != "hour-ending" and feed != "air":
             raise rec.InputError(f"--time-convention applies to air readings; {feed} records state their own times")
-        if backfill and feed not in BACKFILL_FEEDS:
-            raise rec.InputError(f"history backfill is available for: {', '.join(sorted(BACKFILL_FEEDS))}")
+        if backfill and feed not in backfill_feeds():
+            raise rec.InputError(f"history backfill is available for: {', '.join(sorted(backfill_feeds()))}")
         fmt = rec.file_format(file, file_format)
         registry_path = registry_file or Path(settings.registry_file)
         try:

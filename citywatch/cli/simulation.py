@@ -102,10 +102,9 @@ def replay(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from citywatch.cli.outcome import EXIT_USAGE, report
+    from citywatch.feeds import SITE_FIELDS, backfill_feeds
     from citywatch.registry import load_registry
     from citywatch.schemas.air import TIME_CONVENTIONS
-    from citywatch.schemas.feeds import SITE_FIELDS
-    from citywatch.schemas.receipt import BACKFILL_FEEDS
     from services.publish.follow import Follower, ReceiptUnreadable, Totals
     from services.simulator.replay import ReplayInputError, load
     from services.simulator.replay import replay as run_replay
@@ -117,8 +116,8 @@ def replay(
         raise typer.BadParameter("expected 1h or 24h", param_hint="--averaging-period")
     if time_convention not in TIME_CONVENTIONS:
         raise typer.BadParameter(f"expected one of {', '.join(TIME_CONVENTIONS)}", param_hint="--time-convention")
-    if backfill and feed not in BACKFILL_FEEDS:
-        raise typer.BadParameter(f"history backfill is available for: {', '.join(sorted(BACKFILL_FEEDS))}")
+    if backfill and feed not in backfill_feeds():
+        raise typer.BadParameter(f"history backfill is available for: {', '.join(sorted(backfill_feeds()))}")
     settings = SimulatorSettings()
     try:
         loaded = load(file, feed, site, settings.zone, averaging_period, time_convention)

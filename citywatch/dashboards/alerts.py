@@ -10,8 +10,8 @@ from grafana_foundation_sdk.models import dashboard as dm
 from citywatch.dashboards import common as c
 from citywatch.dashboards import metrics as m
 from citywatch.dashboards import recording as r
+from citywatch.feeds import FEED_NAMES
 from citywatch.registry import Registry
-from citywatch.schemas.feeds import FEED_NAMES
 
 UID = "alerts"
 FEEDS = FEED_NAMES

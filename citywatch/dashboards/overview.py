@@ -6,6 +6,7 @@ from typing import Any
 
 from citywatch.dashboards import alerts, in_force
 from citywatch.dashboards import common as c
+from citywatch.feeds import FEED_NAMES
 from citywatch.indicators.catalogue import (
     BUS_CLEAN_ENERGY_SHARE_FLEET,
     CITY_GOOD_DAY_SHARE_YTD,
@@ -17,7 +18,6 @@ from citywatch.indicators.catalogue import (
     WATER_GOOD_III_SHARE_MONTH,
     Indicator,
 )
-from citywatch.schemas.feeds import FEED_NAMES
 from citywatch.standards import plan_target, pm25_annual_target
 from citywatch.standards.targets import Target
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import NotRequired, TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.eventtime import (
-    DEFAULT_LATENESS,
     Accepted,
     Dropped,
     Lateness,
@@ -41,7 +40,7 @@ from citywatch.indicators.eventtime import (
 from citywatch.indicators.records import Contribution, Result, day_end, day_start_epoch, record
 from citywatch.indicators.window_sums import WindowSums
 from citywatch.schemas.air import VALID_FLAGS, AirReading, Pollutant
-from citywatch.schemas.feeds import content_digest
+from citywatch.schemas.feed_record import content_digest
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord, local_date_of
 from citywatch.standards import (
     Accumulator,
@@ -99,10 +98,14 @@ class AirStationState(TypedDict):
     since: NotRequired[str]  # the first local day (ISO) this state ever took a reading of (lanes: `station_since`)
 
 
+LATENESS = Lateness(dt.timedelta(hours=6))
+"""Allowed lateness of air readings (automatic stations: hours). The air feed's description names it."""
+
+
 @dataclass(frozen=True)
 class AirContext:
     zone: dt.tzinfo
-    lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["air"])
+    lateness: Lateness = LATENESS
     grade: str = "II"  # GB 3095 grade of the zone (Wujiang: class-2 zone)
     district: str | None = None  # when set, daily contributions go to the district stage (city AQI)
     rounding: ConcentrationRounding = DEFAULT_CONCENTRATION_ROUNDING  # before the IAQI lookup

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypedDict
 
@@ -25,7 +25,6 @@ from citywatch.indicators import catalogue as cat
 from citywatch.indicators.batch import BatchResult, DeferredFeed, Touched, run_deferred
 from citywatch.indicators.eventtime import (
     DAY_S,
-    DEFAULT_LATENESS,
     Accepted,
     Lateness,
     Outcome,
@@ -39,7 +38,7 @@ from citywatch.indicators.eventtime import (
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
 from citywatch.schemas.bus import CLEAN_ENERGY, BusRidership, ModeShareRecord
-from citywatch.schemas.feeds import content_digest
+from citywatch.schemas.feed_record import content_digest
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.standards import plan_target
 
@@ -73,12 +72,16 @@ class BusRouteState(TypedDict):
     days: dict[str, BusDay]  # local day -> totals; kept 4 weeks + lateness for baselines
 
 
+LATENESS = Lateness(dt.timedelta(hours=6))
+"""Allowed lateness of bus counts (automatic fare systems: hours)."""
+
+
 @dataclass(frozen=True)
 class BusContext:
     zone: dt.tzinfo
     day_type: DayTypeFn  # "workday" (make-up workdays too) | "weekend" | "holiday"; LookupError -> "unknown"
     interval: dt.timedelta = dt.timedelta(hours=1)
-    lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["bus"])
+    lateness: Lateness = LATENESS
     district: str | None = None
 
 
@@ -360,10 +363,14 @@ class ModeShareState(TypedDict):
     days: dict[str, dict[str, dict[str, ModeDayEntry]]]  # day -> source -> event id -> counts
 
 
+MODE_SHARE_LATENESS = Lateness(dt.timedelta(weeks=4))
+"""Allowed lateness of daily mode-share figures (survey figures: weeks)."""
+
+
 @dataclass(frozen=True)
 class ModeShareContext:
     zone: dt.tzinfo
-    lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["mode_share"])
+    lateness: Lateness = MODE_SHARE_LATENESS
 
 
 def new_mode_share_state() -> ModeShareState:

@@ -130,17 +130,6 @@ class Lateness:
         return max(2 * self.allowed_s, 86400.0)
 
 
-DEFAULT_LATENESS: dict[str, Lateness] = {
-    "air": Lateness(dt.timedelta(hours=6)),
-    "water.automatic": Lateness(dt.timedelta(hours=48)),
-    "water.manual": Lateness(dt.timedelta(weeks=6)),
-    "bus": Lateness(dt.timedelta(hours=6)),
-    "mode_share": Lateness(dt.timedelta(weeks=4)),
-    "waste": Lateness(dt.timedelta(days=3)),
-}
-"""Defaults per feed (automatic stations: hours; manual water samples and survey figures: weeks). Configurable."""
-
-
 def instant(t: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(t, dt.UTC)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypedDict
 
@@ -21,7 +21,6 @@ from citywatch.indicators import catalogue as cat
 from citywatch.indicators.batch import BatchResult, DeferredFeed, Touched, run_deferred
 from citywatch.indicators.eventtime import (
     DAY_S,
-    DEFAULT_LATENESS,
     Accepted,
     Lateness,
     Outcome,
@@ -37,7 +36,7 @@ from citywatch.indicators.eventtime import (
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
-from citywatch.schemas.feeds import content_digest
+from citywatch.schemas.feed_record import content_digest
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.schemas.waste import WasteRecord
 from citywatch.standards import plan_target
@@ -75,11 +74,15 @@ class WastePlantState(TypedDict):
     days: dict[str, WasteDay]  # local day -> summary; this year and last
 
 
+LATENESS = Lateness(dt.timedelta(days=3))
+"""Allowed lateness of weighbridge deliveries and day totals."""
+
+
 @dataclass(frozen=True)
 class WasteContext:
     zone: dt.tzinfo
     capacity_t_per_day: float | None = None  # registry design capacity
-    lateness: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["waste"])
+    lateness: Lateness = LATENESS
     district: str | None = None
 
 

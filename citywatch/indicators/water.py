@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypedDict
 
 from citywatch.indicators import catalogue as cat
 from citywatch.indicators.district import period_days
 from citywatch.indicators.eventtime import (
-    DEFAULT_LATENESS,
     Accepted,
     Lateness,
     Outcome,
@@ -35,7 +34,7 @@ from citywatch.indicators.eventtime import (
     rev_weight,
 )
 from citywatch.indicators.records import Contribution, Result, day_end, record
-from citywatch.schemas.feeds import content_digest
+from citywatch.schemas.feed_record import content_digest
 from citywatch.schemas.indicator import INSUFFICIENT_DATA, IndicatorRecord
 from citywatch.schemas.water import STANDARD_NAMES, WaterSample
 from citywatch.standards import SectionClass, WaterClass, classify_section, meets_target
@@ -65,14 +64,20 @@ class WaterSectionState(TypedDict):
     months: dict[str, MonthSums]  # "YYYY-MM" -> sums
 
 
+AUTOMATIC_LATENESS = Lateness(dt.timedelta(hours=48))
+"""Allowed lateness of automatic stations' samples (hours)."""
+MANUAL_LATENESS = Lateness(dt.timedelta(weeks=6))
+"""Allowed lateness of manual samples, reported by a laboratory (weeks)."""
+
+
 @dataclass(frozen=True)
 class WaterContext:
     zone: dt.tzinfo
     kind: str | None = None  # "river" | "lake" from the registry; None: the sample's own `kind`
     target_class: str | None = None  # the section's GB 3838 target class (registry), e.g. "III"
     district: str | None = None
-    automatic: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["water.automatic"])
-    manual: Lateness = field(default_factory=lambda: DEFAULT_LATENESS["water.manual"])
+    automatic: Lateness = AUTOMATIC_LATENESS
+    manual: Lateness = MANUAL_LATENESS
 
     def lateness(self, method: str) -> Lateness:
         return self.manual if method == "manual" else self.automatic

@@ -19,7 +19,7 @@ from citywatch.intake.clock import ClockBounds
 from citywatch.registry import Registry, WastePlant
 from citywatch.schemas.bus import BusRidership
 from citywatch.schemas.dead_letter import FieldError
-from citywatch.schemas.feeds import SITE_FIELDS, FeedRecord
+from citywatch.schemas.feed_record import FeedRecord
 from citywatch.schemas.waste import WasteRecord
 
 
@@ -35,7 +35,9 @@ def scope_problem(registry: Registry, department: str, feed: str, site: str) -> 
     """Why the department may not publish this site on this feed (None when `Registry.may_publish` allows it)."""
     if registry.may_publish(department, feed, site):
         return None
-    field = SITE_FIELDS[feed]
+    from citywatch.feeds import FEEDS  # the feeds' processors judge lateness with the intake's rules
+
+    field = FEEDS[feed].site_field
     if not registry.has_site(site) or registry.site(site).feed != feed:
         return Refusal(
             (FieldError(field=field, reason=f"unknown {feed} site {site!r}; it is not in the site registry"),)

@@ -14,27 +14,41 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, create_model
 
-from citywatch.registry.model import Registry
+from citywatch.registry.model import Registry, Site
 
 SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser where PyYAML was built with it."""
 
 Loc = tuple[str | int, ...]
 
-SITE_LISTS: dict[str, str] = {
-    "stations": "air",
-    "sections": "water",
-    "routes": "bus",
-    "plants": "waste",
-    "areas": "mode_share",
-}
-"""Registry lists of sites, with the feed whose records name them."""
+
+def site_lists() -> dict[str, str]:
+    """Registry lists of sites, with the feed whose records name them (each feed's description says its list)."""
+    from citywatch.feeds import FEEDS  # the feeds are described above the registry (their sites are its models)
+
+    return {feed.sites: name for name, feed in FEEDS.items()}
+
+
+def registry_model() -> type[Registry]:
+    """The registry's model for the feeds in the catalogue: `Registry`, plus a list for each feed it does not have
+    a field for (a feed added to the catalogue brings its sites' list with it)."""
+    from citywatch.feeds import FEEDS
+
+    added = tuple(feed for feed in FEEDS.values() if feed.sites not in Registry.model_fields)
+    return _with_lists(tuple((feed.sites, feed.site) for feed in added)) if added else Registry
+
+
+@lru_cache(maxsize=8)
+def _with_lists(lists: tuple[tuple[str, type[Site]], ...]) -> type[Registry]:
+    fields: dict[str, Any] = {name: (list[site], Field(default_factory=list)) for name, site in lists}  # type: ignore[valid-type]
+    return create_model("Registry", __base__=Registry, **fields)
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ def registry_from_data(data: Any, source: str = "<registry>", root: yaml.Node | 
     problems: list[tuple[Loc, str]] = []
     registry: Registry | None = None
     try:
-        registry = Registry.model_validate(data)
+        registry = registry_model().model_validate(data)
     except ValidationError as exc:
         problems.extend((tuple(err["loc"]), err["msg"]) for err in exc.errors())
     if isinstance(data, dict):
@@ -126,7 +140,7 @@ def cross_check(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
 
     box = _box(data.get("bounds"))
     site_ids: list[tuple[Loc, Any]] = []
-    for key, feed in SITE_LISTS.items():
+    for key, feed in site_lists().items():
         for i, entry in _entries(data, key):
             site_ids.append(((key, i, "id"), entry.get("id")))
             owner = entry.get("department")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from citywatch.holiday_calendar import (
     CalendarDay,
@@ -23,13 +23,24 @@ from citywatch.holiday_calendar import (
 )
 from citywatch.schemas.air import SiteId
 from citywatch.schemas.bus import EnergyType
-from citywatch.schemas.feeds import FeedName
 from citywatch.schemas.waste import WasteKind
 
 TargetClass = Literal["I", "II", "III", "IV", "V"]
 """GB 3838-2002 water-quality class a section must meet (its 水质目标)."""
 
 DayType = Literal["workday", "weekend", "holiday"]
+
+
+def _known_feed(name: str) -> str:
+    from citywatch.feeds import FEEDS  # the feeds are described above the registry (their sites are its models)
+
+    if name not in FEEDS:
+        raise ValueError(f"unknown feed {name!r}; known feeds: {', '.join(FEEDS)}")
+    return name
+
+
+FeedName = Annotated[str, AfterValidator(_known_feed)]
+"""The name of a feed in the catalogue (`citywatch.feeds.FEEDS`)."""
 
 
 class _Strict(BaseModel):
@@ -72,7 +83,7 @@ class Bounds(_Strict):
 class Site(_Strict):
     """What every site has. `feed` is the feed whose records name this kind of site."""
 
-    feed: ClassVar[FeedName]
+    feed: ClassVar[str]
 
     id: SiteId
     name_zh: str = Field(min_length=1)
@@ -83,11 +94,11 @@ class Site(_Strict):
 
 
 class AirStation(Site):
-    feed: ClassVar[FeedName] = "air"
+    feed: ClassVar[str] = "air"
 
 
 class WaterSection(Site):
-    feed: ClassVar[FeedName] = "water"
+    feed: ClassVar[str] = "water"
 
     kind: Literal["river", "lake"]
     target_class: TargetClass
@@ -97,13 +108,13 @@ class WaterSection(Site):
 
 
 class BusRoute(Site):
-    feed: ClassVar[FeedName] = "bus"
+    feed: ClassVar[str] = "bus"
 
     route_type: Literal["urban", "town", "town_village"] = Field(description="town_village = 镇村公交")
 
 
 class WastePlant(Site):
-    feed: ClassVar[FeedName] = "waste"
+    feed: ClassVar[str] = "waste"
 
     process: Literal["incineration", "biological", "recycling"]
     accepts: list[WasteKind] = Field(min_length=1, description="The waste kinds the plant takes")
@@ -113,7 +124,7 @@ class WastePlant(Site):
 class Area(Site):
     """An area mode-share figures are reported for (e.g. the whole district)."""
 
-    feed: ClassVar[FeedName] = "mode_share"
+    feed: ClassVar[str] = "mode_share"
 
 
 class Vehicle(_Strict):
@@ -179,7 +190,10 @@ class Registry(_Strict):
     # --- sites -------------------------------------------------------------------------------------------------
     @cached_property
     def _sites(self) -> dict[str, AnySite]:
-        every: list[AnySite] = [*self.stations, *self.sections, *self.routes, *self.plants, *self.areas]
+        from citywatch.feeds import FEEDS
+
+        lists = {feed.sites for feed in FEEDS.values()}
+        every: list[AnySite] = [s for name in type(self).model_fields if name in lists for s in getattr(self, name)]
         return {s.id: s for s in every}
 
     def all_sites(self) -> list[AnySite]:

@@ -21,9 +21,10 @@ from functools import cache
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from citywatch.schemas.envelope import head_of, in_parts
+from citywatch.schemas.feed_record import FeedRecord
 
 BATCH_KIND: Literal["feed-batch"] = "feed-batch"
 BATCH_VERSION: Literal[1] = 1
@@ -82,7 +83,7 @@ BATCH_HEAD = head_of({"kind": BATCH_KIND, "version": BATCH_VERSION})
 """Every feed batch starts with these bytes; its list of records follows."""
 
 
-def encode_batches(records: Sequence[BaseModel]) -> list[bytes]:
+def encode_batches(records: Sequence[FeedRecord]) -> list[bytes]:
     """Feed batches carrying `records` (all of one site), in order, each of at most `RECORDS_PER_BATCH` records and
     within Kafka's message limit (`citywatch.schemas.envelope`)."""
     if not records:
@@ -91,7 +92,7 @@ def encode_batches(records: Sequence[BaseModel]) -> list[bytes]:
 
 
 @cache
-def _list_of(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+def _list_of(model: type[Any]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 

@@ -19,8 +19,6 @@ RECEIPT_HEADER = "citywatch-receipt"
 LANE_HEADER = "citywatch-lane"
 """Kafka header of a feed record: "history" for a backfill of past data (docs/architecture.md); absent: live."""
 HISTORY_LANE = "history"
-BACKFILL_FEEDS: frozenset[str] = frozenset({"air"})
-"""Feeds whose history can be backfilled beside live data (the worker keeps a history lane for their sites)."""
 RECEIPT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 WorkerOutcome = Literal[

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from citywatch.schemas.feeds import FEEDS, json_schemas
+from citywatch.feeds import FEEDS, json_schemas
 from services.ingest.dependencies import GatewayDep
 
 router = APIRouter()

@@ -22,12 +22,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 
+from citywatch.feeds import FEEDS
 from citywatch.intake import admission
 from citywatch.intake.repeats import REFUSED, Published, judge
 from citywatch.registry import Registry
 from citywatch.schemas.dead_letter import MAX_ERRORS_LISTED, DeadLetter, FieldError, field_errors
 from citywatch.schemas.feed_batch import encode_batches
-from citywatch.schemas.feeds import FEEDS, FeedRecord, content_of, identity_of
+from citywatch.schemas.feed_record import FeedRecord, content_of, identity_of
 from citywatch.schemas.receipt import LANE_HEADER, RECEIPT_HEADER, RECEIPT_PATTERN
 from citywatch.settings import IngestSettings
 from citywatch.topics import Topics
@@ -116,7 +117,7 @@ class Gateway:
         candidates: list[tuple[int, FeedRecord]] = []
         for index, payload in enumerate(payloads):
             try:
-                record = cast(FeedRecord, FEEDS[feed].model_validate(payload))
+                record = cast(FeedRecord, FEEDS[feed].record.model_validate(payload))
             except ValidationError as exc:
                 refused.append(RefusedRecord(index, payload, field_errors(exc), "invalid"))
                 continue

@@ -10,9 +10,9 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from citywatch.feeds import FEEDS, backfill_feeds
 from citywatch.schemas.dead_letter import FieldError
-from citywatch.schemas.feeds import FEEDS
-from citywatch.schemas.receipt import BACKFILL_FEEDS, HISTORY_LANE, RECEIPT_HEADER, RECEIPT_PATTERN
+from citywatch.schemas.receipt import HISTORY_LANE, RECEIPT_HEADER, RECEIPT_PATTERN
 from services.auth.keys import ApiKey
 from services.ingest.dependencies import GatewayDep, PublisherKey
 from services.ingest.gateway import (
@@ -68,8 +68,8 @@ async def post_history(feed: str, request: Request, key: PublisherKey, gateway: 
     History is processed in event time beside the live data, into the same indicators; it is never refused as
     late, and alerts its values would have raised are recorded as historical incidents, never sent to on-call
     (docs/architecture.md, "History backfill"). Send each site's history in time order."""
-    if feed in FEEDS and feed not in BACKFILL_FEEDS:
-        reason = f"history backfill is available for the {', '.join(sorted(BACKFILL_FEEDS))} feed; not {feed}"
+    if feed in FEEDS and feed not in backfill_feeds():
+        reason = f"history backfill is available for the {', '.join(sorted(backfill_feeds()))} feed; not {feed}"
         return JSONResponse(status_code=404, content={"detail": reason})
     return await publish_batch(gateway, feed, request, key, HISTORY_LANE)
 

@@ -15,7 +15,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError
 
-from citywatch.schemas.feeds import FeedRecord
+from citywatch.schemas.feed_record import FeedRecord
 from services.kafka_security import department_client_kwargs, scram_user
 
 log = logging.getLogger("citywatch.publish")

@@ -24,11 +24,12 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from citywatch.feeds import FEEDS, UnknownFeedError, parse_record
 from citywatch.intake import ClockBounds, admission
 from citywatch.registry import Registry
 from citywatch.schemas.air import TimeConvention, restamped
 from citywatch.schemas.dead_letter import FieldError, field_errors
-from citywatch.schemas.feeds import FEEDS, FeedRecord, UnknownFeedError, parse_record
+from citywatch.schemas.feed_record import FeedRecord
 from citywatch.settings import CommonSettings
 
 FileFormat = Literal["csv", "jsonl"]
@@ -194,7 +195,7 @@ def _cell_value(cell: str) -> Any:
 @cache
 def _json_typed_fields(feed: str) -> frozenset[str]:
     """The fields whose JSON Schema admits no string: their CSV cells are JSON values (numbers, objects)."""
-    properties: Mapping[str, Any] = FEEDS[feed].model_json_schema().get("properties", {})
+    properties: Mapping[str, Any] = FEEDS[feed].record.model_json_schema().get("properties", {})
     return frozenset(name for name, schema in properties.items() if "string" not in _types(schema))
 
 

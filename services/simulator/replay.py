@@ -19,21 +19,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from citywatch.feeds import FEEDS, SITE_FIELDS
 from citywatch.schemas.air import AIR_UNITS, TimeConvention, restamped
-from citywatch.schemas.feeds import FEEDS, SITE_FIELDS
 from services.simulator.run import Poster
 
 TIME_COLUMNS = ("observed_at", "observed-at", "observedat", "dateobserved", "time", "timestamp", "datetime", "date")
 VALUE_COLUMNS = ("pm25", "pm2.5", "pm2_5", "value")
 SITE_COLUMNS = ("station", "site")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "—"})
-TIME_FIELDS: dict[str, tuple[str, ...]] = {
-    "air": ("observed_at", "observed_to", "observed_from"),
-    "water": ("sampled_at",),
-    "bus": ("interval_start",),
-    "mode_share": ("date",),
-    "waste": ("delivered_at", "date"),
-}
 
 Row = tuple[int, dict[str, Any]]  # (line number in the file, record)
 
@@ -192,7 +185,7 @@ def load(
 
 def event_time(feed: str, record: dict[str, Any], zone: tzinfo) -> datetime | None:
     """The record's event time for ordering and pacing; None when it has none readable (the gateway will say)."""
-    for name in TIME_FIELDS[feed]:
+    for name in FEEDS[feed].time_fields:
         value = record.get(name)
         if isinstance(value, str):
             try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from citywatch.feeds import FEEDS, SimulatedHour
 from citywatch.registry import CalendarGapError, Registry
 from services.simulator import air, bus, waste, water
 from services.simulator.incidents import (
@@ -29,7 +30,6 @@ from services.simulator.incidents import (
 
 log = logging.getLogger("citywatch.simulator")
 
-FEED_ORDER = ("air", "water", "bus", "mode_share", "waste")
 STEP = timedelta(hours=1)
 WASTE_TOTALS_AT = time(1, 0)
 MODE_SHARE_AT = time(2, 0)
@@ -154,11 +154,15 @@ class Scenario:
             add("mode_share", site, record)
         for site, record in self.waste(begin, end):
             add("waste", site, record)
+        for name, feed in FEEDS.items():  # a feed that says how to simulate itself
+            if feed.simulate is not None:
+                hour = SimulatedHour(self.seed, self.registry.sites_for_feed(name), begin, end, self.zone)
+                for site, record in feed.simulate(hour):
+                    add(name, site, record)
+        order = list(FEEDS)
         batches = [
             Batch(end, department, feed, records)
-            for (feed, department), records in sorted(
-                grouped.items(), key=lambda kv: (FEED_ORDER.index(kv[0][0]), kv[0][1])
-            )
+            for (feed, department), records in sorted(grouped.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
         ]
         return batches + extra
 

@@ -27,9 +27,9 @@ from kafka.errors import TopicAuthorizationFailedError
 from redis.asyncio import Redis
 
 from citywatch.devstack.config import REPO_ROOT, StackConfig
+from citywatch.feeds import FEEDS, SITE_FIELDS
 from citywatch.registry import load_registry
 from citywatch.rules.evaluation import fingerprint
-from citywatch.schemas.feeds import FEEDS, SITE_FIELDS
 from citywatch.topics import Topics
 from services.auth.keys import KeyStore
 from services.kafka_security import department_client_kwargs, ensure_department_access, revoke_department

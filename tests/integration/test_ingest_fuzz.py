@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citywatch.schemas.feeds import FEEDS, SITE_FIELDS
+from citywatch.feeds import FEEDS, SITE_FIELDS
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
 
@@ -125,7 +125,7 @@ any_value = junk | deep | numbers | timestamps | unicode_text
 def malformed_record(draw: st.DrawFn, feed: str) -> dict[str, Any]:
     """A valid reading of the feed with one to three things broken (sometimes none)."""
     record = dict(VALID[feed])
-    fields = list(FEEDS[feed].model_fields)
+    fields = list(FEEDS[feed].record.model_fields)
     for _ in range(draw(st.integers(0, 3))):
         op = draw(
             st.sampled_from(["drop", "retype", "extra", "number", "timestamp", "unicode", "nested", "site", "unit"])

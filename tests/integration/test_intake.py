@@ -15,7 +15,7 @@ import httpx
 import yaml
 from kafka import KafkaProducer
 
-from citywatch.schemas.feeds import parse_record
+from citywatch.feeds import parse_record
 from citywatch.topics import Topics
 from tests.conftest import REPO_ROOT, Isolation
 from tests.integration.kafka_reads import prometheus_value, read_indicators_until, read_until

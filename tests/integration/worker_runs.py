@@ -19,8 +19,8 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 
 from citywatch.devstack.config import StackConfig
 from citywatch.devstack.stack import CitywatchProcess
+from citywatch.feeds import SITE_FIELDS
 from citywatch.registry import load_registry
-from citywatch.schemas.feeds import SITE_FIELDS
 from citywatch.schemas.indicator import record_dicts_in
 from citywatch.topics import STATE_TABLE, Topics, changelog
 from services.simulator.scenario import Scenario

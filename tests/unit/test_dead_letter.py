@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from citywatch.feeds import parse_record
 from citywatch.schemas.dead_letter import MAX_ERRORS_LISTED, DeadLetter, FieldError, field_errors
-from citywatch.schemas.feeds import parse_record
 from tests.feed_examples import VALID
 
 KAFKA_MAX_MESSAGE_BYTES = 1_048_588  # the broker's default message.max.bytes

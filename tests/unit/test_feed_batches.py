@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from citywatch.feeds import parse_record
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.feed_batch import RECORDS_PER_BATCH, BatchError, encode_batches, payloads_of
-from citywatch.schemas.feeds import parse_record
 
 T0 = datetime(2026, 12, 1, 1, tzinfo=UTC)
 

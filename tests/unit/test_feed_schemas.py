@@ -10,10 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from citywatch.schemas.air import AirReading, derive_event_id
-from citywatch.schemas.bus import BusRidership, ModeShareRecord
-from citywatch.schemas.dead_letter import field_errors
-from citywatch.schemas.feeds import (
+from citywatch.feeds import (
     FEED_NAMES,
     FEEDS,
     SCHEMA_VERSIONS,
@@ -22,8 +19,11 @@ from citywatch.schemas.feeds import (
     json_schemas,
     model_for,
     parse_record,
-    site_and_time,
 )
+from citywatch.schemas.air import AirReading, derive_event_id
+from citywatch.schemas.bus import BusRidership, ModeShareRecord
+from citywatch.schemas.dead_letter import field_errors
+from citywatch.schemas.feed_record import site_and_time
 from citywatch.schemas.waste import WasteRecord
 from citywatch.schemas.water import WaterSample
 from tests.feed_examples import VALID
@@ -31,7 +31,7 @@ from tests.feed_examples import VALID
 
 def rejected_fields(feed: str, record: dict[str, Any]) -> set[str]:
     with pytest.raises(ValidationError) as info:
-        FEEDS[feed].model_validate(record)
+        FEEDS[feed].record.model_validate(record)
     errors = field_errors(info.value)
     assert all(e.reason for e in errors)
     return {e.field for e in errors}
@@ -39,7 +39,7 @@ def rejected_fields(feed: str, record: dict[str, Any]) -> set[str]:
 
 def reasons(feed: str, record: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(ValidationError) as info:
-        FEEDS[feed].model_validate(record)
+        FEEDS[feed].record.model_validate(record)
     return {e.field: e.reason for e in field_errors(info.value)}
 
 
@@ -182,7 +182,7 @@ def test_a_unit_is_required_when_its_value_is_sent(feed: str, value_field: str, 
     found = reasons(feed, with_(feed, **{unit_field: ...}))
     assert unit_field in found and value_field in found[unit_field] and "never assumed" in found[unit_field]
     # a unit without its value is harmless
-    FEEDS[feed].model_validate(with_(feed, **{value_field: ...}))
+    FEEDS[feed].record.model_validate(with_(feed, **{value_field: ...}))
 
 
 @pytest.mark.parametrize("end", ["2025-01-02T07:00:00+08:00", "2025-01-02T06:59:00+08:00", "2025-01-01T23:00:00Z"])

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.feeds import FEEDS
 from citywatch.registry import load_registry
-from citywatch.schemas.feeds import FEEDS
 from citywatch.settings import IngestSettings
 from services.ingest.app import create_app
 

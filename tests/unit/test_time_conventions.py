@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from citywatch.feeds import parse_record
 from citywatch.schemas.air import restamped
-from citywatch.schemas.feeds import parse_record
 from services.simulator.replay import read_air_csv
 
 ZONE = ZoneInfo("Asia/Shanghai")

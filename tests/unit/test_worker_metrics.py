@@ -24,8 +24,8 @@ def test_every_catalogue_metric_has_a_gauge_and_follows_the_naming_convention() 
 
 
 def test_every_feed_has_a_processor() -> None:
+    from citywatch.feeds import FEEDS
     from citywatch.registry import load_registry
-    from citywatch.schemas.feeds import FEEDS
     from citywatch.settings import WorkerSettings
     from streams.processors import feed_processors
 

@@ -14,11 +14,11 @@ import pytest
 
 from citywatch.clock import ProcessingClock
 from citywatch.devstack.config import REPO_ROOT
+from citywatch.feeds import parse_record
 from citywatch.registry import load_registry
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
 from citywatch.schemas.feed_batch import encode_batches
-from citywatch.schemas.feeds import parse_record
 from citywatch.schemas.indicator import records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import WorkerSettings

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from citywatch.feeds import FEEDS, parse_record
 from citywatch.indicators.batch import BatchResult, guarded
 from citywatch.indicators.eventtime import Accepted, Failed
 from citywatch.registry import load_registry
-from citywatch.schemas.feeds import FEEDS, parse_record
 from citywatch.settings import WorkerSettings
 from streams.processors import feed_processors
 from tests.feed_examples import VALID

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from citywatch.feeds import parse_record
 from citywatch.intake import ClockBounds
-from citywatch.schemas.feeds import parse_record
 from tests.feed_examples import VALID
 
 ZONE = ZoneInfo("Asia/Shanghai")

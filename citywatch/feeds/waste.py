@@ -1,0 +1,41 @@
+"""Waste treatment: weighbridge deliveries and daily tonnage totals of treatment plants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from citywatch.feeds.feed import Feed, FeedProcessor, records_of
+from citywatch.indicators import waste
+from citywatch.indicators.batch import BatchResult
+from citywatch.indicators.waste import WasteContext, process_plant_batch
+from citywatch.registry.model import Registry, WastePlant
+from citywatch.schemas.feed_record import FeedRecord
+from citywatch.schemas.waste import WasteRecord
+
+if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
+    from citywatch.settings import WorkerSettings
+
+
+def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
+    def batch(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
+        deliveries = records_of(WasteRecord, records)
+        plant = registry.site(deliveries[0].site_id)
+        assert isinstance(plant, WastePlant)
+        ctx = WasteContext(zone=settings.zone, capacity_t_per_day=plant.capacity_t_per_day, district=settings.district)
+        return process_plant_batch(state, deliveries, ctx)
+
+    return FeedProcessor("waste", batch)
+
+
+WASTE = Feed(
+    name="waste",
+    record=WasteRecord,
+    site=WastePlant,
+    sites="plants",
+    site_field="plant",
+    time_field="delivered_at | date",
+    time_fields=("delivered_at", "date"),
+    lateness={"record": waste.LATENESS},
+    processor=processor,
+)

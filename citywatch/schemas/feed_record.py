@@ -1,0 +1,68 @@
+"""What every feed's record is: a site id, an event time, an `event_id` (given, or derived deterministically from
+site, observation time and quantity) and a `revision` (a correction re-sends the same site and time with a higher
+revision; the highest wins downstream). Which feeds there are is `citywatch.feeds`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, tzinfo
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class FeedRecord(Protocol):
+    """A validated record of any feed (each feed's pydantic model has these)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def site_id(self) -> str: ...
+
+    def event_time(self, zone: tzinfo | None = None) -> datetime:
+        """The instant the record refers to (daily records: local midnight in `zone`)."""
+        ...
+
+    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        ...
+
+    def model_dump(self, *, mode: str = ..., exclude: Any = ...) -> dict[str, Any]: ...
+    def model_dump_json(self, *, exclude: Any = ...) -> str: ...
+
+
+def site_and_time(record: FeedRecord, zone: tzinfo | None = None) -> tuple[str, datetime]:
+    """A record's site id and event time.
+
+    Daily records (mode share, a waste day) start at local midnight in `zone` — pass the deployment's
+    CITYWATCH_TIMEZONE; the default is Asia/Shanghai. Other records carry their own UTC offset.
+    """
+    return record.site_id, record.event_time(zone)
+
+
+CONTENT_EXCLUDED = frozenset({"event_id", "revision", "schema_version"})
+"""Fields that name or version a record rather than say what was observed."""
+
+
+def content_of(record: FeedRecord) -> dict[str, Any]:
+    """What a record says (JSON-ready), without its id, revision and schema version: two records with the same id
+    and revision must say the same thing, or one of them is a conflict."""
+    return record.model_dump(mode="json", exclude=set(CONTENT_EXCLUDED))
+
+
+def content_digest(record: FeedRecord) -> str:
+    """A short digest of `content_of`: what the worker's dedup ledger keeps to tell a repeat from a conflict. (The
+    model's JSON lists its fields in declaration order, so equal content gives equal text.)"""
+    text = record.model_dump_json(exclude=set(CONTENT_EXCLUDED))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def identity_of(record: FeedRecord | None) -> dict[str, Any]:
+    """A record's site, event id and revision (the fields a dead letter names it by); none for no record."""
+    if record is None:
+        return {}
+    return {"site": record.site_id, "event_id": record.event_id, "revision": record.revision}
