@@ -32,12 +32,17 @@ def _config(profile: str) -> StackConfig:
         raise typer.BadParameter(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}") from None
 
 
-def _broker_error(settings: CommonSettings, exc: KafkaError) -> NoReturn:
-    console.print(
-        f"[red]error[/]: Kafka at {settings.kafka_bootstrap} refused or did not answer ({exc!r}); "
-        f"start the stack (`make up`) or set {env_name('kafka_bootstrap')}"
-    )
+def stack_unreachable(what: str, setting: str, exc: Exception) -> NoReturn:
+    """Exit 1 on a server of the stack that did not answer: say `what` happened, and to start the stack or point
+    the setting (its environment variable) elsewhere."""
+    console.print(f"[red]error[/]: {what}; start the stack (`make up`) or set {env_name(setting)}")
     raise typer.Exit(1) from exc
+
+
+def _broker_error(settings: CommonSettings, exc: KafkaError) -> NoReturn:
+    stack_unreachable(
+        f"Kafka at {settings.kafka_bootstrap} refused or did not answer ({exc!r})", "kafka_bootstrap", exc
+    )
 
 
 @access_app.command()

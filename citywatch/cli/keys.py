@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from citywatch.settings import CommonSettings, env_name
+from citywatch.cli.kafka_access import stack_unreachable
+from citywatch.settings import CommonSettings
 
 keys_app = typer.Typer(help="Per-department API keys (stored hashed in Redis).")
 T = TypeVar("T")
@@ -36,11 +37,7 @@ def _with_store(action: Callable[..., Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except RedisConnectionError as exc:
-        Console(stderr=True).print(
-            f"[red]error[/]: Redis at {settings.redis_url} is unreachable ({exc}); "
-            f"start the stack (`make up`) or set {env_name('redis_url')}"
-        )
-        raise typer.Exit(1) from exc
+        stack_unreachable(f"Redis at {settings.redis_url} is unreachable ({exc})", "redis_url", exc)
 
 
 @keys_app.command()
