@@ -18,7 +18,6 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from citywatch.clock import ProcessingClock
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import FEEDS, SITE_FIELDS, Feed, FeedProcessor, SimulatedHour, backfill_feeds, json_schemas
 from citywatch.feeds.feed import record_by_record
@@ -28,7 +27,6 @@ from citywatch.indicators.records import Result
 from citywatch.intake import admission
 from citywatch.registry import Registry, RegistryError, registry_from_data
 from citywatch.registry.model import Site
-from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
 from citywatch.schemas.air import Instant, SiteId, derive_event_id
 from citywatch.schemas.feed_batch import encode_batches
@@ -39,10 +37,10 @@ from citywatch.settings import WorkerSettings
 from citywatch.topics import Topics
 from services.simulator.scenario import Scenario
 from streams import metrics
-from streams.pipeline import Pipeline, PipelineSetup, RuleLane
-from streams.processors import district_processor, feed_processors
-from streams.rule_source import history_rules_key, partition_of, rules_key
+from streams.pipeline import Pipeline
+from streams.rule_source import partition_of
 from tests.unit.test_worker_pipeline import FakeEvent, Message, Outputs, Table
+from tests.unit.test_worker_pipeline import pipeline as worker_pipeline
 
 # --- the feed: road-traffic noise, hourly Leq in dB(A) from roadside monitors ------------------------------------
 
@@ -199,22 +197,10 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def pipeline(registry: Registry, table: Table, outputs: Outputs, rules_dir: Path = REPO_ROOT / "rules") -> Pipeline:
-    settings = WorkerSettings(registry_file=str(REPO_ROOT / "registry/wujiang-sample.yaml"), rules_dir=str(rules_dir))
     rules = load_rules(rules_dir, registry)
-    clock = ProcessingClock(None, 1.0)
-    setup = PipelineSetup(
-        topics=TOPICS,
-        registry=registry,
-        feed_topics={NOISE_TOPIC: "noise"},
-        processors=feed_processors(registry, settings),
-        process_district=district_processor(settings),
-        bounds=settings.clock_bounds(),
-        zone=settings.zone,
-        default_partitions=PARTITIONS,
+    return worker_pipeline(
+        table, outputs, registry=registry, rules=rules, topics=TOPICS, feed_topics={NOISE_TOPIC: "noise"}
     )
-    live = RuleLane(RuleEngine(rules, registry, started=clock.now()), rules_key, live=True)
-    past = RuleLane(RuleEngine(rules, registry, started=clock.now(), historical=True), history_rules_key, live=False)
-    return Pipeline(setup, table, outputs, live, past, clock)
 
 
 # --- the tests -----------------------------------------------------------------------------------------------------

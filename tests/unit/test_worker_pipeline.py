@@ -15,9 +15,10 @@ import pytest
 from citywatch.clock import ProcessingClock
 from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import parse_record
-from citywatch.registry import load_registry
+from citywatch.registry import Registry, load_registry
 from citywatch.rules.engine import RuleEngine
 from citywatch.rules.loader import load_rules
+from citywatch.rules.model import Rule
 from citywatch.schemas.feed_batch import encode_batches
 from citywatch.schemas.indicator import records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
@@ -92,21 +93,30 @@ class Outputs:
         return [(key, value) for t, key, value in self.sent if t == topic]
 
 
-def pipeline(table: Table, outputs: Outputs, step_readings: int = 2000) -> Pipeline:
+def pipeline(
+    table: Table,
+    outputs: Outputs,
+    step_readings: int = 2000,
+    *,
+    registry: Registry = REGISTRY,
+    rules: list[Rule] = RULES,
+    topics: Topics = TOPICS,
+    feed_topics: dict[str, str] | None = None,
+) -> Pipeline:
     clock = ProcessingClock(None, 1.0)
     setup = PipelineSetup(
-        topics=TOPICS,
-        registry=REGISTRY,
-        feed_topics={AIR: "air"},
-        processors=feed_processors(REGISTRY, SETTINGS),
+        topics=topics,
+        registry=registry,
+        feed_topics={AIR: "air"} if feed_topics is None else feed_topics,
+        processors=feed_processors(registry, SETTINGS),
         process_district=district_processor(SETTINGS),
         bounds=SETTINGS.clock_bounds(),
         zone=SETTINGS.zone,
         default_partitions=PARTITIONS,
         step_readings=step_readings,
     )
-    live = RuleLane(RuleEngine(RULES, REGISTRY, started=clock.now()), rules_key, live=True)
-    past = RuleLane(RuleEngine(RULES, REGISTRY, started=clock.now(), historical=True), history_rules_key, live=False)
+    live = RuleLane(RuleEngine(rules, registry, started=clock.now()), rules_key, live=True)
+    past = RuleLane(RuleEngine(rules, registry, started=clock.now(), historical=True), history_rules_key, live=False)
     return Pipeline(setup, table, outputs, live, past, clock)
 
 
