@@ -25,6 +25,7 @@ COPY pyproject.toml README.md ./
 COPY citywatch ./citywatch
 COPY services ./services
 COPY streams ./streams
+COPY tools ./tools
 RUN pip install --no-deps .
 
 # ---- runtime stage ----

@@ -47,7 +47,7 @@ typecheck: $(STAMP)
 
 ## configcheck: the shipped Prometheus and Alertmanager configs, checked by their own tools
 configcheck: install
-	$(BIN)/python -m citywatch.devstack.configcheck
+	$(BIN)/python -m tools.devstack.configcheck
 
 integration: install
 	$(BIN)/pytest -m integration

@@ -34,12 +34,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from citywatch.clock import ProcessingClock
 from citywatch.indicators.bus import fleet_clean_energy_share
-from citywatch.registry import load_registry_compact
-from citywatch.rules.engine import RuleEngine
-from citywatch.rules.loader import load_rules
-from citywatch.rules.model import Rule
+from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.loader import load_rules
+from citywatch.rule_engine.model import Rule
 from citywatch.schemas.receipt import REFUSALS
 from citywatch.settings import WorkerSettings, env_name
+from citywatch.site_registry import load_registry_compact
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from streams import metrics

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from citywatch.holiday_calendar import HolidayCalendar
 from citywatch.indicators.catalogue import CATALOGUE, Indicator
 from citywatch.indicators.records import day_end
-from citywatch.registry import Registry
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import Registry
 
 READINGS = Counter(
     "citywatch_worker_readings_total",

@@ -39,14 +39,14 @@ from citywatch.indicators.lanes import LaneProcessor, Lanes, history_key, run_la
 from citywatch.indicators.records import Contribution
 from citywatch.intake import admission
 from citywatch.intake.clock import ClockBounds
-from citywatch.registry import Registry
-from citywatch.rules.engine import RuleEngine
-from citywatch.rules.evaluation import RuleEvaluation
+from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.evaluation import RuleEvaluation
 from citywatch.schemas.dead_letter import DeadLetter, FieldError, field_errors
 from citywatch.schemas.feed_batch import BatchError, FeedPayload, payloads_of
 from citywatch.schemas.feed_record import FeedRecord, identity_of
 from citywatch.schemas.indicator import IndicatorRecord, encode_updates
 from citywatch.schemas.receipt import HISTORY_LANE, LANE_HEADER, WorkerOutcome
+from citywatch.site_registry import Registry
 from citywatch.topics import Topics
 from streams import metrics
 from streams.receipts import ReceiptBook, receipt_of, source_of

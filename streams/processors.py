@@ -9,8 +9,8 @@ from citywatch.feeds import FEEDS, FeedProcessor, backfill_feeds
 from citywatch.indicators.batch import BatchResult, latest_records
 from citywatch.indicators.district import DistrictContext, process_district_batch
 from citywatch.indicators.records import Contribution
-from citywatch.registry import Registry
 from citywatch.settings import WorkerSettings
+from citywatch.site_registry import Registry
 
 
 def feed_processors(registry: Registry, settings: WorkerSettings) -> dict[str, FeedProcessor]:

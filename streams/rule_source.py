@@ -1,5 +1,5 @@
 """The worker's side of the rule engine: reloading the rule files (logged, counted) and which sites' staleness
-this worker judges. The engine itself is pure (`citywatch/rules/engine.py`)."""
+this worker judges. The engine itself is pure (`citywatch/rule_engine/engine.py`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from aiokafka.partitioner import murmur2
 
-from citywatch.registry import Registry
-from citywatch.rules.engine import ReloadDiff, RuleEngine
-from citywatch.rules.model import Rule
-from citywatch.rules.reload import files_changed, load_candidate, snapshot
+from citywatch.rule_engine.engine import ReloadDiff, RuleEngine
+from citywatch.rule_engine.model import Rule
+from citywatch.rule_engine.reload import files_changed, load_candidate, snapshot
+from citywatch.site_registry import Registry
 from streams import metrics
 
 log = logging.getLogger("citywatch.worker.rules")

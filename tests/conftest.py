@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.devstack.config import REPO_ROOT, TEST, StackConfig
-from citywatch.devstack.stack import CitywatchProcess, Stack
 from citywatch.topics import Topics
+from tools.devstack.config import REPO_ROOT, TEST, StackConfig
+from tools.devstack.stack import CitywatchProcess, Stack
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -89,7 +89,7 @@ class Isolation:
 
     def ensure_topics(self, partitions: int = 2) -> Topics:
         """This test's topics, feed topics of every registry department included."""
-        from citywatch.registry import load_registry
+        from citywatch.site_registry import load_registry
         from services.topic_admin import ensure_topics
 
         self.partitions = partitions

@@ -10,9 +10,9 @@ from citywatch.indicators import air_station
 from citywatch.indicators.air_station import AirContext, process_station_batch, reading_day, station_since
 from citywatch.indicators.batch import BatchResult, latest_records
 from citywatch.indicators.lanes import LaneProcessor
-from citywatch.registry.model import AirStation, Registry
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.feed_record import FeedRecord
+from citywatch.site_registry.model import AirStation, Registry
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

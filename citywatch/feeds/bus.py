@@ -9,9 +9,9 @@ from citywatch.feeds.feed import Feed, FeedProcessor, records_of
 from citywatch.indicators import bus
 from citywatch.indicators.batch import BatchResult
 from citywatch.indicators.bus import BusContext, process_route_batch
-from citywatch.registry.model import BusRoute, Registry
 from citywatch.schemas.bus import BusRidership
 from citywatch.schemas.feed_record import FeedRecord
+from citywatch.site_registry.model import BusRoute, Registry
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

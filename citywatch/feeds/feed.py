@@ -20,8 +20,8 @@ from citywatch.indicators.catalogue import Indicator
 from citywatch.indicators.eventtime import Lateness
 from citywatch.indicators.lanes import LaneProcessor
 from citywatch.indicators.records import Result
-from citywatch.registry.model import Registry, Site
 from citywatch.schemas.feed_record import FeedRecord
+from citywatch.site_registry.model import Registry, Site
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

@@ -8,8 +8,8 @@ from citywatch.feeds.feed import Feed, FeedProcessor, record_by_record
 from citywatch.indicators import bus
 from citywatch.indicators.bus import ModeShareContext, process_area
 from citywatch.indicators.records import Result
-from citywatch.registry.model import Area, Registry
 from citywatch.schemas.bus import ModeShareRecord
+from citywatch.site_registry.model import Area, Registry
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

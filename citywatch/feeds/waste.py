@@ -9,9 +9,9 @@ from citywatch.feeds.feed import Feed, FeedProcessor, records_of
 from citywatch.indicators import waste
 from citywatch.indicators.batch import BatchResult
 from citywatch.indicators.waste import WasteContext, process_plant_batch
-from citywatch.registry.model import Registry, WastePlant
 from citywatch.schemas.feed_record import FeedRecord
 from citywatch.schemas.waste import WasteRecord
+from citywatch.site_registry.model import Registry, WastePlant
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

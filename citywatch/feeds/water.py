@@ -8,8 +8,8 @@ from citywatch.feeds.feed import Feed, FeedProcessor, record_by_record
 from citywatch.indicators import water
 from citywatch.indicators.records import Result
 from citywatch.indicators.water import WaterContext, process_section
-from citywatch.registry.model import Registry, WaterSection
 from citywatch.schemas.water import WaterSample
+from citywatch.site_registry.model import Registry, WaterSection
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
     from citywatch.settings import WorkerSettings

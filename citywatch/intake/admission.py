@@ -16,11 +16,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from citywatch.intake.clock import ClockBounds
-from citywatch.registry import Registry, WastePlant
 from citywatch.schemas.bus import BusRidership
 from citywatch.schemas.dead_letter import FieldError
 from citywatch.schemas.feed_record import FeedRecord
 from citywatch.schemas.waste import WasteRecord
+from citywatch.site_registry import Registry, WastePlant
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
-from citywatch.registry import Registry, load_registry
 from citywatch.settings import AlertSettings, get_alert_settings
+from citywatch.site_registry import Registry, load_registry
 from services.alerts import alerts_api, history_api, maintenance_api, page_api
 from services.alerts.oncall_desk import OncallDesk
 from services.alerts.service import AlertService

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from citywatch.local_time import localized
-from citywatch.registry.model import Area
+from citywatch.site_registry.model import Area
 from services.alerts.oncall_desk import DeskDep, OncallKey
 
 router = APIRouter()

@@ -14,8 +14,8 @@ import httpx
 from fastapi import Depends, HTTPException, Request, status
 
 from citywatch.local_time import localized
-from citywatch.registry import Registry
 from citywatch.settings import AlertSettings, env_name
+from citywatch.site_registry import Registry
 from services.alerts.service import AlertService
 from services.alerts.store import AlertStore
 from services.auth.dependencies import require_role

@@ -18,7 +18,7 @@ import stamina
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from citywatch.rules.evaluation import RuleEvaluation
+from citywatch.rule_engine.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from citywatch.topics import Topics
 from services.alerts.alertmanager import AlertmanagerClient, alert_labels, to_alertmanager

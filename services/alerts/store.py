@@ -1,4 +1,4 @@
-"""Alert state in Redis: the pure lifecycle (`citywatch.rules.lifecycle`) applied one fingerprint at a time.
+"""Alert state in Redis: the pure lifecycle (`citywatch.rule_engine.lifecycle`) applied one fingerprint at a time.
 
 Each evaluation is applied in one optimistic transaction (WATCH the alert's hash, compute the step in Python,
 MULTI/EXEC the new state together with its outbox entry), so a crash can neither lose a transition nor record
@@ -26,9 +26,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from citywatch.rules import lifecycle
-from citywatch.rules.evaluation import RuleEvaluation
-from citywatch.rules.lifecycle import AlertState, Status
+from citywatch.rule_engine import lifecycle
+from citywatch.rule_engine.evaluation import RuleEvaluation
+from citywatch.rule_engine.lifecycle import AlertState, Status
 from services.redis_text import text
 
 _STATE_FIELDS = ("status", "active_since", "last_active_at", "since", "last_at", "seq")

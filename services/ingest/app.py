@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
-from citywatch.registry import Registry, load_registry
 from citywatch.settings import IngestSettings, get_ingest_settings
+from citywatch.site_registry import Registry, load_registry
 from services.ingest import feeds_api, publisher_api, readings_api
 from services.ingest.gateway import Gateway
 from services.ingest.outcomes import OutcomeFollower

@@ -25,12 +25,12 @@ from redis.asyncio import Redis
 from citywatch.feeds import FEEDS
 from citywatch.intake import admission
 from citywatch.intake.repeats import REFUSED, Published, judge
-from citywatch.registry import Registry
 from citywatch.schemas.dead_letter import MAX_ERRORS_LISTED, DeadLetter, FieldError, field_errors
 from citywatch.schemas.feed_batch import encode_batches
 from citywatch.schemas.feed_record import FeedRecord, content_of, identity_of
 from citywatch.schemas.receipt import LANE_HEADER, RECEIPT_HEADER, RECEIPT_PATTERN
 from citywatch.settings import IngestSettings
+from citywatch.site_registry import Registry
 from citywatch.topics import Topics
 from services.auth.keys import ApiKey, KeyStore
 from services.ingest.metrics import RECORDS, REQUEST_SECONDS

@@ -26,11 +26,11 @@ from pydantic import ValidationError
 
 from citywatch.feeds import FEEDS, UnknownFeedError, parse_record
 from citywatch.intake import ClockBounds, admission
-from citywatch.registry import Registry
 from citywatch.schemas.air import TimeConvention, restamped
 from citywatch.schemas.dead_letter import FieldError, field_errors
 from citywatch.schemas.feed_record import FeedRecord
 from citywatch.settings import CommonSettings
+from citywatch.site_registry import Registry
 
 FileFormat = Literal["csv", "jsonl"]
 FORMATS: dict[str, FileFormat] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 from prometheus_client import start_http_server
 
-from citywatch.registry import load_registry
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import SimulatorSettings
+from citywatch.site_registry import load_registry
 from services.simulator.clock import SimClock
 from services.simulator.incidents import DEFAULT_INCIDENTS
 from services.simulator.metrics import POSTED, SIM_TIME

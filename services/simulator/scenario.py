@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from citywatch.feeds import FEEDS, SimulatedHour
-from citywatch.registry import CalendarGapError, Registry
+from citywatch.site_registry import CalendarGapError, Registry
 from services.simulator import air, bus, waste, water
 from services.simulator.incidents import (
     DEFAULT_INCIDENTS,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-from citywatch.devstack.config import REPO_ROOT
+from tools.devstack.config import REPO_ROOT
 
 
 def run_citywatch(args: Sequence[str], env: Mapping[str, str], timeout: float) -> subprocess.CompletedProcess[str]:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from citywatch.cli.dashboards import DEFAULT_REGISTRY
-from citywatch.devstack.config import StackConfig
-from citywatch.devstack.stack import CitywatchProcess
-from citywatch.registry import load_registry
-from citywatch.rules.evaluation import fingerprint
+from citywatch.rule_engine.evaluation import fingerprint
+from citywatch.site_registry import load_registry
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import REPLAY_HOURS, Input, Run, reference_run, scenario_inputs
+from tools.cli.dashboards import DEFAULT_REGISTRY
+from tools.devstack.config import StackConfig
+from tools.devstack.stack import CitywatchProcess
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from citywatch.rules.evaluation import fingerprint
+from citywatch.rule_engine.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver

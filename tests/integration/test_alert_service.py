@@ -20,7 +20,7 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from citywatch.rules.evaluation import fingerprint
+from citywatch.rule_engine.evaluation import fingerprint
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
 from tests.integration.conftest import rule_evaluation, start_alerts

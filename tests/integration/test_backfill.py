@@ -169,7 +169,7 @@ def test_five_years_of_history_beside_live_data(isolation: Isolation, webhook: W
             writer.writerow([start.strftime("%Y-%m-%d %H:%M"), value])
         writer.writerow([(first - timedelta(days=1)).strftime("%Y-%m-%d %H:%M"), "NA"])  # a gap as exports write it
 
-    from citywatch.cli import app
+    from tools.cli import app
 
     cli_env = {
         "CITYWATCH_INGEST_URL": base,

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from citywatch.devstack.config import StackConfig
-from citywatch.devstack.servers import Kafka
 from tests.conftest import Isolation, free_port
 from tests.integration.kafka_reads import read_feed_until
+from tools.devstack.config import StackConfig
+from tools.devstack.servers import Kafka
 
 
 @pytest.fixture

@@ -17,18 +17,18 @@ from typing import Any
 import httpx
 import pytest
 
-from citywatch import dashboards
-from citywatch.cli.dashboards import DEFAULT_REGISTRY
-from citywatch.dashboards import walk
-from citywatch.dashboards.common import THRESHOLD_REF
-from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.indicators.catalogue import CATALOGUE
-from citywatch.registry import load_registry
+from citywatch.site_registry import load_registry
 from citywatch.standards import gb3095_limit
 from citywatch.topics import Topics
 from tests.conftest import Isolation
 from tests.integration.conftest import start_simulator
 from tests.integration.kafka_reads import read_indicators_until
+from tools import dashboard_builder as dashboards
+from tools.cli.dashboards import DEFAULT_REGISTRY
+from tools.dashboard_builder import walk
+from tools.dashboard_builder.common import THRESHOLD_REF
+from tools.devstack.config import REPO_ROOT, StackConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

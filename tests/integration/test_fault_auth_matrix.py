@@ -26,10 +26,9 @@ from kafka import KafkaProducer
 from kafka.errors import TopicAuthorizationFailedError
 from redis.asyncio import Redis
 
-from citywatch.devstack.config import REPO_ROOT, StackConfig
 from citywatch.feeds import FEEDS, SITE_FIELDS
-from citywatch.registry import load_registry
-from citywatch.rules.evaluation import fingerprint
+from citywatch.rule_engine.evaluation import fingerprint
+from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
 from services.auth.keys import KeyStore
 from services.kafka_security import department_client_kwargs, ensure_department_access, revoke_department
@@ -37,6 +36,7 @@ from tests.conftest import Isolation
 from tests.feed_examples import VALID
 from tests.integration.conftest import rule_evaluation
 from tests.integration.worker_runs import wait_for
+from tools.devstack.config import REPO_ROOT, StackConfig
 
 pytestmark = pytest.mark.faults
 

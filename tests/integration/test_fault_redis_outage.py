@@ -25,14 +25,14 @@ import pytest
 from kafka import KafkaProducer
 from redis.asyncio import Redis as AsyncRedis
 
-from citywatch.devstack.config import StackConfig
-from citywatch.devstack.servers import Redis
-from citywatch.rules.evaluation import fingerprint
+from citywatch.rule_engine.evaluation import fingerprint
 from services.auth.keys import KeyStore
 from tests.conftest import Isolation, free_port
 from tests.integration.conftest import rule_evaluation
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
+from tools.devstack.config import StackConfig
+from tools.devstack.servers import Redis
 
 pytestmark = pytest.mark.faults
 

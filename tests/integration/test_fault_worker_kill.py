@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from citywatch.devstack.config import StackConfig
 from tests.conftest import Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import (
@@ -32,6 +31,7 @@ from tests.integration.worker_runs import (
     wait_for,
     wait_until_consumed,
 )
+from tools.devstack.config import StackConfig
 
 # Its uninterrupted reference run (setup) and the replay with three restarts each take 1–2 minutes on 2 cores; the
 # suite's 300 s per test is too tight for both on a busier machine. Every wait inside is bounded and says what it

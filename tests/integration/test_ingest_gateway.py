@@ -121,7 +121,7 @@ def test_schemas_are_served(gateway: str) -> None:
 def test_auth_matrix_over_every_department_and_feed(isolation: Isolation, gateway: str) -> None:
     """Every department × feed: 202 for its own site of a feed it publishes, 403 for anyone else's."""
     from citywatch.feeds import FEEDS, SITE_FIELDS
-    from citywatch.registry import load_registry
+    from citywatch.site_registry import load_registry
     from tests.feed_examples import VALID
 
     registry = load_registry("registry/wujiang-sample.yaml")

@@ -16,13 +16,13 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.rules.evaluation import RuleEvaluation, evaluate
-from citywatch.rules.loader import default_registry, load_rules
+from citywatch.rule_engine.evaluation import RuleEvaluation, evaluate
+from citywatch.rule_engine.loader import default_registry, load_rules
 from tests.conftest import Isolation
 from tests.integration.test_alert_service import wait_for
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.unit.rules.test_evaluation import record
+from tools.devstack.config import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -364,7 +364,7 @@ def test_a_replay_behind_live_data_says_it_was_refused_as_too_late(isolation: Is
     that all of them were refused as too late (exit 1), with the reason (history goes through --backfill)."""
     from typer.testing import CliRunner
 
-    from citywatch.cli import app
+    from tools.cli import app
 
     p = start_pipeline(isolation)
     # The station has been live for two days (its live lane began with hour 0) up to the last hours.

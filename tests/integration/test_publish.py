@@ -19,12 +19,12 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from citywatch.cli import publish as publish_cli
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.topics import Topics
 from services.kafka_security import ensure_department_access, revoke_department
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
+from tools.cli import publish as publish_cli
+from tools.devstack.config import REPO_ROOT
 
 GRANTS = {"environment": ["air"], "transport": ["bus"]}
 REGISTRY_FILE = REPO_ROOT / "registry/wujiang-sample.yaml"

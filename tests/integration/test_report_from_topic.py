@@ -1,6 +1,6 @@
 """The plan evaluation report from a real indicators topic: the simulator's feeds for 15 days go through the
 worker, `citywatch report` reads the topic the worker wrote, and its headline figures are recomputed here from
-the same topic, independently of citywatch.report (issue 7 item 4)."""
+the same topic, independently of tools.report (issue 7 item 4)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import re
 
-from citywatch.report.figures import Period
 from citywatch.schemas.indicator import records_in
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
@@ -21,6 +20,7 @@ from tests.integration.worker_runs import (
     wait_until_consumed,
 )
 from tests.unit.report.recompute import assert_headlines_match, current, headlines
+from tools.report.figures import Period
 
 START = dt.datetime(2025, 1, 20, tzinfo=SHANGHAI)
 FIRST, LAST = dt.date(2025, 1, 20), dt.date(2025, 2, 3)  # spans a month end: January's water classes are in it

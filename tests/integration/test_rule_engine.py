@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.devstack.stack import CitywatchProcess
 from citywatch.topics import Topics
 from tests.conftest import Isolation
 from tests.integration.kafka_reads import read_until
+from tools.devstack.config import REPO_ROOT
+from tools.devstack.stack import CitywatchProcess
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 5, 1, 0, tzinfo=SHANGHAI)

@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-from citywatch.devstack.config import StackConfig
-from citywatch.devstack.services import DEMO_WORKER_CLOCK
 from citywatch.topics import Topics
 from services.simulator.incidents import (
     DEFAULT_INCIDENTS,
@@ -33,6 +31,8 @@ from tests.conftest import Isolation
 from tests.integration.conftest import start_simulator
 from tests.integration.kafka_reads import read_until
 from tests.integration.webhook_receiver import WebhookReceiver
+from tools.devstack.config import StackConfig
+from tools.devstack.services import DEMO_WORKER_CLOCK
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

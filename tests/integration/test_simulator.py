@@ -9,13 +9,13 @@ from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
+from citywatch.site_registry import load_registry
 from services.simulator.incidents import DEFAULT_INCIDENTS, Correction
 from services.simulator.scenario import Scenario
 from tests.conftest import Isolation, free_port
 from tests.integration.cli_runs import run_citywatch
 from tests.integration.kafka_reads import read_feed_until, read_until
+from tools.devstack.config import REPO_ROOT
 
 START = "2025-06-02T00:00:00+08:00"  # a Monday: buses run from 06:00, yesterday's totals post at 01:00/02:00
 HOURS = 8

@@ -17,14 +17,14 @@ import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from citywatch.devstack.config import StackConfig
-from citywatch.devstack.stack import CitywatchProcess
 from citywatch.feeds import SITE_FIELDS
-from citywatch.registry import load_registry
 from citywatch.schemas.indicator import record_dicts_in
+from citywatch.site_registry import load_registry
 from citywatch.topics import STATE_TABLE, Topics, changelog
 from services.simulator.scenario import Scenario
 from tests.conftest import REPO_ROOT, Isolation
+from tools.devstack.config import StackConfig
+from tools.devstack.stack import CitywatchProcess
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 3, 3, 0, tzinfo=SHANGHAI)  # a Monday

@@ -18,22 +18,21 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import FEEDS, SITE_FIELDS, Feed, FeedProcessor, SimulatedHour, backfill_feeds, json_schemas
 from citywatch.feeds.feed import record_by_record
 from citywatch.indicators.catalogue import Indicator
 from citywatch.indicators.eventtime import Lateness, admit, ledger_entry
 from citywatch.indicators.records import Result
 from citywatch.intake import admission
-from citywatch.registry import Registry, RegistryError, registry_from_data
-from citywatch.registry.model import Site
-from citywatch.rules.loader import load_rules
+from citywatch.rule_engine.loader import load_rules
 from citywatch.schemas.air import Instant, SiteId, derive_event_id
 from citywatch.schemas.feed_batch import encode_batches
 from citywatch.schemas.feed_record import content_digest
 from citywatch.schemas.indicator import IndicatorRecord, records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import WorkerSettings
+from citywatch.site_registry import Registry, RegistryError, registry_from_data
+from citywatch.site_registry.model import Site
 from citywatch.topics import Topics
 from services.simulator.scenario import Scenario
 from streams import metrics
@@ -41,6 +40,7 @@ from streams.pipeline import Pipeline
 from streams.rule_source import partition_of
 from tests.unit.test_worker_pipeline import FakeEvent, Message, Outputs, Table
 from tests.unit.test_worker_pipeline import pipeline as worker_pipeline
+from tools.devstack.config import REPO_ROOT
 
 # --- the feed: road-traffic noise, hourly Leq in dB(A) from roadside monitors ------------------------------------
 

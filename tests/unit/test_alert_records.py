@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from citywatch.rules.evaluation import RuleEvaluation
+from citywatch.rule_engine.evaluation import RuleEvaluation
 from citywatch.settings import AlertSettings
 from services.alerts.alertmanager import alert_labels
 from services.alerts.store import Transition, _amendment, _from_entry

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
+from citywatch.site_registry import load_registry
+from tools.devstack.config import REPO_ROOT
 
 CONFIG_FILE = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 REGISTRY_FILE = REPO_ROOT / "registry" / "wujiang-sample.yaml"

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
 from citywatch.settings import AlertSettings
+from citywatch.site_registry import load_registry
 from services.alerts.app import create_app
+from tools.devstack.config import REPO_ROOT
 
 NOWHERE = AlertSettings(redis_url="redis://127.0.0.1:1/0", kafka_bootstrap="127.0.0.1:1", timezone="Asia/Shanghai")
 ONCALL = [

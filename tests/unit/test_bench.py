@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from citywatch.bench.latency import latencies_ms, parse_rfc3339, prometheus_rule
-from citywatch.bench.readings import air_station_ids, calm_reading, readings, registry_with_stations
-from citywatch.bench.results import (
+from citywatch.schemas.air import AirReading
+from citywatch.site_registry import load_registry
+from tools.bench.latency import latencies_ms, parse_rfc3339, prometheus_rule
+from tools.bench.readings import air_station_ids, calm_reading, readings, registry_with_stations
+from tools.bench.results import (
     RESULT_SCHEMA,
     WORKER_TARGET,
     ConsumerRate,
@@ -24,7 +26,7 @@ from citywatch.bench.results import (
     ratio,
     vm_hwm_bytes,
 )
-from citywatch.bench.stats import (
+from tools.bench.stats import (
     SUITE_SCHEMA,
     Figure,
     Pacer,
@@ -36,9 +38,7 @@ from citywatch.bench.stats import (
     results_table,
     status_bytes,
 )
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
-from citywatch.schemas.air import AirReading
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = REPO_ROOT / "registry/wujiang-sample.yaml"
 
@@ -156,7 +156,7 @@ def test_more_stations_than_the_registry_get_a_registry_copy(tmp_path: Path) -> 
 
 
 def test_cli_registers_bench_worker() -> None:
-    from citywatch.cli import bench
+    from tools.cli import bench
 
     app = typer.Typer()
     bench.register(app)
@@ -269,7 +269,7 @@ def test_probe_latency_from_the_202_and_prometheus_times() -> None:
 def test_calm_readings_breach_nothing_and_probes_breach_pm25() -> None:
     import random
 
-    from citywatch.bench.readings import FIRST_HOUR
+    from tools.bench.readings import FIRST_HOUR
 
     rng = random.Random(1)
     calm = [AirReading.model_validate(calm_reading("wj-songling", FIRST_HOUR, rng)) for _ in range(200)]
@@ -279,7 +279,7 @@ def test_calm_readings_breach_nothing_and_probes_breach_pm25() -> None:
 
 
 def test_cli_registers_the_suite() -> None:
-    from citywatch.cli import bench
+    from tools.cli import bench
 
     app = typer.Typer()
     bench.register(app)
@@ -308,8 +308,8 @@ def test_backfill_history_is_an_export_the_replay_reads_as_hour_beginning_readin
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from citywatch.bench.backfill import POLLUTANTS, write_history
     from services.simulator.replay import load
+    from tools.bench.backfill import POLLUTANTS, write_history
 
     zone = ZoneInfo("Asia/Shanghai")
     first = datetime(2021, 1, 1, tzinfo=zone)
@@ -326,9 +326,9 @@ def test_backfill_history_is_an_export_the_replay_reads_as_hour_beginning_readin
 def test_a_latency_probe_completes_the_hours_a_24h_mean_needs_and_only_it_breaches() -> None:
     """A 24 h mean of fewer valid hours than GB 3095 Table 4 asks is judged by no rule, so a probe station's
     earlier hours are seeded and its probe is the last hour needed; the seeds alone stay under both thresholds."""
-    from citywatch.bench.latency import PROBE_PM25, PROM_THRESHOLD, SEED_PM25, LatencyBench
-    from citywatch.bench.readings import FIRST_HOUR
     from citywatch.standards import daily_mean
+    from tools.bench.latency import PROBE_PM25, PROM_THRESHOLD, SEED_PM25, LatencyBench
+    from tools.bench.readings import FIRST_HOUR
 
     hours = LatencyBench.probe_hours()
     seeds = daily_mean([SEED_PM25] * (hours - 1), FIRST_HOUR.date())

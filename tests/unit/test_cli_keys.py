@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from citywatch.cli import app
+from tools.cli import app
 
 
 def test_keys_are_only_made_for_departments_of_the_registry() -> None:

@@ -595,7 +595,7 @@ def test_dockerignore_keeps_context_small() -> None:
 def test_compose_commands_are_registered_cli_commands(compose: Compose) -> None:
     """Cross-check against the real CLI once the process commands are registered."""
     typer = pytest.importorskip("typer")
-    from citywatch.cli import app
+    from tools.cli import app
 
     group = typer.main.get_command(app)
     registered = set(getattr(group, "commands", {}))

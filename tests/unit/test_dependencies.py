@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from citywatch.devstack.config import REPO_ROOT
+from tools.devstack.config import REPO_ROOT
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
@@ -92,8 +92,8 @@ sys.meta_path.insert(0, Block())
 def test_the_service_processes_start_without_the_extras() -> None:
     """What `citywatch ingest|worker|alerts|simulate` import, with the extras' packages made unimportable."""
     script = BLOCK_EXTRAS + (
-        "import citywatch.cli, services.ingest.app, services.alerts.app, streams.app, services.simulator.run\n"
-        "from citywatch.cli import app\n"
+        "import tools.cli, services.ingest.app, services.alerts.app, streams.app, services.simulator.run\n"
+        "from tools.cli import app\n"
         "from typer.testing import CliRunner\n"
         "for command in ('ingest', 'worker', 'alerts', 'simulate'):\n"
         "    result = CliRunner().invoke(app, [command, '--help'])\n"
@@ -107,7 +107,7 @@ def test_the_service_processes_start_without_the_extras() -> None:
 
 def test_the_report_needs_its_extra_and_says_so() -> None:
     """The blocker works: the report's renderer does need what the service image leaves out."""
-    script = BLOCK_EXTRAS + "import citywatch.report.render\n"
+    script = BLOCK_EXTRAS + "import tools.report.render\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert done.returncode != 0
     assert "the service image does not install" in done.stderr
@@ -122,7 +122,7 @@ def test_the_report_needs_its_extra_and_says_so() -> None:
 )
 def test_a_command_that_needs_an_extra_says_which_and_how_to_install_it(args: list[str], extra: str) -> None:
     script = BLOCK_EXTRAS + (
-        "from citywatch.cli import app\n"
+        "from tools.cli import app\n"
         "from typer.testing import CliRunner\n"
         f"result = CliRunner().invoke(app, {args!r})\n"
         "print(result.exit_code)\n"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.devstack.config import LOCAL, TEST
-from citywatch.devstack.servers import Kafka, ManagedProcess, Prometheus, Server, ServerStartError
+from tools.devstack.config import LOCAL, TEST
+from tools.devstack.servers import Kafka, ManagedProcess, Prometheus, Server, ServerStartError
 
 
 def test_profiles_do_not_share_ports_or_run_dirs_and_avoid_alertmanager_ports() -> None:

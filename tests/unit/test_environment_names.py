@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.settings import SETTINGS, WorkerSettings, env_name
+from tools.devstack.config import REPO_ROOT
 
 WHOLE_NAME = re.compile(r"CITYWATCH_[A-Z0-9_]+")
 SETTINGS_FILE = REPO_ROOT / "citywatch" / "settings.py"
 
 
 def modules() -> Iterator[Path]:
-    for package in ("citywatch", "services", "streams"):
+    for package in ("citywatch", "services", "streams", "tools"):
         yield from (REPO_ROOT / package).rglob("*.py")
 
 

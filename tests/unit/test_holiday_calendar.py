@@ -9,7 +9,6 @@ import chinese_calendar
 import pytest
 import yaml
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.holiday_calendar import (
     CalendarGapError,
     DayKind,
@@ -18,7 +17,8 @@ from citywatch.holiday_calendar import (
     official_calendar,
     year_ranges,
 )
-from citywatch.registry import registry_from_data
+from citywatch.site_registry import registry_from_data
+from tools.devstack.config import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "registry" / "wujiang-sample.yaml"
 

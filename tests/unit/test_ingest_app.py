@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import FEEDS
-from citywatch.registry import load_registry
 from citywatch.settings import IngestSettings
+from citywatch.site_registry import load_registry
 from services.ingest.app import create_app
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
 NOWHERE = IngestSettings(redis_url="redis://127.0.0.1:1/0", kafka_bootstrap="127.0.0.1:1")

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from citywatch.devstack.config import REPO_ROOT
+from tools.devstack.config import REPO_ROOT
 
-PACKAGES = ("citywatch", "services", "streams")
+PACKAGES = ("citywatch", "services", "streams", "tools")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -37,10 +37,11 @@ def test_each_contract_breaks_on_the_import_it_forbids(tmp_path: Path) -> None:
         shutil.copytree(REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     violations = {
         "citywatch/standards/aqi.py": "import redis",  # the core doing I/O
-        "citywatch/rules/evaluation.py": "from streams import pipeline",  # the core on a process
+        "citywatch/rule_engine/evaluation.py": "from streams import pipeline",  # the core on a process
+        "citywatch/feeds/air.py": "from tools.report import render",  # the core on a tool
         "streams/outputs.py": "from services.ingest import app",  # one process on another
-        "services/topic_admin.py": "from citywatch.cli import main",  # plumbing on a tool
-        "citywatch/dashboards/water.py": "from services.alerts import service",  # a process, for a metric name
+        "services/topic_admin.py": "from tools.cli import main",  # plumbing on a tool
+        "tools/dashboard_builder/water.py": "from services.alerts import service",  # a process, for a metric name
     }
     for path, line in violations.items():
         with (tmp_path / path).open("a", encoding="utf-8") as f:
@@ -50,9 +51,10 @@ def test_each_contract_breaks_on_the_import_it_forbids(tmp_path: Path) -> None:
     assert "0 kept, 3 broken" in done.stdout
     for reported in (
         "citywatch.standards is not allowed to import redis",
-        "citywatch.rules is not allowed to import streams",
+        "citywatch.rule_engine is not allowed to import streams",
+        "citywatch.feeds is not allowed to import tools.report",
         "streams is not allowed to import services.ingest",
-        "services.topic_admin is not allowed to import citywatch.cli",
-        "citywatch.dashboards is not allowed to import services.alerts.service",
+        "services.topic_admin is not allowed to import tools.cli",
+        "tools.dashboard_builder is not allowed to import services.alerts.service",
     ):
         assert reported in done.stdout

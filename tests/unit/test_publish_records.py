@@ -9,9 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from citywatch.cli import publish as publish_cli
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import Registry, load_registry
+from citywatch.site_registry import Registry, load_registry
 from services.publish.records import (
     InputError,
     Rejection,
@@ -24,6 +22,8 @@ from services.publish.records import (
     validate_rows,
     write_rejections,
 )
+from tools.cli import publish as publish_cli
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY_FILE = REPO_ROOT / "registry/wujiang-sample.yaml"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from citywatch.cli.outcome import EXIT_OK, EXIT_PENDING, EXIT_REJECTED, report
 from services.ingest.receipts import view_of
 from services.publish.follow import Follower, Totals
 from streams.receipts import OUTCOMES_PER_UPDATE, ReceiptBook, receipt_of, source_of
+from tools.cli.outcome import EXIT_OK, EXIT_PENDING, EXIT_REJECTED, report
 
 
 def test_the_book_groups_verdicts_by_department_and_receipt_and_skips_records_without_one() -> None:

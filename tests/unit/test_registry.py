@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.holiday_calendar import DayKind, official_calendar
-from citywatch.registry import (
+from citywatch.schemas.bus import CLEAN_ENERGY
+from citywatch.site_registry import (
     CalendarGapError,
     Registry,
     RegistryError,
@@ -20,7 +20,7 @@ from citywatch.registry import (
     WaterSection,
     load_registry,
 )
-from citywatch.schemas.bus import CLEAN_ENERGY
+from tools.devstack.config import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "registry" / "wujiang-sample.yaml"
 SIMULATOR_STATIONS = {"wj-songling", "wj-shengze", "wj-lili", "wj-pingwang"}
@@ -290,7 +290,7 @@ def test_a_large_registry_read_in_a_child_process_is_the_same_registry(
 ) -> None:
     """`load_registry_compact` (the worker's: the parse's garbage stays in the child, issue 18 item 5) gives what
     `load_registry` gives, and a broken file's problems with their lines."""
-    from citywatch.registry import loader
+    from citywatch.site_registry import loader
 
     path = write(tmp_path, raw)
     monkeypatch.setattr(loader, "IN_CHILD_ABOVE_BYTES", 0)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.rules.loader import RuleLoadError, load_rules
+from citywatch.rule_engine.loader import RuleLoadError, load_rules
+from tools.devstack.config import REPO_ROOT
 
 GOOD = """
 rules:

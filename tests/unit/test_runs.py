@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from citywatch.report.render import day_ranges
 from citywatch.runs import consecutive_runs
+from tools.report.render import day_ranges
 
 
 def test_runs_of_years_and_days() -> None:

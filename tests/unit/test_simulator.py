@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from citywatch.feeds import SITE_FIELDS, parse_record
-from citywatch.registry import Registry, WastePlant, WaterSection, load_registry
 from citywatch.schemas.water import WaterSample
+from citywatch.site_registry import Registry, WastePlant, WaterSection, load_registry
 from citywatch.standards.gb3838 import WaterClass, classify_section
 from services.simulator import air, bus, waste, water
 from services.simulator.incidents import (

@@ -25,8 +25,8 @@ def test_every_catalogue_metric_has_a_gauge_and_follows_the_naming_convention() 
 
 def test_every_feed_has_a_processor() -> None:
     from citywatch.feeds import FEEDS
-    from citywatch.registry import load_registry
     from citywatch.settings import WorkerSettings
+    from citywatch.site_registry import load_registry
     from streams.processors import feed_processors
 
     processors = feed_processors(load_registry("registry/wujiang-sample.yaml"), WorkerSettings())
@@ -75,7 +75,7 @@ def test_every_site_keeps_its_own_newest_value_as_the_columns_grow() -> None:
 
 
 def test_the_site_registry_is_exposed_once_per_site_from_text_rendered_at_export() -> None:
-    from citywatch.registry import load_registry
+    from citywatch.site_registry import load_registry
     from streams.metrics import export_site_info, site_info_labels, site_info_text
 
     registry = load_registry("registry/wujiang-sample.yaml")
@@ -87,7 +87,7 @@ def test_the_site_registry_is_exposed_once_per_site_from_text_rendered_at_export
 
 
 def test_a_scrape_may_ask_for_named_metrics_only() -> None:
-    from citywatch.registry import load_registry
+    from citywatch.site_registry import load_registry
     from streams import metrics
     from streams.app import _exposition
 
@@ -108,7 +108,7 @@ def test_the_holiday_calendar_gauge_is_the_end_of_its_last_known_day() -> None:
 
     import chinese_calendar
 
-    from citywatch.registry import registry_from_data
+    from citywatch.site_registry import registry_from_data
     from streams import metrics
     from streams.app import _exposition
 

@@ -13,20 +13,20 @@ from typing import Any
 import pytest
 
 from citywatch.clock import ProcessingClock
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import parse_record
-from citywatch.registry import Registry, load_registry
-from citywatch.rules.engine import RuleEngine
-from citywatch.rules.loader import load_rules
-from citywatch.rules.model import Rule
+from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.loader import load_rules
+from citywatch.rule_engine.model import Rule
 from citywatch.schemas.feed_batch import encode_batches
 from citywatch.schemas.indicator import records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import WorkerSettings
+from citywatch.site_registry import Registry, load_registry
 from citywatch.topics import Topics
 from streams.pipeline import Event, Pipeline, PipelineSetup, RuleLane
 from streams.processors import district_processor, feed_processors
 from streams.rule_source import history_rules_key, partition_of, rules_key
+from tools.devstack.config import REPO_ROOT
 
 SETTINGS = WorkerSettings(
     registry_file=str(REPO_ROOT / "registry/wujiang-sample.yaml"), rules_dir=str(REPO_ROOT / "rules")

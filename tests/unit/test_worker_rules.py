@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
-from citywatch.rules.engine import RuleEngine
-from citywatch.rules.loader import load_rules
+from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.loader import load_rules
+from citywatch.site_registry import load_registry
 from streams import metrics
 from streams.rule_source import RuleSource, partition_of, rules_key
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)

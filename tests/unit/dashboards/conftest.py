@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from citywatch import dashboards
-from citywatch.cli.dashboards import DEFAULT_REGISTRY
-from citywatch.dashboards.common import Context
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import Registry, load_registry
 from citywatch.settings import CommonSettings
+from citywatch.site_registry import Registry, load_registry
 from citywatch.standards import local_date
+from tools import dashboard_builder as dashboards
+from tools.cli.dashboards import DEFAULT_REGISTRY
+from tools.dashboard_builder.common import Context
+from tools.devstack.config import REPO_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 from typer.testing import CliRunner
 
-from citywatch import dashboards
-from citywatch.cli import app
-from citywatch.dashboards import in_force, recording
-from citywatch.dashboards.common import Context
-from citywatch.devstack.config import REPO_ROOT
 from tests.unit.dashboards.conftest import committed_paths
+from tools import dashboard_builder as dashboards
+from tools.cli import app
+from tools.dashboard_builder import in_force, recording
+from tools.dashboard_builder.common import Context
+from tools.devstack.config import REPO_ROOT
 
 
 def test_committed_files_equal_the_generated(ctx: Context) -> None:

@@ -9,7 +9,7 @@ import pytest
 from grafana_client.client import GrafanaClientError
 from typer.testing import CliRunner
 
-from citywatch.cli import app
+from tools.cli import app
 
 
 class FakeFolders:

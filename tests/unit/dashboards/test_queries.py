@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from citywatch.dashboards import metrics, recording, walk
-from citywatch.devstack.config import REPO_ROOT
+from tools.dashboard_builder import metrics, recording, walk
+from tools.devstack.config import REPO_ROOT
 
 
 def _shipped_records() -> set[str]:

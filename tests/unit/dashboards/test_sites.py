@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from citywatch.dashboards import metrics, walk
-from citywatch.dashboards.common import SITE_VARIABLE_REGEX
-from citywatch.registry import Registry
+from citywatch.site_registry import Registry
+from tools.dashboard_builder import metrics, walk
+from tools.dashboard_builder.common import SITE_VARIABLE_REGEX
 
 
 def test_site_info_has_every_registry_site(registry: Registry) -> None:

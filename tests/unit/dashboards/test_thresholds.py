@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from citywatch.dashboards import in_force, recording, walk
-from citywatch.dashboards.common import THRESHOLD_REF, Context, standards_date
 from citywatch.standards import plan_target, pm25_annual_target
 from citywatch.standards.gb3838 import WaterClass
 from citywatch.standards.tables.hj633 import CATEGORIES, HJ633_2012, HJ633_2026
 from citywatch.standards.tables.plan import PLAN_TARGETS
+from tools.dashboard_builder import in_force, recording, walk
+from tools.dashboard_builder.common import THRESHOLD_REF, Context, standards_date
 
 
 def _panel(board: dict[str, Any], title_start: str) -> dict[str, Any]:

@@ -18,7 +18,11 @@ import yaml
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from citywatch.deploy.kubernetes import (
+from citywatch.settings import AlertSettings, IngestSettings, WorkerSettings
+from citywatch.site_registry import load_registry
+from citywatch.topics import Topics
+from services.topic_admin import topic_configs
+from tools.manifests.kubernetes import (
     ALERTS_USER,
     GATEWAY_USER,
     REGISTRY_CONFIGMAP,
@@ -32,10 +36,6 @@ from citywatch.deploy.kubernetes import (
     resource_name,
     stale_files,
 )
-from citywatch.registry import load_registry
-from citywatch.settings import AlertSettings, IngestSettings, WorkerSettings
-from citywatch.topics import Topics
-from services.topic_admin import topic_configs
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "kubernetes"
@@ -642,7 +642,7 @@ def test_generated_files_are_committed_verbatim(manifests: Manifests) -> None:
 def test_cli_writes_and_checks(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from citywatch.cli import app
+    from tools.cli import app
 
     runner = CliRunner()
     args = ["deploy", "kubernetes", "--out", str(tmp_path), "--registry", str(ROOT / REGISTRY)]

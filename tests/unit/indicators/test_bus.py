@@ -13,8 +13,8 @@ from citywatch.indicators.bus import (
     process_route,
 )
 from citywatch.indicators.district import DistrictContext, process_district_batch
-from citywatch.registry import load_registry
 from citywatch.schemas.bus import BusRidership, ModeShareRecord
+from citywatch.site_registry import load_registry
 from tests.unit.indicators.helpers import ZONE, canonical, final, shuffle_within
 
 MONDAY = dt.datetime(2025, 3, 3, 8, tzinfo=ZONE)

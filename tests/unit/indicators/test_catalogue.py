@@ -4,9 +4,9 @@ import re
 import typer
 from typer.testing import CliRunner
 
-from citywatch.cli import indicators as cli_indicators
 from citywatch.indicators.catalogue import CATALOGUE, PM25_1H, PM25_MEAN_24H
 from citywatch.standards import plan_target
+from tools.cli import indicators as cli_indicators
 
 METRIC = re.compile(
     r"^citywatch_(air|water|bus|mode_share|waste)_[a-z0-9_]+_(ugm3|mgm3|mgl|tonnes|ratio|count|index|class|days)$"

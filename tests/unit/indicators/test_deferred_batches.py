@@ -15,16 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.feeds import SITE_FIELDS, parse_record
 from citywatch.indicators.batch import BatchResult, run_batch
 from citywatch.indicators.bus import BusContext, process_route, process_route_batch
 from citywatch.indicators.waste import WasteContext, process_plant, process_plant_batch
-from citywatch.registry import load_registry
-from citywatch.registry.model import WastePlant
 from citywatch.schemas.feed_record import FeedRecord
+from citywatch.site_registry import load_registry
+from citywatch.site_registry.model import WastePlant
 from services.simulator.scenario import Scenario
 from tests.unit.indicators.helpers import ZONE, canonical
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
 START = datetime(2026, 3, 2, tzinfo=ZONE)  # a Monday

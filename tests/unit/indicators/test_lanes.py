@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from citywatch.indicators.air_station import AirContext, process_station_batch, station_since
 from citywatch.indicators.batch import BatchResult
 from citywatch.indicators.lanes import Lanes, route, run_lanes
-from citywatch.registry import load_registry
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.settings import WorkerSettings
+from citywatch.site_registry import load_registry
 from streams.processors import feed_processors
 from tests.unit.indicators.helpers import ZONE
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from citywatch.feeds import FEEDS, parse_record
 from citywatch.indicators.batch import BatchResult, guarded
 from citywatch.indicators.eventtime import Accepted, Failed
-from citywatch.registry import load_registry
 from citywatch.settings import WorkerSettings
+from citywatch.site_registry import load_registry
 from streams.processors import feed_processors
 from tests.feed_examples import VALID
 

@@ -9,7 +9,7 @@ import pytest
 
 from citywatch.feeds import parse_record
 from citywatch.intake import ClockBounds, admission
-from citywatch.registry import load_registry
+from citywatch.site_registry import load_registry
 from tests.feed_examples import VALID
 
 REGISTRY = load_registry("registry/wujiang-sample.yaml")

@@ -1,4 +1,4 @@
-"""The report's headline figures worked out again, independently of citywatch.report (written out on purpose):
+"""The report's headline figures worked out again, independently of tools.report (written out on purpose):
 shared by the unit test (simulated records) and the integration test (records read back from the topic). The
 figures are shown at the standards' reporting precision (`citywatch.standards.reporting`)."""
 
@@ -8,9 +8,9 @@ import html
 import re
 from pathlib import Path
 
-from citywatch.report.figures import Period
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.standards.reporting import reported, with_unit
+from tools.report.figures import Period
 
 
 def headlines(index: Path) -> dict[str, str]:

@@ -19,12 +19,12 @@ from citywatch.indicators.district import DistrictContext, process_district_batc
 from citywatch.indicators.records import Contribution, day_end, record
 from citywatch.indicators.waste import WasteContext, process_plant
 from citywatch.indicators.water import WaterContext, process_section
-from citywatch.registry import Registry
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.bus import ModeShareRecord
 from citywatch.schemas.indicator import IndicatorRecord
 from citywatch.schemas.waste import WasteRecord
 from citywatch.schemas.water import WaterSample
+from citywatch.site_registry import Registry
 from citywatch.standards.gb3838 import WaterClass
 from citywatch.standards.targets import pm25_annual_target
 from services.simulator.scenario import Scenario

@@ -1,5 +1,5 @@
 """The plan evaluation report rendered from simulator data run through the pure processors (no Kafka), with its
-headline figures recomputed here from the records, independently of citywatch.report."""
+headline figures recomputed here from the records, independently of tools.report."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from citywatch.registry import load_registry
-from citywatch.report import kafka_source, render
-from citywatch.report.figures import Period, alert_transitions, compute, current_values
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import load_registry
 from tests.unit.report.recompute import assert_headlines_match, current, headlines, latest_by_site
 from tests.unit.report.simulated import ZONE, simulated_records
+from tools.report import kafka_source, render
+from tools.report.figures import Period, alert_transitions, compute, current_values
 
 ROOT = Path(__file__).resolve().parents[3]
 START = dt.datetime(2025, 1, 20, tzinfo=ZONE)

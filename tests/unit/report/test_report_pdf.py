@@ -19,15 +19,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from citywatch.cli import report as report_cli
-from citywatch.registry import load_registry
-from citywatch.report import kafka_source, render
-from citywatch.report.figures import Period, ReportData, compute
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import load_registry
 from citywatch.standards.reporting import reported, with_unit
 from citywatch.standards.targets import pm25_annual_target
 from tests.unit.report.recompute import headlines
 from tests.unit.report.simulated import ZONE, simulated_records, year_records
+from tools.cli import report as report_cli
+from tools.report import kafka_source, render
+from tools.report.figures import Period, ReportData, compute
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTRY = load_registry(ROOT / "registry/wujiang-sample.yaml")

@@ -7,15 +7,15 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.air_station import AirContext, process_station
 from citywatch.indicators.eventtime import Lateness
-from citywatch.registry import load_registry
-from citywatch.rules.engine import RuleEngine
-from citywatch.rules.lifecycle import AlertState, apply
-from citywatch.rules.loader import load_paths
+from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.lifecycle import AlertState, apply
+from citywatch.rule_engine.loader import load_paths
 from citywatch.schemas.air import AirReading
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import load_registry
+from tools.devstack.config import REPO_ROOT
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULE = next(

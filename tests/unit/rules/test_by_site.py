@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from citywatch.rules.engine import BySite
+from citywatch.rule_engine.engine import BySite
 
 
 def test_of_site_and_drop_site_touch_only_that_site() -> None:

@@ -7,14 +7,14 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
-from citywatch.rules.engine import ReloadDiff, RuleEngine, diff_rules
-from citywatch.rules.loader import load_paths
-from citywatch.rules.model import Rule
+from citywatch.rule_engine.engine import ReloadDiff, RuleEngine, diff_rules
+from citywatch.rule_engine.loader import load_paths
+from citywatch.rule_engine.model import Rule
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import load_registry
 from tests.unit.conftest import catalogue_record
 from tests.unit.rules.alert_path import pm25_24h_transitions
+from tools.devstack.config import REPO_ROOT
 
 ZONE = ZoneInfo("Asia/Shanghai")
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
@@ -261,9 +261,9 @@ def test_loading_a_site_replaces_only_that_site() -> None:
 
 
 def test_retirements_cover_every_site_a_removed_rule_could_have_alerted_on() -> None:
-    from citywatch.devstack.config import REPO_ROOT
-    from citywatch.registry import load_registry
-    from citywatch.rules.loader import load_rules
+    from citywatch.rule_engine.loader import load_rules
+    from citywatch.site_registry import load_registry
+    from tools.devstack.config import REPO_ROOT
 
     registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
     rules = load_rules(REPO_ROOT / "rules", registry)
@@ -289,10 +289,10 @@ def test_an_episode_after_a_valid_day_fires_once_and_resolves_once() -> None:
 
 
 def test_a_rule_whose_scope_narrows_ends_the_alerts_of_the_sites_it_no_longer_takes() -> None:
-    from citywatch.devstack.config import REPO_ROOT
-    from citywatch.registry import load_registry
-    from citywatch.rules.loader import load_rules
-    from citywatch.rules.model import Scope
+    from citywatch.rule_engine.loader import load_rules
+    from citywatch.rule_engine.model import Scope
+    from citywatch.site_registry import load_registry
+    from tools.devstack.config import REPO_ROOT
 
     registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
     rules = load_rules(REPO_ROOT / "rules", registry)
@@ -356,7 +356,7 @@ def test_what_was_sent_survives_a_restart_with_the_site_state_and_a_changed_rule
 def test_only_a_scope_with_label_selectors_keeps_site_ids_of_the_registry() -> None:
     """At 100,000 sites a set of every site id per rule was most of a worker's memory (issue 18 item 5): a scope of
     "*" or of listed sites is checked without the registry and keeps nothing of it."""
-    from citywatch.rules.model import Scope, Selector
+    from citywatch.rule_engine.model import Scope, Selector
 
     sites = REGISTRY.all_sites()
     every, listed = Scope(), Scope(sites=[sites[0].id])

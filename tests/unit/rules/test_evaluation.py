@@ -9,10 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citywatch.devstack.config import REPO_ROOT
 from citywatch.indicators.catalogue import CATALOGUE
-from citywatch.registry import load_registry
-from citywatch.rules.evaluation import (
+from citywatch.rule_engine.evaluation import (
     RuleEvaluation,
     Sample,
     evaluate,
@@ -21,9 +19,11 @@ from citywatch.rules.evaluation import (
     history_span,
     remember,
 )
-from citywatch.rules.loader import load_paths
-from citywatch.rules.model import PERIOD_TO_DATE_WINDOWS, Rule
+from citywatch.rule_engine.loader import load_paths
+from citywatch.rule_engine.model import PERIOD_TO_DATE_WINDOWS, Rule
 from citywatch.schemas.indicator import IndicatorRecord
+from citywatch.site_registry import load_registry
+from tools.devstack.config import REPO_ROOT
 
 ZONE = ZoneInfo("Asia/Shanghai")
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
@@ -258,10 +258,10 @@ def test_an_override_can_change_for_and_the_condition() -> None:
 
 
 def test_a_retirement_names_the_removed_rule_and_its_site() -> None:
-    from citywatch.devstack.config import REPO_ROOT
-    from citywatch.registry import load_registry
-    from citywatch.rules.evaluation import fingerprint, retirement
-    from citywatch.rules.loader import load_rules
+    from citywatch.rule_engine.evaluation import fingerprint, retirement
+    from citywatch.rule_engine.loader import load_rules
+    from citywatch.site_registry import load_registry
+    from tools.devstack.config import REPO_ROOT
 
     registry = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
     rule = next(r for r in load_rules(REPO_ROOT / "rules", registry) if r.id == "air-pm25-24h-grade2")

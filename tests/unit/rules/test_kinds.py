@@ -1,4 +1,4 @@
-"""Rule kinds are classes found by name once (citywatch/rules/kinds.py): every kind the rule schema allows has one, and
+"""Rule kinds are classes found by name once (citywatch/rule_engine/kinds.py): every kind the rule schema allows has one, and
 no module decides by comparing a rule's kind with a name."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import get_args
 
 import pytest
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.rules.kinds import KINDS, RuleKind
-from citywatch.rules.model import Kind, Rule
+from citywatch.rule_engine.kinds import KINDS, RuleKind
+from citywatch.rule_engine.model import Kind, Rule
+from tools.devstack.config import REPO_ROOT
 
 BASE = {"id": "r", "description": "a rule", "severity": "warning", "department": "environment", "source": "test"}
 
@@ -23,7 +23,7 @@ def test_every_kind_the_schema_allows_has_its_class_and_no_other() -> None:
 def test_no_module_compares_a_rule_kind_with_a_name() -> None:
     names = set(KINDS)
     found = []
-    for package in ("citywatch", "services", "streams"):
+    for package in ("citywatch", "services", "streams", "tools"):
         for path in (REPO_ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.Compare):

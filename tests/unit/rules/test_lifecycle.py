@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from citywatch.rules.lifecycle import AlertState, Outcome, Status, Step, Transition, apply
+from citywatch.rule_engine.lifecycle import AlertState, Outcome, Status, Step, Transition, apply
 
 H = 3600.0
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from citywatch.cli import app
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import Registry, load_registry
-from citywatch.rules.loader import load_paths
+from citywatch.rule_engine.loader import load_paths
+from citywatch.site_registry import Registry, load_registry
+from tools.cli import app
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = REPO_ROOT / "registry" / "wujiang-sample.yaml"
 

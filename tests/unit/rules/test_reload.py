@@ -6,10 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
-from citywatch.rules.loader import Loaded
-from citywatch.rules.reload import files_changed, judge, load_candidate, snapshot
+from citywatch.rule_engine.loader import Loaded
+from citywatch.rule_engine.reload import files_changed, judge, load_candidate, snapshot
+from citywatch.site_registry import load_registry
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")
 

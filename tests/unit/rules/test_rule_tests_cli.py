@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from citywatch.cli import app
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.rules.testing import expand_statuses, expand_values
+from citywatch.rule_engine.testing import expand_statuses, expand_values
+from tools.cli import app
+from tools.devstack.config import REPO_ROOT
 
 REGISTRY = str(REPO_ROOT / "registry" / "wujiang-sample.yaml")
 

@@ -9,12 +9,12 @@ import jsonschema
 import pytest
 import yaml
 
-from citywatch.devstack.config import REPO_ROOT
-from citywatch.registry import load_registry
-from citywatch.rules.loader import load_paths, load_rules
-from citywatch.rules.model import Rule
-from citywatch.rules.schema import rule_file_schema, rule_file_schema_text
-from citywatch.rules.testing import rules_expecting_alerts, run_test_file
+from citywatch.rule_engine.loader import load_paths, load_rules
+from citywatch.rule_engine.model import Rule
+from citywatch.rule_engine.schema import rule_file_schema, rule_file_schema_text
+from citywatch.rule_engine.testing import rules_expecting_alerts, run_test_file
+from citywatch.site_registry import load_registry
+from tools.devstack.config import REPO_ROOT
 
 RULES = REPO_ROOT / "rules"
 TEST_FILES = sorted((RULES / "tests").glob("*.yaml"))

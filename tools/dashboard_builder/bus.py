@@ -1,0 +1,131 @@
+"""Bus: ridership per route against its baseline, public-transport share and clean-energy buses against the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from citywatch.indicators.bus import BASELINE_HISTORY_DAYS, BASELINE_WEEKS
+from citywatch.indicators.catalogue import (
+    BUS_BASELINE_HISTORY_DAYS,
+    BUS_BOARDINGS_DAY,
+    BUS_BOARDINGS_INTERVAL,
+    BUS_BOARDINGS_VS_BASELINE,
+    BUS_CLEAN_ENERGY_SHARE_DAY,
+    BUS_CLEAN_ENERGY_SHARE_FLEET,
+    PUBLIC_TRANSPORT_SHARE_DAY,
+    PUBLIC_TRANSPORT_SHARE_YTD,
+)
+from citywatch.standards import plan_target
+from tools.dashboard_builder import common as c
+from tools.dashboard_builder import in_force
+
+UID = "bus"
+FEEDS = ("bus", "mode_share")
+BASELINE = 1.0  # a ratio to the baseline: 1 is the baseline itself
+
+
+def build(ctx: c.Context) -> Any:
+    names = c.site_name_overrides(ctx.sites(*FEEDS))
+    site = c.var(c.SITE)
+    share = plan_target("public_transport_share")
+    clean = plan_target("clean_energy_bus_share")
+    layout = c.Layout()
+
+    layout.row("Ridership 客流")
+    layout.add(
+        c.timeseries_panel(
+            "Boardings vs baseline 客流/基线",
+            f"{BUS_BOARDINGS_VS_BASELINE.description}. Dashed line: the baseline.",
+            [c.query(c.indicator_selector(BUS_BOARDINGS_VS_BASELINE, site=site), "{{site}}")],
+            unit=c.grafana_unit(BUS_BOARDINGS_VS_BASELINE),
+            thresholds=c.steps("orange", (BASELINE, "green")),
+            threshold_lines=True,
+            overrides=names,
+            min_value=0,
+            no_value=c.needs_history(BASELINE_HISTORY_DAYS),
+        ),
+        width=18,
+        height=10,
+    )
+    layout.add(
+        c.stat_panel(
+            f"Baseline history 基线历史 (needs {BASELINE_HISTORY_DAYS} days)",
+            f"{BUS_BASELINE_HISTORY_DAYS.description}; the full baseline needs {BASELINE_HISTORY_DAYS} "
+            f"({BASELINE_WEEKS} weeks of the same weekday), the first comes after 7 days.",
+            [c.query(c.indicator_selector(BUS_BASELINE_HISTORY_DAYS, site=site), "{{site}}")],
+            unit=c.grafana_unit(BUS_BASELINE_HISTORY_DAYS),
+            thresholds=c.steps("orange", (float(BASELINE_HISTORY_DAYS), "green")),
+            overrides=names,
+            decimals=0,
+            no_value=f"needs {BASELINE_HISTORY_DAYS} days of data: none yet",
+        ),
+        width=6,
+        height=10,
+    )
+    layout.add(
+        c.timeseries_panel(
+            "Boardings per day 日客流",
+            BUS_BOARDINGS_DAY.description,
+            [c.query(c.indicator_selector(BUS_BOARDINGS_DAY, site=site), "{{site}}")],
+            unit=c.grafana_unit(BUS_BOARDINGS_DAY),
+            overrides=names,
+            min_value=0,
+        ),
+        width=12,
+    )
+    layout.add(
+        c.timeseries_panel(
+            "Boardings per interval 时段客流",
+            BUS_BOARDINGS_INTERVAL.description,
+            [c.query(c.indicator_selector(BUS_BOARDINGS_INTERVAL, site=site), "{{site}}")],
+            unit=c.grafana_unit(BUS_BOARDINGS_INTERVAL),
+            overrides=names,
+            min_value=0,
+            stacked=True,
+        ),
+        width=12,
+    )
+
+    layout.row("Plan targets 规划目标")
+    layout.add(
+        c.timeseries_panel(
+            "Public-transport share 公共交通出行率",
+            f"Daily and year-to-date share; dashed line: {share.quote} ({share.source.clause}).",
+            [
+                c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_DAY, site=site), "day {{site}}"),
+                c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_YTD, site=site), "ytd {{site}}", ref="B"),
+                c.threshold_line(
+                    in_force.target_line(share, PUBLIC_TRANSPORT_SHARE_YTD, in_force.DEPLOYMENT_ZONE), "plan target"
+                ),
+            ],
+            unit=c.grafana_unit(PUBLIC_TRANSPORT_SHARE_YTD),
+            overrides=[c.threshold_line_override()],
+            min_value=0,
+        ),
+        width=12,
+    )
+    layout.add(
+        c.timeseries_panel(
+            "Clean-energy buses 清洁能源公交车比例",
+            f"Vehicles seen in service that day, and the registry fleet; dashed line: {clean.quote} "
+            f"({clean.source.clause}).",
+            [
+                c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_DAY, site=ctx.districts), "in service"),
+                c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_FLEET, site=ctx.districts), "fleet", ref="B"),
+                c.threshold_line(
+                    in_force.target_line(clean, BUS_CLEAN_ENERGY_SHARE_DAY, in_force.DEPLOYMENT_ZONE), "plan target"
+                ),
+            ],
+            unit=c.grafana_unit(BUS_CLEAN_ENERGY_SHARE_DAY),
+            overrides=[c.threshold_line_override()],
+            min_value=0,
+        ),
+        width=12,
+    )
+    return c.dashboard(
+        UID,
+        "citywatch · Bus 公共交通",
+        "Ridership per route against its baseline; public-transport share and clean-energy buses against the plan.",
+        [c.department_variable(), c.site_variable(FEEDS)],
+        layout,
+    )

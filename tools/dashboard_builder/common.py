@@ -1,0 +1,454 @@
+"""What every dashboard shares: the datasource, template variables, units, thresholds and panel helpers.
+
+Units come from the indicator catalogue, colours and limits from the standards tables, targets from the plan table,
+site names from the registry: nothing here types a number of a standard or a plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+from citywatch.indicators.catalogue import Indicator
+from citywatch.site_registry import AnySite, Registry
+from citywatch.standards.gb3838 import WaterClass
+from citywatch.standards.tables.gb3095 import GB3095_TABLES
+from citywatch.standards.tables.hj633 import CATEGORIES, HJ633_TABLES, BreakpointTable
+from citywatch.standards.targets import Target
+from citywatch.standards.versions import select_version
+from tools.dashboard_builder import metrics as m
+
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="prometheus")
+"""The provisioned Prometheus (deploy/compose/grafana/provisioning/datasources/prometheus.yml)."""
+
+TAGS = ["citywatch"]
+UID_PREFIX = "citywatch-"
+
+# Template variables every site-level dashboard has.
+DEPARTMENT = "department"
+SITE = "site"
+FEED = "feed"
+
+# Grafana unit ids for the catalogue's units.
+_UNITS = {
+    "µg/m³": "conμgm3",
+    "mg/m³": "conmgm3",
+    "ratio": "percentunit",
+    "count": "short",
+    "t": "masst",
+    "AQI": "none",
+    "class": "none",
+    "days": "d",
+}
+
+
+def grafana_unit(indicator: Indicator) -> str:
+    try:
+        return _UNITS[indicator.unit]
+    except KeyError:
+        raise KeyError(f"no Grafana unit for {indicator.unit!r} ({indicator.id}); add it to _UNITS") from None
+
+
+# --- build context --------------------------------------------------------------------------------------------------
+def standards_date(today: dt.date) -> dt.date:
+    """The first day of the standards versions in force on `today`.
+
+    Dashboards embed limits and colours of one table version; building "as of" the start of that version keeps the
+    generated JSON the same every day until a new version takes effect (then `build --check` asks for a rebuild).
+    """
+    starts = [select_version(tables, today, what="standards").source.effective_from for tables in _VERSIONED]
+    return max(starts)
+
+
+_VERSIONED = (GB3095_TABLES, HJ633_TABLES)
+
+
+@dataclass(frozen=True)
+class Context:
+    registry: Registry
+    standards_on: dt.date
+
+    @property
+    def hj633(self) -> BreakpointTable:
+        return select_version(HJ633_TABLES, self.standards_on, what="HJ 633 breakpoints")
+
+    def sites(self, *feeds: str) -> list[AnySite]:
+        return [s for s in self.registry.all_sites() if s.feed in feeds]
+
+    @property
+    def districts(self) -> str:
+        """Regex of the district ids second-stage indicators carry as `site` (the registry's areas)."""
+        return "|".join(a.id for a in self.registry.areas)
+
+
+# --- thresholds and mappings from the standards ---------------------------------------------------------------------
+UTILISATION_FULL = 1.0  # utilisation 1 = the plant's design capacity
+UTILISATION_AXIS_MAX = 1.2  # room on the bar to see an overload
+
+
+def utilisation_thresholds() -> db.ThresholdsConfig:
+    return steps("green", (UTILISATION_FULL, "red"))
+
+
+def steps(base_colour: str, *points: tuple[float, str]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=None, color=base_colour), *(dm.Threshold(value=v, color=c) for v, c in points)])
+    )
+
+
+def aqi_thresholds() -> db.ThresholdsConfig:
+    """HJ 633 AQI categories and colours. AQI is an integer (rounded up), so a band starts one above the last max."""
+    points = [
+        (float(prev.max_aqi + 1), cat.colour)
+        for prev, cat in itertools.pairwise(CATEGORIES)
+        if prev.max_aqi is not None
+    ]
+    return steps(CATEGORIES[0].colour, *points)
+
+
+def concentration_thresholds(table: BreakpointTable, column: str) -> db.ThresholdsConfig:
+    """A concentration coloured by the HJ 633 category its IAQI falls in (the column's breakpoints at each category's
+    upper AQI). Grafana colours a value from a step upwards, so a value exactly on a breakpoint shows the next band."""
+    by_iaqi = {bp.iaqi: bp.concentration for bp in table.columns[column].breakpoints}
+    points = [
+        (float(by_iaqi[prev.max_aqi]), cat.colour)
+        for prev, cat in itertools.pairwise(CATEGORIES)
+        if prev.max_aqi is not None and prev.max_aqi in by_iaqi
+    ]
+    return steps(CATEGORIES[0].colour, *points)
+
+
+def aqi_category_mappings() -> list[dm.ValueMapping]:
+    """AQI ranges -> "优 一级" … with the category colour (HJ 633)."""
+    mappings: list[dm.ValueMapping] = []
+    low = 0
+    for index, cat in enumerate(CATEGORIES):
+        mappings.append(
+            dm.RangeMap(
+                options=dm.DashboardRangeMapOptions(
+                    from_val=float(low),
+                    to=None if cat.max_aqi is None else float(cat.max_aqi),
+                    result=dm.ValueMappingResult(text=f"{cat.category} {cat.level}", color=cat.colour, index=index),
+                )
+            )
+        )
+        if cat.max_aqi is not None:
+            low = cat.max_aqi + 1
+    return mappings
+
+
+def water_class_thresholds() -> db.ThresholdsConfig:
+    """GB 3838 class value 1–6 coloured by its rating (环办[2011]22号)."""
+    classes = list(WaterClass)
+    return steps(classes[0].colour, *((float(c.value), c.colour) for c in classes[1:]))
+
+
+def water_class_mappings() -> list[dm.ValueMapping]:
+    return [
+        dm.ValueMap(
+            options={
+                str(c.value): dm.ValueMappingResult(text=f"{c.label} {c.rating}", color=c.colour, index=i)
+                for i, c in enumerate(WaterClass)
+            }
+        )
+    ]
+
+
+def target_value(target: Target, indicator: Indicator) -> float:
+    """The target in the indicator's unit: plan shares are written in %, the indicators are ratios (0–1)."""
+    if target.unit == "%" and indicator.unit == "ratio":
+        return float(target.value / Decimal(100))
+    return float(target.value)
+
+
+def target_thresholds(target: Target, indicator: Indicator) -> db.ThresholdsConfig:
+    """Red on the wrong side of the target, green on the right one; blue for an "about" target (no tolerance given)."""
+    value = target_value(target, indicator)
+    if target.direction == "at_least":
+        return steps("red", (value, "green"))
+    if target.direction == "at_most":
+        return steps("green", (value, "red"))
+    return steps("blue", (value, "blue"))
+
+
+def needs_history(days: int) -> str:
+    """The text a panel shows while it has too little history (instead of an empty graph)."""
+    return f"needs {days} days of data: see the history panel beside it for how many so far"
+
+
+THRESHOLD_REF = "LIMIT"
+"""refId of a panel's limit or target series (`threshold_line`): the override that dashes it matches this."""
+
+
+def threshold_line(expr: str, legend: str) -> Any:
+    """The query of a panel's dashed limit or target line: a series by the date in force (`in_force`), so a panel
+    across a change of standard shows each value where it applies."""
+    return query(expr, legend, ref=THRESHOLD_REF)
+
+
+def threshold_line_override(colour: str = "red") -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
+    """Draws the `threshold_line` series dashed, thin, unfilled, in one colour."""
+    return (
+        db.DashboardFieldConfigSourceOverrides()
+        .matcher(dm.MatcherConfig(id_val="byFrameRefID", options=THRESHOLD_REF))
+        .properties(
+            [
+                dm.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}),
+                dm.DynamicConfigValue(id_val="custom.lineWidth", value=1),
+                dm.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
+                dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour}),
+            ]
+        )
+    )
+
+
+def site_name_overrides(sites: Iterable[AnySite]) -> list[cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]]:
+    """Series named by site id (legend `{{site}}`) shown with the registry's Chinese and English names."""
+    return [
+        db.DashboardFieldConfigSourceOverrides()
+        .matcher(dm.MatcherConfig(id_val="byName", options=s.id))
+        .properties([dm.DynamicConfigValue(id_val="displayName", value=m.site_display_name(s.name_zh, s.name_en))])
+        for s in sites
+    ]
+
+
+# --- queries --------------------------------------------------------------------------------------------------------
+def selector(metric: str, **labels: str) -> str:
+    """`metric{label=~"value", …}`; every matcher is a regex match so multi-value variables work."""
+    inner = ", ".join(f'{k}=~"{v}"' for k, v in labels.items())
+    return f"{metric}{{{inner}}}" if inner else metric
+
+
+def indicator_selector(indicator: Indicator, **labels: str) -> str:
+    """The indicator's series: its metric with its `window` label, filtered by regex `labels`."""
+    matchers = [f'window="{indicator.window}"', *(f'{k}=~"{v}"' for k, v in labels.items())]
+    return f"{indicator.metric}{{{', '.join(matchers)}}}"
+
+
+def query(expr: str, legend: str = "", *, ref: str = "A", instant: bool = False, table: bool = False) -> Any:
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    if legend:
+        q = q.legend_format(legend)
+    if instant:
+        q = q.instant()
+    if table:
+        q = q.format(pm.PromQueryFormat.TABLE)
+    return q
+
+
+def var(name: str) -> str:
+    return f"${name}"
+
+
+# --- template variables ---------------------------------------------------------------------------------------------
+def department_variable() -> db.QueryVariable:
+    return (
+        db.QueryVariable(DEPARTMENT)
+        .label("Department 部门")
+        .datasource(DATASOURCE)
+        .query(f"label_values({m.SITE_INFO}, department)")
+        .multi(True)
+        .include_all(True)
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+SITE_VARIABLE_REGEX = '/name="(?<text>[^"]+)".*site="(?<value>[^"]+)"/'
+"""Option text from the info metric's `name` label (Chinese and English), value from `site`."""
+
+
+def site_variable(feeds: Sequence[str]) -> db.QueryVariable:
+    """The sites of the chosen departments that publish one of `feeds`, shown by their registry names."""
+    feed_match = "|".join(feeds)
+    return (
+        db.QueryVariable(SITE)
+        .label("Site 站点")
+        .datasource(DATASOURCE)
+        .query(f'query_result({m.SITE_INFO}{{department=~"{var(DEPARTMENT)}", feed=~"{feed_match}"}})')
+        .regex(SITE_VARIABLE_REGEX)
+        .multi(True)
+        .include_all(True)
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+# --- layout ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Layout:
+    """Hands out panel ids in order, so every panel of a dashboard has a distinct, stable id."""
+
+    next_id: int = 1
+    panels: list[Any] = field(default_factory=list)
+
+    def add(self, panel: Any, *, width: int, height: int = 8) -> Any:
+        panel = panel.id(self.next_id).span(width).height(height).datasource(DATASOURCE)
+        self.next_id += 1
+        self.panels.append(panel)
+        return panel
+
+    def row(self, title: str) -> db.Row:
+        row = db.Row(title).id(self.next_id)
+        self.next_id += 1
+        self.panels.append(row)
+        return row
+
+
+def dashboard(uid: str, title: str, description: str, variables: Sequence[Any], layout: Layout) -> Any:
+    board = (
+        db.Dashboard(title)
+        .uid(UID_PREFIX + uid)
+        .description(description)
+        .tags(TAGS)
+        .timezone("browser")
+        .time("now-7d", "now")
+        .refresh("1m")
+        .editable()
+        .variables(list(variables))
+    )
+    for item in layout.panels:
+        board = board.with_row(item) if isinstance(item, db.Row) else board.with_panel(item)
+    return board.build()
+
+
+# --- panels ---------------------------------------------------------------------------------------------------------
+def _last() -> cb.ReduceDataOptions:
+    return cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
+Overrides = Sequence[cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]]
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    targets: Sequence[Any],
+    *,
+    unit: str,
+    thresholds: db.ThresholdsConfig | None = None,
+    mappings: list[dm.ValueMapping] | None = None,
+    overrides: Overrides = (),
+    decimals: int | None = None,
+    no_value: str | None = None,
+) -> stat.Panel:
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .targets(list(targets))
+        .unit(unit)
+        .reduce_options(_last())
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.AREA)
+        .overrides(list(overrides))
+    )
+    # Without thresholds of its own Grafana would colour the background red from 80, whatever the unit.
+    panel = panel.thresholds(thresholds if thresholds is not None else steps("blue"))
+    if mappings:
+        panel = panel.mappings(mappings)
+    if decimals is not None:
+        panel = panel.decimals(decimals)
+    if no_value is not None:
+        panel = panel.no_value(no_value)
+    return panel
+
+
+def timeseries_panel(
+    title: str,
+    description: str,
+    targets: Sequence[Any],
+    *,
+    unit: str,
+    thresholds: db.ThresholdsConfig | None = None,
+    threshold_lines: bool = False,
+    overrides: Overrides = (),
+    min_value: float | None = None,
+    stacked: bool = False,
+    no_value: str | None = None,
+) -> timeseries.Panel:
+    """A time series; with `threshold_lines` the thresholds (limits, targets) are drawn as dashed lines."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .targets(list(targets))
+        .unit(unit)
+        .line_width(2)
+        .fill_opacity(10)
+        .span_nulls(True)
+        .legend(cb.VizLegendOptions().display_mode(cm.LegendDisplayMode.LIST).placement(cm.LegendPlacement.BOTTOM))
+        .overrides(list(overrides))
+    )
+    if thresholds is not None:
+        panel = panel.thresholds(thresholds)
+        if threshold_lines:
+            panel = panel.thresholds_style(cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.DASHED))
+    if min_value is not None:
+        panel = panel.min(min_value)
+    if stacked:
+        panel = panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
+    if no_value is not None:
+        panel = panel.no_value(no_value)
+    return panel
+
+
+def bargauge_panel(
+    title: str,
+    description: str,
+    targets: Sequence[Any],
+    *,
+    unit: str,
+    thresholds: db.ThresholdsConfig,
+    overrides: Overrides = (),
+    max_value: float | None = None,
+) -> bargauge.Panel:
+    panel = (
+        bargauge.Panel()
+        .title(title)
+        .description(description)
+        .targets(list(targets))
+        .unit(unit)
+        .reduce_options(_last())
+        .thresholds(thresholds)
+        .min(0)
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
+        .overrides(list(overrides))
+    )
+    if max_value is not None:
+        panel = panel.max(max_value)
+    return panel
+
+
+def table_panel(title: str, description: str, targets: Sequence[Any], *, overrides: Overrides = ()) -> table.Panel:
+    return (
+        table.Panel()
+        .title(title)
+        # Set explicitly: the SDK fills these in when it reads the JSON back, and the round trip must be exact.
+        .align(cm.FieldTextAlignment.AUTO)
+        .inspect(False)
+        .description(description)
+        .targets(list(targets))
+        .overrides(list(overrides))
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="organize",
+                options={"excludeByName": {"Time": True, "__name__": True, "instance": True, "job": True}},
+            )
+        )
+    )

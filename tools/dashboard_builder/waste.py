@@ -1,0 +1,140 @@
+"""Waste: tonnes per plant against its design capacity, district incineration, hazardous waste year to date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import dashboard as dm
+
+from citywatch.indicators.catalogue import (
+    DISTRICT_HAZARDOUS_YTD,
+    DISTRICT_SORTED_TREATMENT_YTD,
+    DISTRICT_TONNES_DAY,
+    WASTE_HAZARDOUS_YTD,
+    WASTE_SORTED_TREATMENT_DAY,
+    WASTE_TONNES_DAY,
+    WASTE_UTILISATION_DAY,
+)
+from citywatch.standards import plan_target
+from tools.dashboard_builder import common as c
+from tools.dashboard_builder import in_force
+from tools.dashboard_builder import metrics as m
+
+UID = "waste"
+FEEDS = ("waste",)
+
+
+def _plants_with_capacity(ctx: c.Context) -> list[Any]:
+    """Each plant by its registry names, with a dashed line at its design capacity (registry capacity_t_per_day)."""
+    return [
+        db.DashboardFieldConfigSourceOverrides()
+        .matcher(dm.MatcherConfig(id_val="byName", options=p.id))
+        .properties(
+            [
+                dm.DynamicConfigValue(id_val="displayName", value=m.site_display_name(p.name_zh, p.name_en)),
+                dm.DynamicConfigValue(
+                    id_val="thresholds",
+                    value=c.steps("green", (p.capacity_t_per_day, "red")).build(),
+                ),
+                dm.DynamicConfigValue(id_val="custom.thresholdsStyle", value={"mode": "dashed"}),
+            ]
+        )
+        for p in ctx.registry.plants
+    ]
+
+
+def build(ctx: c.Context) -> Any:
+    names = c.site_name_overrides(ctx.sites(*FEEDS))
+    site = c.var(c.SITE)
+    capacity = plan_target("incineration_capacity")
+    hazardous = plan_target("hazardous_incineration_capacity")
+    sorted_rate = plan_target("sorted_waste_treatment_rate")
+    layout = c.Layout()
+
+    layout.row("Plants 处理厂")
+    layout.add(
+        c.timeseries_panel(
+            "Tonnes per plant vs capacity 日处理量/设计能力",
+            f"{WASTE_TONNES_DAY.description}. Dashed line per plant: its design capacity (registry).",
+            [c.query(c.indicator_selector(WASTE_TONNES_DAY, site=site), "{{site}}")],
+            unit=c.grafana_unit(WASTE_TONNES_DAY),
+            overrides=_plants_with_capacity(ctx),
+            min_value=0,
+        ),
+        width=16,
+        height=10,
+    )
+    layout.add(
+        c.bargauge_panel(
+            "Capacity utilisation 负荷率",
+            WASTE_UTILISATION_DAY.description,
+            [c.query(c.indicator_selector(WASTE_UTILISATION_DAY, site=site), "{{site}}")],
+            unit=c.grafana_unit(WASTE_UTILISATION_DAY),
+            thresholds=c.utilisation_thresholds(),
+            overrides=names,
+            max_value=c.UTILISATION_AXIS_MAX,
+        ),
+        width=8,
+        height=10,
+    )
+    layout.add(
+        c.timeseries_panel(
+            "Sorted-waste treatment rate 分类垃圾集中处理率",
+            f"Per plant by day, district year to date; dashed line: {sorted_rate.quote} ({sorted_rate.source.clause}).",
+            [
+                c.query(c.indicator_selector(WASTE_SORTED_TREATMENT_DAY, site=site), "{{site}}"),
+                c.query(
+                    c.indicator_selector(DISTRICT_SORTED_TREATMENT_YTD, site=ctx.districts), "{{site}} ytd", ref="B"
+                ),
+                c.threshold_line(
+                    in_force.target_line(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD, in_force.DEPLOYMENT_ZONE),
+                    "plan target",
+                ),
+            ],
+            unit=c.grafana_unit(WASTE_SORTED_TREATMENT_DAY),
+            overrides=[*names, c.threshold_line_override()],
+        ),
+        width=24,
+    )
+
+    layout.row("District 全区")
+    layout.add(
+        c.timeseries_panel(
+            "Household waste incinerated 生活垃圾焚烧量",
+            f"{DISTRICT_TONNES_DAY.description}; dashed line: the design capacity the plan sets, {capacity.quote} "
+            f"({capacity.source.clause}) -- tonnage below it is spare capacity, not a target missed.",
+            [
+                c.query(c.indicator_selector(DISTRICT_TONNES_DAY, site=ctx.districts), "{{site}}"),
+                c.threshold_line(
+                    in_force.target_line(capacity, DISTRICT_TONNES_DAY, in_force.DEPLOYMENT_ZONE), "capacity"
+                ),
+            ],
+            unit=c.grafana_unit(DISTRICT_TONNES_DAY),
+            overrides=[*names, c.threshold_line_override("blue")],
+            min_value=0,
+        ),
+        width=12,
+    )
+    layout.add(
+        c.bargauge_panel(
+            "Hazardous waste this year 危废年度累计",
+            f"{DISTRICT_HAZARDOUS_YTD.description}, and per plant; scale: {hazardous.quote} ({hazardous.source.clause}).",
+            [
+                c.query(c.indicator_selector(DISTRICT_HAZARDOUS_YTD, site=ctx.districts), "{{site}}"),
+                c.query(c.indicator_selector(WASTE_HAZARDOUS_YTD, site=site), "{{site}}", ref="B"),
+            ],
+            unit=c.grafana_unit(WASTE_HAZARDOUS_YTD),
+            thresholds=c.target_thresholds(hazardous, WASTE_HAZARDOUS_YTD),
+            overrides=[*names, *c.site_name_overrides(ctx.registry.areas)],
+            max_value=c.target_value(hazardous, WASTE_HAZARDOUS_YTD),
+        ),
+        width=12,
+    )
+    return c.dashboard(
+        UID,
+        "citywatch · Waste 垃圾处理",
+        "Tonnes per plant against design capacity, district incineration and hazardous waste against the plan.",
+        [c.department_variable(), c.site_variable(FEEDS)],
+        layout,
+    )
