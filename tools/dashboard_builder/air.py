@@ -191,10 +191,10 @@ def build(ctx: c.Context) -> Any:
         ),
         width=12,
     )
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · Air 空气质量",
         "PM2.5 and AQI per station (HJ 633 categories, GB 3095 limits), station map from the site registry.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )

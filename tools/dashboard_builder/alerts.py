@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
 from citywatch.feeds import FEED_NAMES
@@ -23,15 +22,8 @@ def firing_selector() -> str:
 
 def site_column_names(registry: Registry) -> Any:
     """Table cells holding a site id show the registry's Chinese and English names (a value mapping)."""
-    options = {
-        s.id: dm.ValueMappingResult(text=m.site_display_name(s.name_zh, s.name_en), index=i)
-        for i, s in enumerate(registry.all_sites())
-    }
-    return (
-        db.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options="site"))
-        .properties([dm.DynamicConfigValue(id_val="mappings", value=[dm.ValueMap(options=options)])])
-    )
+    options = {s.id: dm.ValueMappingResult(text=c.display_name(s), index=i) for i, s in enumerate(registry.all_sites())}
+    return c.name_override("site", {"mappings": [dm.ValueMap(options=options)]})
 
 
 def firing_now_panel() -> Any:
@@ -100,10 +92,10 @@ def build(ctx: c.Context) -> Any:
         ),
         width=24,
     )
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · Alerts 告警",
         "Alerts from citywatch's rules: firing now, by department and severity, transitions and delivery.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )

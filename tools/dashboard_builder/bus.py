@@ -122,10 +122,10 @@ def build(ctx: c.Context) -> Any:
         ),
         width=12,
     )
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · Bus 公共交通",
         "Ridership per route against its baseline; public-transport share and clean-energy buses against the plan.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -200,30 +200,46 @@ def threshold_line(expr: str, legend: str) -> Any:
     return query(expr, legend, ref=THRESHOLD_REF)
 
 
-def threshold_line_override(colour: str = "red") -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
-    """Draws the `threshold_line` series dashed, thin, unfilled, in one colour."""
+def field_override(
+    matcher: str, options: Any, properties: Mapping[str, Any]
+) -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
+    """An override setting `properties` (Grafana property id -> value) on the fields the matcher picks."""
     return (
         db.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byFrameRefID", options=THRESHOLD_REF))
-        .properties(
-            [
-                dm.DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}),
-                dm.DynamicConfigValue(id_val="custom.lineWidth", value=1),
-                dm.DynamicConfigValue(id_val="custom.fillOpacity", value=0),
-                dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour}),
-            ]
-        )
+        .matcher(dm.MatcherConfig(id_val=matcher, options=options))
+        .properties([dm.DynamicConfigValue(id_val=key, value=value) for key, value in properties.items()])
+    )
+
+
+def name_override(
+    name: str, properties: Mapping[str, Any]
+) -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
+    """An override of the field or series called `name` (a site id, or a table column)."""
+    return field_override("byName", name, properties)
+
+
+def display_name(site: AnySite) -> str:
+    """A site as dashboards show it: the registry's Chinese and English names."""
+    return m.site_display_name(site.name_zh, site.name_en)
+
+
+def threshold_line_override(colour: str = "red") -> cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]:
+    """Draws the `threshold_line` series dashed, thin, unfilled, in one colour."""
+    return field_override(
+        "byFrameRefID",
+        THRESHOLD_REF,
+        {
+            "custom.lineStyle": {"fill": "dash", "dash": [10, 10]},
+            "custom.lineWidth": 1,
+            "custom.fillOpacity": 0,
+            "color": {"mode": "fixed", "fixedColor": colour},
+        },
     )
 
 
 def site_name_overrides(sites: Iterable[AnySite]) -> list[cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]]:
     """Series named by site id (legend `{{site}}`) shown with the registry's Chinese and English names."""
-    return [
-        db.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options=s.id))
-        .properties([dm.DynamicConfigValue(id_val="displayName", value=m.site_display_name(s.name_zh, s.name_en))])
-        for s in sites
-    ]
+    return [name_override(s.id, {"displayName": display_name(s)}) for s in sites]
 
 
 # --- queries --------------------------------------------------------------------------------------------------------
@@ -255,17 +271,22 @@ def var(name: str) -> str:
 
 
 # --- template variables ---------------------------------------------------------------------------------------------
-def department_variable() -> db.QueryVariable:
+def multi_variable(name: str, label: str, variable_query: str) -> db.QueryVariable:
+    """A Prometheus query variable taking several values or All, read when the dashboard loads, sorted A-Z."""
     return (
-        db.QueryVariable(DEPARTMENT)
-        .label("Department 部门")
+        db.QueryVariable(name)
+        .label(label)
         .datasource(DATASOURCE)
-        .query(f"label_values({m.SITE_INFO}, department)")
+        .query(variable_query)
         .multi(True)
         .include_all(True)
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
     )
+
+
+def department_variable() -> db.QueryVariable:
+    return multi_variable(DEPARTMENT, "Department 部门", f"label_values({m.SITE_INFO}, department)")
 
 
 SITE_VARIABLE_REGEX = '/name="(?<text>[^"]+)".*site="(?<value>[^"]+)"/'
@@ -275,17 +296,11 @@ SITE_VARIABLE_REGEX = '/name="(?<text>[^"]+)".*site="(?<value>[^"]+)"/'
 def site_variable(feeds: Sequence[str]) -> db.QueryVariable:
     """The sites of the chosen departments that publish one of `feeds`, shown by their registry names."""
     feed_match = "|".join(feeds)
-    return (
-        db.QueryVariable(SITE)
-        .label("Site 站点")
-        .datasource(DATASOURCE)
-        .query(f'query_result({m.SITE_INFO}{{department=~"{var(DEPARTMENT)}", feed=~"{feed_match}"}})')
-        .regex(SITE_VARIABLE_REGEX)
-        .multi(True)
-        .include_all(True)
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-    )
+    return multi_variable(
+        SITE,
+        "Site 站点",
+        f'query_result({m.SITE_INFO}{{department=~"{var(DEPARTMENT)}", feed=~"{feed_match}"}})',
+    ).regex(SITE_VARIABLE_REGEX)
 
 
 # --- layout ---------------------------------------------------------------------------------------------------------
@@ -324,6 +339,11 @@ def dashboard(uid: str, title: str, description: str, variables: Sequence[Any], 
     for item in layout.panels:
         board = board.with_row(item) if isinstance(item, db.Row) else board.with_panel(item)
     return board.build()
+
+
+def site_dashboard(uid: str, title: str, description: str, feeds: Sequence[str], layout: Layout) -> Any:
+    """A dashboard of sites: chosen by department, then by the sites of those departments that publish `feeds`."""
+    return dashboard(uid, title, description, [department_variable(), site_variable(feeds)], layout)
 
 
 # --- panels ---------------------------------------------------------------------------------------------------------

@@ -142,10 +142,10 @@ def build(ctx: c.Context) -> Any:
     layout.row("Alerts 告警")
     layout.add(alerts.firing_now_panel(), width=6)
     layout.add(alerts.firing_table_panel(ctx.registry), width=18)
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · City overview 城市总览",
         "The plan's indicators against their targets (Wujiang 14th FYP, GB 3095), and the alerts firing now.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )

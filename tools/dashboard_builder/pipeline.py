@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.models import dashboard as dm
 
 from tools.dashboard_builder import common as c
 from tools.dashboard_builder import metrics as m
@@ -15,17 +14,7 @@ UID = "pipeline"
 
 
 def feed_variable() -> db.QueryVariable:
-    return (
-        db.QueryVariable(c.FEED)
-        .label("Feed 数据源")
-        .datasource(c.DATASOURCE)
-        .query(f"label_values({m.INGEST_RECORDS}, feed)")
-        .multi(True)
-        .include_all(True)
-        .all_value(".+")
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-    )
+    return c.multi_variable(c.FEED, "Feed 数据源", f"label_values({m.INGEST_RECORDS}, feed)").all_value(".+")
 
 
 def build(ctx: c.Context) -> Any:

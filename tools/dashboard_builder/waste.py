@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.models import dashboard as dm
-
 from citywatch.indicators.catalogue import (
     DISTRICT_HAZARDOUS_YTD,
     DISTRICT_SORTED_TREATMENT_YTD,
@@ -19,7 +16,6 @@ from citywatch.indicators.catalogue import (
 from citywatch.standards import plan_target
 from tools.dashboard_builder import common as c
 from tools.dashboard_builder import in_force
-from tools.dashboard_builder import metrics as m
 
 UID = "waste"
 FEEDS = ("waste",)
@@ -28,17 +24,13 @@ FEEDS = ("waste",)
 def _plants_with_capacity(ctx: c.Context) -> list[Any]:
     """Each plant by its registry names, with a dashed line at its design capacity (registry capacity_t_per_day)."""
     return [
-        db.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options=p.id))
-        .properties(
-            [
-                dm.DynamicConfigValue(id_val="displayName", value=m.site_display_name(p.name_zh, p.name_en)),
-                dm.DynamicConfigValue(
-                    id_val="thresholds",
-                    value=c.steps("green", (p.capacity_t_per_day, "red")).build(),
-                ),
-                dm.DynamicConfigValue(id_val="custom.thresholdsStyle", value={"mode": "dashed"}),
-            ]
+        c.name_override(
+            p.id,
+            {
+                "displayName": c.display_name(p),
+                "thresholds": c.steps("green", (p.capacity_t_per_day, "red")).build(),
+                "custom.thresholdsStyle": {"mode": "dashed"},
+            },
         )
         for p in ctx.registry.plants
     ]
@@ -131,10 +123,10 @@ def build(ctx: c.Context) -> Any:
         ),
         width=12,
     )
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · Waste 垃圾处理",
         "Tonnes per plant against design capacity, district incineration and hazardous waste against the plan.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )

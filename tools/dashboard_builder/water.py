@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
 from citywatch.indicators.catalogue import (
@@ -17,7 +16,6 @@ from citywatch.indicators.catalogue import (
 )
 from citywatch.site_registry import WaterSection
 from tools.dashboard_builder import common as c
-from tools.dashboard_builder import metrics as m
 
 UID = "water"
 FEEDS = ("water",)
@@ -26,16 +24,7 @@ FEEDS = ("water",)
 def _section_names(ctx: c.Context) -> list[Any]:
     """Each section by its registry names and target class (水质目标)."""
     return [
-        db.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options=s.id))
-        .properties(
-            [
-                dm.DynamicConfigValue(
-                    id_val="displayName",
-                    value=f"{m.site_display_name(s.name_zh, s.name_en)} (目标 target {s.target_class})",
-                )
-            ]
-        )
+        c.name_override(s.id, {"displayName": f"{c.display_name(s)} (目标 target {s.target_class})"})
         for s in ctx.registry.sections
         if isinstance(s, WaterSection)
     ]
@@ -133,10 +122,10 @@ def build(ctx: c.Context) -> Any:
             width=12,
             height=10,
         )
-    return c.dashboard(
+    return c.site_dashboard(
         UID,
         "citywatch · Water 地表水",
         "National and provincial assessment sections: GB 3838 class, target compliance, 优Ⅲ share.",
-        [c.department_variable(), c.site_variable(FEEDS)],
+        FEEDS,
         layout,
     )
