@@ -15,7 +15,8 @@ from citywatch.indicators.bus import (
 from citywatch.indicators.district import DistrictContext, process_district_batch
 from citywatch.schemas.bus import BusRidership, ModeShareRecord
 from citywatch.site_registry import load_registry
-from tests.unit.indicators.helpers import ZONE, canonical, final, shuffle_within
+from tests.unit.indicators.helpers import ZONE, canonical, final
+from tests.unit.indicators.one_at_a_time import ordered_and_shuffled, run_each
 
 MONDAY = dt.datetime(2025, 3, 3, 8, tzinfo=ZONE)
 HOLIDAY = dt.date(2025, 3, 10)  # pretend the second Monday is a holiday
@@ -38,14 +39,7 @@ def count(day: int, boardings: int, *, hour: int = 0, vehicle: str = "v1", energ
 
 
 def run(counts, ctx=CTX):
-    state, records, outcomes, contributions = None, [], [], []
-    for c in counts:
-        res = process_route(state, c, ctx)
-        state = res.state
-        records += res.records
-        outcomes.append(res.outcome)
-        contributions += res.contributions
-    return state, records, outcomes, contributions
+    return run_each(process_route, counts, ctx)
 
 
 def test_day_against_the_same_weekday_of_four_weeks_holidays_excluded() -> None:
@@ -138,18 +132,17 @@ def test_clean_energy_share_of_vehicles_seen_and_of_the_registry_fleet() -> None
 
 
 def test_public_transport_share_day_and_year_to_date() -> None:
-    ctx = ModeShareContext(zone=ZONE)
-    state = None
-    records = []
-    for day, pt, every in ((1, 30, 100), (2, 45, 100), (2, 40, 100)):
-        rec = ModeShareRecord(
-            area="wj", date=dt.date(2025, 3, day), all_trips=every, public_transport_trips=pt,
+    shares = [
+        ModeShareRecord(
+            area="wj",
+            date=dt.date(2025, 3, day),
+            all_trips=every,
+            public_transport_trips=pt,
             source="smart_card" if pt != 40 else "travel_survey",
-        )  # fmt: skip
-        res = process_area(state, rec, ctx)
-        state = res.state
-        records += res.records
-    out = final(records)
+        )
+        for day, pt, every in ((1, 30, 100), (2, 45, 100), (2, 40, 100))
+    ]
+    out = final(run_each(process_area, shares, ModeShareContext(zone=ZONE))[1])
     assert out["mode_share.public_transport.day|wj|2025-03-02"]["value"] == 0.45  # smart card preferred
     assert out["mode_share.public_transport.ytd|wj|2025"]["value"] == 0.375  # (30 + 45) / 200
 
@@ -166,11 +159,9 @@ def test_shuffled_counts_within_the_lateness_equal_the_ordered_run(offsets, size
     items += [count(0, 99, hour=0, vehicle="v0", rev=3)]
     times = [c.interval_start.timestamp() for c in items]
     # Ordered by event time; within the lateness of each other so both runs accept everything.
-    ordered = sorted(range(len(items)), key=lambda i: (times[i], items[i].revision))
     ctx = BusContext(
         zone=ZONE, day_type=CTX.day_type, district="wj", lateness=CTX.lateness.__class__(dt.timedelta(days=30))
     )
-    a = run([items[i] for i in ordered], ctx)
-    b = run(shuffle_within(items, times, 3 * 3600, offsets), ctx)
+    a, b = ordered_and_shuffled(lambda counts: run(counts, ctx), items, times, 3 * 3600, offsets)
     assert canonical(b[0]) == canonical(a[0])
     assert final(b[1]) == final(a[1])

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from citywatch.indicators.district import DistrictContext, process_district_batch
 from citywatch.indicators.waste import WasteContext, process_plant
 from citywatch.schemas.waste import WasteRecord
-from tests.unit.indicators.helpers import ZONE, canonical, final, shuffle_within
+from tests.unit.indicators.helpers import ZONE, canonical, final
+from tests.unit.indicators.one_at_a_time import ordered_and_shuffled, run_each
 
 CTX = WasteContext(zone=ZONE, capacity_t_per_day=2880, district="wj")
 T0 = dt.datetime(2025, 5, 1, 6, tzinfo=ZONE)
@@ -26,14 +27,7 @@ def day_record(day: dt.date, kind: str, plant: str = "p1", **tonnes: float) -> W
 
 
 def run(records, ctx=CTX):
-    state, out, outcomes, contributions = None, [], [], []
-    for r in records:
-        res = process_plant(state, r, ctx)
-        state = res.state
-        out += res.records
-        outcomes.append(res.outcome)
-        contributions += res.contributions
-    return state, out, outcomes, contributions
+    return run_each(process_plant, records, ctx)
 
 
 def test_tonnes_utilisation_and_a_daily_record_replacing_deliveries() -> None:
@@ -78,9 +72,7 @@ def test_shuffled_records_within_the_lateness_equal_the_ordered_run(offsets, ton
     items = [delivery(i * 7.0, t, "hazardous" if i % 3 == 0 else "household") for i, t in enumerate(tonnes)]
     items += [delivery(0, 1.5, "hazardous", rev=1)]  # correction of the first delivery
     times = [r.event_time(ZONE).timestamp() for r in items]
-    ordered = sorted(range(len(items)), key=lambda i: (times[i], items[i].revision))
-    a = run([items[i] for i in ordered])
-    b = run(shuffle_within(items, times, CTX.lateness.allowed_s, offsets))
+    a, b = ordered_and_shuffled(run, items, times, CTX.lateness.allowed_s, offsets)
     assert all(o.kind == "stale-revision" for o in b[2] if o.dead_letter)  # an original shuffled after its fix
     assert canonical(b[0]) == canonical(a[0])
     assert final(b[1]) == final(a[1])

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from citywatch.indicators.district import DistrictContext, process_district
 from citywatch.indicators.water import WaterContext, process_section
 from citywatch.schemas.water import WaterSample
-from tests.unit.indicators.helpers import ZONE, canonical, final, shuffle_within
+from tests.unit.indicators.helpers import ZONE, canonical, final
+from tests.unit.indicators.one_at_a_time import ordered_and_shuffled, run_each
 
 CTX = WaterContext(zone=ZONE, target_class="III", district="wj")
 T0 = dt.datetime(2025, 1, 6, 10, tzinfo=ZONE)
@@ -31,14 +32,7 @@ def sample(
 
 
 def run(samples, ctx=CTX):
-    state, records, outcomes, contributions = None, [], [], []
-    for s in samples:
-        res = process_section(state, s, ctx)
-        state = res.state
-        records += res.records
-        outcomes.append(res.outcome)
-        contributions += res.contributions
-    return state, records, outcomes, contributions
+    return run_each(process_section, samples, ctx)
 
 
 def test_sample_month_and_quarter_class_with_target_and_main_pollutants() -> None:
@@ -83,11 +77,7 @@ def test_district_good_iii_share() -> None:
     contributions = []
     for name, value in (("a", 0.9), ("b", 1.2), ("c", 0.4)):
         contributions += run([sample(0, value, section=name)])[3]
-    state, records = None, []
-    for c in contributions:
-        res = process_district(state, c, DistrictContext(zone=ZONE))
-        state = res.state
-        records += res.records
+    state, records, _, _ = run_each(process_district, contributions, DistrictContext(zone=ZONE))
     share = final(records)["water.good_iii_share.month|wj|2025-01"]
     assert share["value"] == 2 / 3 and share["labels"] == {"good_iii": "2", "sections": "3"}
     again = process_district(state, contributions[0], DistrictContext(zone=ZONE))
@@ -104,9 +94,7 @@ def test_shuffled_samples_within_the_lateness_equal_the_ordered_run(offsets, val
     items = [sample(i * 9.5, v, TP=v / 10) for i, v in enumerate(values)]  # ~ every 9.5 days: crosses months
     items += [sample(i * 9.5, 0.2, rev=2, TP=0.05) for i in fix if i < len(values)]
     times = [s.sampled_at.timestamp() for s in items]
-    ordered = sorted(range(len(items)), key=lambda i: (times[i], items[i].revision))
-    a = run([items[i] for i in ordered])
-    b = run(shuffle_within(items, times, CTX.manual.allowed_s, offsets))
+    a, b = ordered_and_shuffled(run, items, times, CTX.manual.allowed_s, offsets)
     assert all(o.kind == "stale-revision" for o in b[2] if o.dead_letter)  # an original shuffled after its fix
     assert canonical(b[0]) == canonical(a[0])
     assert final(b[1]) == final(a[1])
