@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
-
 from citywatch.indicators.batch import BatchResult, run_batch
 from citywatch.indicators.catalogue import Indicator
 from citywatch.indicators.eventtime import Lateness
 from citywatch.indicators.lanes import LaneProcessor
 from citywatch.indicators.records import Result
-from citywatch.schemas.feed_record import FeedRecord
+from citywatch.schemas.feed_record import FeedRecord, SiteRecord
 from citywatch.site_registry.model import Registry, Site
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
@@ -65,17 +63,25 @@ class Feed:
     """Everything citywatch knows of one feed."""
 
     name: str
-    record: type[BaseModel]  # validates one record; its instances are `FeedRecord`s
+    record: type[SiteRecord]  # validates one record, and names its site and time fields
     site: type[Site]  # the registry's model of the sites this feed's records name
     sites: str  # the registry's list of those sites, e.g. "stations"
-    site_field: str  # the record field that names the site (the Kafka key)
-    time_field: str  # named in a lateness refusal
     time_fields: tuple[str, ...]  # every field that holds a time (the replay reads them in the deployment's zone)
     lateness: Mapping[str, Lateness]  # allowed lateness, by kind of record where kinds differ
     processor: BuildProcessor
     backfill: bool = False  # history can be loaded beside live data (the processor keeps lanes)
     simulate: Simulate | None = None  # None: the simulator's own scenario makes this feed's records up
     indicators: tuple[Indicator, ...] = ()  # what its processor computes, where the shipped catalogue lacks it
+
+    @property
+    def site_field(self) -> str:
+        """The record field that names the site (the Kafka key)."""
+        return self.record.site_field
+
+    @property
+    def time_field(self) -> str:
+        """The record field a lateness refusal names."""
+        return self.record.time_field
 
     @property
     def schema_version(self) -> int:

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -38,6 +37,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from citywatch.schemas.feed_record import SiteRecord
 
 SCHEMA_VERSION: Literal[3] = 3
 """2 added the averaging period, PM10/O3/NO2/SO2/CO with units and quality flags; 3 the explicit period
@@ -176,7 +177,7 @@ def _either_end_or_period(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": ["observed_at"]}, {"required": ["observed_from"]}, {"required": ["observed_to"]}]
 
 
-class AirReading(BaseModel):
+class AirReading(SiteRecord):
     """One observation from one station: PM2.5 and, when measured, PM10, O3, NO2, SO2 and CO.
 
     `pm25_unit` defaults to µg/m³ (version 1 had only that field); every other pollutant needs its unit.
@@ -187,6 +188,8 @@ class AirReading(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_either_end_or_period)
+    site_field: ClassVar[str] = "station"
+    time_field: ClassVar[str] = "observed_at"
 
     schema_version: Literal[1, 2, 3] = Field(SCHEMA_VERSION, description="Schema version; 1 and 2 are still accepted")
     station: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Station id")
@@ -278,18 +281,6 @@ class AirReading(BaseModel):
             quantity = "pm25" if self.averaging_period == "1h" else f"pm25@{self.averaging_period}"
             object.__setattr__(self, "event_id", derive_event_id(self.station, self.observed_at, quantity))
         return self
-
-    @property
-    def site_id(self) -> str:
-        return self.station
-
-    def event_time(self, zone: tzinfo | None = None) -> datetime:
-        """The instant the reading refers to (`zone` is unused: the time carries its offset)."""
-        return self.observed_at
-
-    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
-        """The fields that say when the record was observed (checked against the receipt time)."""
-        return (("observed_at", self.observed_at),)
 
     def flag(self, pollutant: Pollutant) -> QualityFlag:
         """The instrument's data flag for a pollutant; N (normal) when none was sent."""

@@ -19,13 +19,14 @@ one local day. FIWARE `KeyPerformanceIndicator` would hold the share itself (`kp
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
+from citywatch.schemas.feed_record import SiteRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 MODE_SHARE_SCHEMA_VERSION: Literal[1] = 1
@@ -41,10 +42,12 @@ ModeShareSource = Literal["travel_survey", "smart_card", "mobile_signalling", "m
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class BusRidership(BaseModel):
+class BusRidership(SiteRecord):
     """Boardings (and alightings) on one vehicle of one route, at one stop or the whole route, in one interval."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    site_field: ClassVar[str] = "route"
+    time_field: ClassVar[str] = "interval_start"
 
     schema_version: Literal[1] = SCHEMA_VERSION
     route: SiteId = Field(description="Route id from the registry")
@@ -79,24 +82,18 @@ class BusRidership(BaseModel):
             object.__setattr__(self, "event_id", derive_event_id(self.route, self.interval_start, quantity))
         return self
 
-    @property
-    def site_id(self) -> str:
-        return self.route
-
-    def event_time(self, zone: dt.tzinfo | None = None) -> dt.datetime:
-        """The interval's start: the local day a count belongs to is the day its interval starts."""
-        return self.interval_start
-
     def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
         """The fields that say when the record was observed (checked against the receipt time): a count is
         complete only once its interval has ended."""
         return (("interval_start", self.interval_start), ("interval_end", self.interval_end))
 
 
-class ModeShareRecord(BaseModel):
+class ModeShareRecord(SiteRecord):
     """One local day's public-transport trips and all trips in an area, as the transport department counts them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    site_field: ClassVar[str] = "area"
+    time_field: ClassVar[str] = "date"
 
     schema_version: Literal[1] = MODE_SHARE_SCHEMA_VERSION
     area: SiteId = Field(description="Area id from the registry (e.g. the district)")
@@ -128,17 +125,9 @@ class ModeShareRecord(BaseModel):
         """Public-transport trips ÷ all trips (0–1)."""
         return self.public_transport_trips / self.all_trips
 
-    @property
-    def site_id(self) -> str:
-        return self.area
-
     def event_time(self, zone: dt.tzinfo | None = None) -> dt.datetime:
         """Local midnight starting the day, in `zone` (the deployment's CITYWATCH_TIMEZONE; default Shanghai)."""
         return dt.datetime.combine(self.date, dt.time(0), zone or SHANGHAI)
-
-    def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
-        """The fields that say when the record was observed (checked against the receipt time)."""
-        return (("date", self.date),)
 
 
 def day_instant(day: dt.date) -> dt.datetime:

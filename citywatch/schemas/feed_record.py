@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, tzinfo
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, cast, runtime_checkable
+
+from pydantic import BaseModel
 
 
 @runtime_checkable
@@ -33,6 +35,28 @@ class FeedRecord(Protocol):
 
     def model_dump(self, *, mode: str = ..., exclude: Any = ...) -> dict[str, Any]: ...
     def model_dump_json(self, *, exclude: Any = ...) -> str: ...
+
+
+class SiteRecord(BaseModel):
+    """The base of every feed's record model: it names the field that says its site (`site_field`, the Kafka key)
+    and the one that says its event time (`time_field`, named when a record is refused as too late). A model whose
+    time is not one instant field (a day, or either of two fields) says how in `event_time` and
+    `observation_fields`."""
+
+    site_field: ClassVar[str]
+    time_field: ClassVar[str]
+
+    @property
+    def site_id(self) -> str:
+        return cast(str, getattr(self, self.site_field))
+
+    def event_time(self, zone: tzinfo | None = None) -> datetime:
+        """The instant the record refers to (`zone` is unused: the time carries its offset)."""
+        return cast(datetime, getattr(self, self.time_field))
+
+    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
+        """The fields that say when the record was observed (checked against the receipt time)."""
+        return ((self.time_field, getattr(self, self.time_field)),)
 
 
 def site_and_time(record: FeedRecord, zone: tzinfo | None = None) -> tuple[str, datetime]:

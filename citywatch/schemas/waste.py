@@ -19,13 +19,14 @@ delivery, 20,000 t for a plant-day) and are refused with the field named.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
 from citywatch.schemas.bus import SHANGHAI, day_instant
+from citywatch.schemas.feed_record import SiteRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -51,10 +52,12 @@ def _tonnes(description: str) -> float | None:
     return Field(None, ge=0, allow_inf_nan=False, description=f"{description}, tonnes")
 
 
-class WasteRecord(BaseModel):
+class WasteRecord(SiteRecord):
     """Tonnes of one waste kind at one plant, for one delivery or one local day."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    site_field: ClassVar[str] = "plant"
+    time_field: ClassVar[str] = "delivered_at | date"  # either, as `event_time` says
 
     schema_version: Literal[1] = SCHEMA_VERSION
     plant: SiteId = Field(description="Plant id from the registry")
@@ -113,10 +116,6 @@ class WasteRecord(BaseModel):
             return self.delivered_at
         assert self.date is not None  # one of the two is set (validated)
         return day_instant(self.date)
-
-    @property
-    def site_id(self) -> str:
-        return self.plant
 
     def event_time(self, zone: dt.tzinfo | None = None) -> dt.datetime:
         """The delivery's instant, or local midnight starting the day in `zone` (default Shanghai)."""

@@ -27,10 +27,9 @@ unit has its own `<name>_unit`, required when `<name>` is sent. Units are checke
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import (
@@ -46,6 +45,7 @@ from citywatch.schemas.air import (
     derive_event_id,
     unit_given_with_value,
 )
+from citywatch.schemas.feed_record import SiteRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -92,10 +92,12 @@ def _mgl(description: str) -> float | None:
     return Field(None, ge=0, le=100_000, allow_inf_nan=False, description=f"{description}, mg/L")
 
 
-class WaterSample(BaseModel):
+class WaterSample(SiteRecord):
     """The indicators measured in one sample (or one automatic-station reading) at one section."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    site_field: ClassVar[str] = "section"
+    time_field: ClassVar[str] = "sampled_at"
 
     schema_version: Literal[1] = SCHEMA_VERSION
     section: SiteId = Field(description="Section id from the registry")
@@ -173,18 +175,6 @@ class WaterSample(BaseModel):
         """The indicators present in this sample, by field name."""
         values = {name: getattr(self, name) for name in INDICATORS}
         return {name: value for name, value in values.items() if value is not None}
-
-    @property
-    def site_id(self) -> str:
-        return self.section
-
-    def event_time(self, zone: tzinfo | None = None) -> datetime:
-        """The sampling instant (`zone` is unused: the time carries its offset)."""
-        return self.sampled_at
-
-    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
-        """The fields that say when the record was observed (checked against the receipt time)."""
-        return (("sampled_at", self.sampled_at),)
 
 
 STANDARD_NAMES: dict[str, str] = {

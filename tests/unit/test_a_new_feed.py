@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from citywatch.feeds import FEEDS, SITE_FIELDS, Feed, FeedProcessor, SimulatedHour, backfill_feeds, json_schemas
 from citywatch.feeds.feed import record_by_record
@@ -27,7 +27,7 @@ from citywatch.intake import admission
 from citywatch.rule_engine.loader import load_rules
 from citywatch.schemas.air import Instant, SiteId, derive_event_id
 from citywatch.schemas.feed_batch import encode_batches
-from citywatch.schemas.feed_record import content_digest
+from citywatch.schemas.feed_record import SiteRecord, content_digest
 from citywatch.schemas.indicator import IndicatorRecord, records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import WorkerSettings
@@ -45,8 +45,10 @@ from tools.devstack.config import REPO_ROOT
 # --- the feed: road-traffic noise, hourly Leq in dB(A) from roadside monitors ------------------------------------
 
 
-class NoiseReading(BaseModel):
+class NoiseReading(SiteRecord):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    site_field: ClassVar[str] = "monitor"
+    time_field: ClassVar[str] = "observed_at"
 
     schema_version: Literal[1] = 1
     monitor: SiteId
@@ -60,16 +62,6 @@ class NoiseReading(BaseModel):
         if not self.event_id:
             object.__setattr__(self, "event_id", derive_event_id(self.monitor, self.observed_at, "leq"))
         return self
-
-    @property
-    def site_id(self) -> str:
-        return self.monitor
-
-    def event_time(self, zone: dt.tzinfo | None = None) -> dt.datetime:
-        return self.observed_at
-
-    def observation_fields(self) -> tuple[tuple[str, dt.datetime | dt.date], ...]:
-        return (("observed_at", self.observed_at),)
 
 
 class NoiseMonitor(Site):
@@ -128,8 +120,6 @@ NOISE = Feed(
     record=NoiseReading,
     site=NoiseMonitor,
     sites="monitors",
-    site_field="monitor",
-    time_field="observed_at",
     time_fields=("observed_at",),
     lateness={"reading": LATENESS},
     processor=noise_processor,
