@@ -68,9 +68,15 @@ def _compare(
     feed: str,
     records: Sequence[FeedRecord],
     sizes: list[int],
-    one: Callable[[Any, Any], Any],
-    batch: Callable[[Any, Sequence[Any]], BatchResult[Any]],
+    process_one: Callable[[Any, Any, Any], Any],
+    process_batch: Callable[[Any, Sequence[Any], Any], BatchResult[Any]],
+    ctx: Any,
 ) -> None:
+    """Feed `records` in chunks of `sizes` (cycled) to `process_batch` and, a record at a time, to `process_one`."""
+
+    def one(state: Any, record: Any) -> Any:
+        return process_one(state, record, ctx)
+
     state_one: Any = None
     state_batch: Any = None
     at = 0
@@ -80,7 +86,7 @@ def _compare(
         at += len(chunk)
         k += 1
         expected = run_batch(one, state_one, chunk)
-        got = batch(state_batch, chunk)
+        got = process_batch(state_batch, chunk, ctx)
         assert [o.kind for o in got.outcomes] == [o.kind for o in expected.outcomes], feed
         assert [r.model_dump() for r in got.records] == [r.model_dump() for r in expected.records], feed
         assert sorted(c.model_dump_json() for c in got.contributions) == sorted(
@@ -100,13 +106,7 @@ def test_a_bus_batch_equals_one_count_at_a_time(seed: int, sizes: list[int]) -> 
     rng = random.Random(seed)
     _route, records = sorted(BUS.items())[seed % len(BUS)]
     parsed = [parse_record("bus", orjson.dumps(r)) for r in _disturbed(records, rng, "boardings")]
-    _compare(
-        "bus",
-        parsed,
-        sizes,
-        lambda s, r: process_route(s, r, ctx),
-        lambda s, rs: process_route_batch(s, rs, ctx),
-    )
+    _compare("bus", parsed, sizes, process_route, process_route_batch, ctx)
 
 
 @settings(max_examples=8, deadline=None)
@@ -119,13 +119,7 @@ def test_a_waste_batch_equals_one_record_at_a_time(seed: int, sizes: list[int]) 
     ctx = WasteContext(zone=ZONE, capacity_t_per_day=plant.capacity_t_per_day, district="wujiang")
     field = "received_tonnes" if any("received_tonnes" in r for r in records) else "incinerated_tonnes"
     parsed = [parse_record("waste", orjson.dumps(r)) for r in _disturbed(records, rng, field)]
-    _compare(
-        "waste",
-        parsed,
-        sizes,
-        lambda s, r: process_plant(s, r, ctx),
-        lambda s, rs: process_plant_batch(s, rs, ctx),
-    )
+    _compare("waste", parsed, sizes, process_plant, process_plant_batch, ctx)
 
 
 def test_the_inputs_span_longer_than_any_lateness() -> None:
