@@ -97,22 +97,20 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Now 实时")
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             "AQI (real-time) 实时AQI",
-            f"{AQI_REALTIME.description}. Colours: HJ 633 categories.",
-            [c.query(c.indicator_selector(AQI_REALTIME, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(AQI_REALTIME),
+            AQI_REALTIME,
+            description=f"{AQI_REALTIME.description}. Colours: HJ 633 categories.",
             thresholds=c.aqi_thresholds(),
             overrides=names,
         ),
         width=12,
     )
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             "Daily AQI category 日AQI类别",
-            f"{AQI_DAILY.description}. Text and colour: HJ 633 categories.",
-            [c.query(c.indicator_selector(AQI_DAILY, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(AQI_DAILY),
+            AQI_DAILY,
+            description=f"{AQI_DAILY.description}. Text and colour: HJ 633 categories.",
             thresholds=c.aqi_thresholds(),
             mappings=c.aqi_category_mappings(),
             overrides=names,
@@ -120,12 +118,11 @@ def build(ctx: c.Context) -> Any:
         width=12,
     )
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             "PM2.5 24 h mean 24小时均值",
-            f"{PM25_MEAN_24H.description}. Colours: the HJ 633 category of this concentration "
+            PM25_MEAN_24H,
+            description=f"{PM25_MEAN_24H.description}. Colours: the HJ 633 category of this concentration "
             f"({ctx.hj633.source.label} PM2.5 24 h column).",
-            [c.query(c.indicator_selector(PM25_MEAN_24H, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(PM25_MEAN_24H),
             thresholds=pm25_column,
             overrides=names,
             decimals=1,
@@ -141,8 +138,8 @@ def build(ctx: c.Context) -> Any:
             "Hourly values and 24 h means; dashed line: the GB 3095 Grade II 24 h limit in force on each date "
             f"({in_force.described(in_force.limit_steps('pm25', '24h', 'II'), pm25_24h_limit.unit)}).",
             [
-                c.query(c.indicator_selector(PM25_MEAN_24H, site=c.var(c.SITE)), "{{site}}", ref="A"),
-                c.query(c.indicator_selector(PM25_1H, site=c.var(c.SITE)), "{{site}} 1h", ref="B"),
+                c.indicator_query(PM25_MEAN_24H, c.var(c.SITE)),
+                c.indicator_query(PM25_1H, c.var(c.SITE), "{{site}} 1h", ref="B"),
                 c.threshold_line(
                     in_force.limit_line("pm25", "24h", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} 24 h limit"
                 ),
@@ -155,11 +152,10 @@ def build(ctx: c.Context) -> Any:
         height=10,
     )
     layout.add(
-        c.timeseries_panel(
+        c.indicator_timeseries(
             "AQI per station 各站AQI",
-            "Real-time AQI; dashed lines: HJ 633 category boundaries.",
-            [c.query(c.indicator_selector(AQI_REALTIME, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(AQI_REALTIME),
+            AQI_REALTIME,
+            description="Real-time AQI; dashed lines: HJ 633 category boundaries.",
             thresholds=c.aqi_thresholds(),
             threshold_lines=True,
             overrides=names,
@@ -171,24 +167,11 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Year to date 年度累计")
     layout.add(
-        c.stat_panel(
-            "Good-day share 优良天数比例",
-            GOOD_DAY_SHARE_YTD.description,
-            [c.query(c.indicator_selector(GOOD_DAY_SHARE_YTD, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(GOOD_DAY_SHARE_YTD),
-            overrides=names,
-            decimals=1,
-        ),
+        c.indicator_stat("Good-day share 优良天数比例", GOOD_DAY_SHARE_YTD, overrides=names, decimals=1),
         width=12,
     )
     layout.add(
-        c.stat_panel(
-            "PM2.5 exceedance days 超标天数",
-            PM25_EXCEEDANCE_DAYS_YTD.description,
-            [c.query(c.indicator_selector(PM25_EXCEEDANCE_DAYS_YTD, site=c.var(c.SITE)), "{{site}}")],
-            unit=c.grafana_unit(PM25_EXCEEDANCE_DAYS_YTD),
-            overrides=names,
-        ),
+        c.indicator_stat("PM2.5 exceedance days 超标天数", PM25_EXCEEDANCE_DAYS_YTD, overrides=names),
         width=12,
     )
     return c.site_dashboard(

@@ -33,11 +33,10 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Ridership 客流")
     layout.add(
-        c.timeseries_panel(
+        c.indicator_timeseries(
             "Boardings vs baseline 客流/基线",
-            f"{BUS_BOARDINGS_VS_BASELINE.description}. Dashed line: the baseline.",
-            [c.query(c.indicator_selector(BUS_BOARDINGS_VS_BASELINE, site=site), "{{site}}")],
-            unit=c.grafana_unit(BUS_BOARDINGS_VS_BASELINE),
+            BUS_BOARDINGS_VS_BASELINE,
+            description=f"{BUS_BOARDINGS_VS_BASELINE.description}. Dashed line: the baseline.",
             thresholds=c.steps("orange", (BASELINE, "green")),
             threshold_lines=True,
             overrides=names,
@@ -48,12 +47,11 @@ def build(ctx: c.Context) -> Any:
         height=10,
     )
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             f"Baseline history 基线历史 (needs {BASELINE_HISTORY_DAYS} days)",
-            f"{BUS_BASELINE_HISTORY_DAYS.description}; the full baseline needs {BASELINE_HISTORY_DAYS} "
+            BUS_BASELINE_HISTORY_DAYS,
+            description=f"{BUS_BASELINE_HISTORY_DAYS.description}; the full baseline needs {BASELINE_HISTORY_DAYS} "
             f"({BASELINE_WEEKS} weeks of the same weekday), the first comes after 7 days.",
-            [c.query(c.indicator_selector(BUS_BASELINE_HISTORY_DAYS, site=site), "{{site}}")],
-            unit=c.grafana_unit(BUS_BASELINE_HISTORY_DAYS),
             thresholds=c.steps("orange", (float(BASELINE_HISTORY_DAYS), "green")),
             overrides=names,
             decimals=0,
@@ -63,25 +61,12 @@ def build(ctx: c.Context) -> Any:
         height=10,
     )
     layout.add(
-        c.timeseries_panel(
-            "Boardings per day 日客流",
-            BUS_BOARDINGS_DAY.description,
-            [c.query(c.indicator_selector(BUS_BOARDINGS_DAY, site=site), "{{site}}")],
-            unit=c.grafana_unit(BUS_BOARDINGS_DAY),
-            overrides=names,
-            min_value=0,
-        ),
+        c.indicator_timeseries("Boardings per day 日客流", BUS_BOARDINGS_DAY, overrides=names, min_value=0),
         width=12,
     )
     layout.add(
-        c.timeseries_panel(
-            "Boardings per interval 时段客流",
-            BUS_BOARDINGS_INTERVAL.description,
-            [c.query(c.indicator_selector(BUS_BOARDINGS_INTERVAL, site=site), "{{site}}")],
-            unit=c.grafana_unit(BUS_BOARDINGS_INTERVAL),
-            overrides=names,
-            min_value=0,
-            stacked=True,
+        c.indicator_timeseries(
+            "Boardings per interval 时段客流", BUS_BOARDINGS_INTERVAL, overrides=names, min_value=0, stacked=True
         ),
         width=12,
     )
@@ -92,8 +77,8 @@ def build(ctx: c.Context) -> Any:
             "Public-transport share 公共交通出行率",
             f"Daily and year-to-date share; dashed line: {share.quote} ({share.source.clause}).",
             [
-                c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_DAY, site=site), "day {{site}}"),
-                c.query(c.indicator_selector(PUBLIC_TRANSPORT_SHARE_YTD, site=site), "ytd {{site}}", ref="B"),
+                c.indicator_query(PUBLIC_TRANSPORT_SHARE_DAY, site, "day {{site}}"),
+                c.indicator_query(PUBLIC_TRANSPORT_SHARE_YTD, site, "ytd {{site}}", ref="B"),
                 c.threshold_line(
                     in_force.target_line(share, PUBLIC_TRANSPORT_SHARE_YTD, in_force.DEPLOYMENT_ZONE), "plan target"
                 ),
@@ -110,8 +95,8 @@ def build(ctx: c.Context) -> Any:
             f"Vehicles seen in service that day, and the registry fleet; dashed line: {clean.quote} "
             f"({clean.source.clause}).",
             [
-                c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_DAY, site=ctx.districts), "in service"),
-                c.query(c.indicator_selector(BUS_CLEAN_ENERGY_SHARE_FLEET, site=ctx.districts), "fleet", ref="B"),
+                c.indicator_query(BUS_CLEAN_ENERGY_SHARE_DAY, ctx.districts, "in service"),
+                c.indicator_query(BUS_CLEAN_ENERGY_SHARE_FLEET, ctx.districts, "fleet", ref="B"),
                 c.threshold_line(
                     in_force.target_line(clean, BUS_CLEAN_ENERGY_SHARE_DAY, in_force.DEPLOYMENT_ZONE), "plan target"
                 ),

@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as cb
@@ -270,6 +270,11 @@ def var(name: str) -> str:
     return f"${name}"
 
 
+def indicator_query(indicator: Indicator, site: str, legend: str = "{{site}}", *, ref: str = "A") -> Any:
+    """The query of an indicator's series at the sites the regex `site` matches, by default named by site."""
+    return query(indicator_selector(indicator, site=site), legend, ref=ref)
+
+
 # --- template variables ---------------------------------------------------------------------------------------------
 def multi_variable(name: str, label: str, variable_query: str) -> db.QueryVariable:
     """A Prometheus query variable taking several values or All, read when the dashboard loads, sorted A-Z."""
@@ -453,6 +458,64 @@ def bargauge_panel(
     if max_value is not None:
         panel = panel.max(max_value)
     return panel
+
+
+class StatOptions(TypedDict, total=False):
+    """What `indicator_stat` passes on to `stat_panel` as it is."""
+
+    thresholds: db.ThresholdsConfig | None
+    mappings: list[dm.ValueMapping] | None
+    overrides: Overrides
+    decimals: int | None
+    no_value: str | None
+
+
+def indicator_stat(
+    title: str,
+    indicator: Indicator,
+    site: str = var(SITE),
+    *,
+    description: str | None = None,
+    unit: str | None = None,
+    **options: Unpack[StatOptions],
+) -> stat.Panel:
+    """A stat of one indicator at the sites `site` matches; by default the catalogue's description and unit."""
+    return stat_panel(
+        title,
+        indicator.description if description is None else description,
+        [indicator_query(indicator, site)],
+        unit=grafana_unit(indicator) if unit is None else unit,
+        **options,
+    )
+
+
+class TimeseriesOptions(TypedDict, total=False):
+    """What `indicator_timeseries` passes on to `timeseries_panel` as it is."""
+
+    thresholds: db.ThresholdsConfig | None
+    threshold_lines: bool
+    overrides: Overrides
+    min_value: float | None
+    stacked: bool
+    no_value: str | None
+
+
+def indicator_timeseries(
+    title: str,
+    indicator: Indicator,
+    site: str = var(SITE),
+    *,
+    description: str | None = None,
+    **options: Unpack[TimeseriesOptions],
+) -> timeseries.Panel:
+    """A time series of one indicator per site `site` matches; the catalogue's description unless told, its unit."""
+    return timeseries_panel(
+        title,
+        indicator.description if description is None else description,
+        [indicator_query(indicator, site)],
+        unit=grafana_unit(indicator),
+        **options,
+    )
 
 
 def table_panel(title: str, description: str, targets: Sequence[Any], *, overrides: Overrides = ()) -> table.Panel:

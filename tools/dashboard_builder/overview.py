@@ -18,28 +18,29 @@ from citywatch.indicators.catalogue import (
 )
 from citywatch.standards import plan_target, pm25_annual_target
 from citywatch.standards.targets import Target
-from tools.dashboard_builder import alerts, in_force
+from tools.dashboard_builder import alerts, in_force, waste
 from tools.dashboard_builder import common as c
 
 UID = "overview"
 FEEDS = FEED_NAMES
 
 
-def district_stat(
+def target_stat(
     title: str,
     indicator: Indicator,
     site: str,
     overrides: c.Overrides,
     target: Target | None = None,
     decimals: int = 1,
+    *,
+    lead: str = "Target:",
 ) -> Any:
-    """A district's share or rate at a glance, coloured against its plan target when it has one."""
-    description = indicator.description if target is None else f"{indicator.description}. Target: {target.quote}."
-    return c.stat_panel(
+    """An indicator at a glance, coloured against its plan target when it has one (quoted after `lead`)."""
+    return c.indicator_stat(
         title,
-        description,
-        [c.query(c.indicator_selector(indicator, site=site), "{{site}}")],
-        unit=c.grafana_unit(indicator),
+        indicator,
+        site,
+        description=None if target is None else f"{indicator.description}. {lead} {target.quote}.",
         thresholds=None if target is None else c.target_thresholds(target, indicator),
         overrides=overrides,
         decimals=decimals,
@@ -58,39 +59,20 @@ def build(ctx: c.Context) -> Any:
     layout = c.Layout()
 
     layout.row("Air 空气")
-    layout.add(
-        c.stat_panel(
-            "PM2.5 annual mean to date 年均浓度",
-            f"{PM25_ANNUAL_MEAN_YTD.description}. Red at or above the target: {pm25.quote}.",
-            [c.query(c.indicator_selector(PM25_ANNUAL_MEAN_YTD, site=site), "{{site}}")],
-            unit=c.grafana_unit(PM25_ANNUAL_MEAN_YTD),
-            thresholds=c.target_thresholds(pm25, PM25_ANNUAL_MEAN_YTD),
-            overrides=stations,
-            decimals=1,
-        ),
-        width=9,
-    )
-    layout.add(
-        c.stat_panel(
-            "PM2.5 projected annual mean 年均浓度预测",
-            f"{PM25_ATTAINMENT.description}. Red at or above the target: {pm25.quote}.",
-            [c.query(c.indicator_selector(PM25_ATTAINMENT, site=site), "{{site}}")],
-            unit=c.grafana_unit(PM25_ATTAINMENT),
-            thresholds=c.target_thresholds(pm25, PM25_ATTAINMENT),
-            overrides=stations,
-            decimals=1,
-        ),
-        width=9,
-    )
-    layout.add(district_stat("Good-day share 优良天数比例", CITY_GOOD_DAY_SHARE_YTD, ctx.districts, districts), width=6)
+    for title, indicator in (
+        ("PM2.5 annual mean to date 年均浓度", PM25_ANNUAL_MEAN_YTD),
+        ("PM2.5 projected annual mean 年均浓度预测", PM25_ATTAINMENT),
+    ):
+        layout.add(target_stat(title, indicator, site, stations, pm25, lead="Red at or above the target:"), width=9)
+    layout.add(target_stat("Good-day share 优良天数比例", CITY_GOOD_DAY_SHARE_YTD, ctx.districts, districts), width=6)
     layout.add(
         c.timeseries_panel(
             "PM2.5 annual mean and projection 年均浓度与预测",
             "Year-to-date mean and projection per station; dashed line: the GB 3095 Grade II annual limit in force "
             f"on each date ({in_force.described(in_force.limit_steps('pm25', 'annual', 'II'), pm25.unit)}).",
             [
-                c.query(c.indicator_selector(PM25_ANNUAL_MEAN_YTD, site=site), "{{site}}"),
-                c.query(c.indicator_selector(PM25_ATTAINMENT, site=site), "{{site}} projection", ref="B"),
+                c.indicator_query(PM25_ANNUAL_MEAN_YTD, site),
+                c.indicator_query(PM25_ATTAINMENT, site, "{{site}} projection", ref="B"),
                 c.threshold_line(
                     in_force.limit_line("pm25", "annual", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} annual limit"
                 ),
@@ -103,19 +85,17 @@ def build(ctx: c.Context) -> Any:
     )
 
     layout.row("Water · transport · waste 水 · 交通 · 垃圾")
-    layout.add(district_stat("优Ⅲ share 优Ⅲ比例", WATER_GOOD_III_SHARE_MONTH, ctx.districts, districts), width=6)
+    layout.add(target_stat("优Ⅲ share 优Ⅲ比例", WATER_GOOD_III_SHARE_MONTH, ctx.districts, districts), width=6)
     layout.add(
-        district_stat("Public-transport share 公共交通出行率", PUBLIC_TRANSPORT_SHARE_YTD, site, districts, transit),
+        target_stat("Public-transport share 公共交通出行率", PUBLIC_TRANSPORT_SHARE_YTD, site, districts, transit),
         width=6,
     )
     layout.add(
-        district_stat(
-            "Clean-energy buses 清洁能源公交车", BUS_CLEAN_ENERGY_SHARE_FLEET, ctx.districts, districts, clean
-        ),
+        target_stat("Clean-energy buses 清洁能源公交车", BUS_CLEAN_ENERGY_SHARE_FLEET, ctx.districts, districts, clean),
         width=6,
     )
     layout.add(
-        district_stat(
+        target_stat(
             "Sorted-waste treatment rate 分类垃圾集中处理率",
             DISTRICT_SORTED_TREATMENT_YTD,
             ctx.districts,
@@ -126,14 +106,10 @@ def build(ctx: c.Context) -> Any:
         width=6,
     )
     layout.add(
-        c.bargauge_panel(
+        waste.utilisation_panel(
             "Waste capacity utilisation 垃圾处理负荷率",
             f"{WASTE_UTILISATION_DAY.description}. Red above the design capacity.",
-            [c.query(c.indicator_selector(WASTE_UTILISATION_DAY, site=site), "{{site}}")],
-            unit=c.grafana_unit(WASTE_UTILISATION_DAY),
-            thresholds=c.utilisation_thresholds(),
-            overrides=plants,
-            max_value=c.UTILISATION_AXIS_MAX,
+            plants,
         ),
         width=24,
         height=6,

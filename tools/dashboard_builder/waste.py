@@ -36,6 +36,19 @@ def _plants_with_capacity(ctx: c.Context) -> list[Any]:
     ]
 
 
+def utilisation_panel(title: str, description: str, overrides: c.Overrides) -> Any:
+    """Each plant's tonnage against its design capacity (1 = full), red above it."""
+    return c.bargauge_panel(
+        title,
+        description,
+        [c.indicator_query(WASTE_UTILISATION_DAY, c.var(c.SITE))],
+        unit=c.grafana_unit(WASTE_UTILISATION_DAY),
+        thresholds=c.utilisation_thresholds(),
+        overrides=overrides,
+        max_value=c.UTILISATION_AXIS_MAX,
+    )
+
+
 def build(ctx: c.Context) -> Any:
     names = c.site_name_overrides(ctx.sites(*FEEDS))
     site = c.var(c.SITE)
@@ -46,11 +59,10 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Plants 处理厂")
     layout.add(
-        c.timeseries_panel(
+        c.indicator_timeseries(
             "Tonnes per plant vs capacity 日处理量/设计能力",
-            f"{WASTE_TONNES_DAY.description}. Dashed line per plant: its design capacity (registry).",
-            [c.query(c.indicator_selector(WASTE_TONNES_DAY, site=site), "{{site}}")],
-            unit=c.grafana_unit(WASTE_TONNES_DAY),
+            WASTE_TONNES_DAY,
+            description=f"{WASTE_TONNES_DAY.description}. Dashed line per plant: its design capacity (registry).",
             overrides=_plants_with_capacity(ctx),
             min_value=0,
         ),
@@ -58,27 +70,15 @@ def build(ctx: c.Context) -> Any:
         height=10,
     )
     layout.add(
-        c.bargauge_panel(
-            "Capacity utilisation 负荷率",
-            WASTE_UTILISATION_DAY.description,
-            [c.query(c.indicator_selector(WASTE_UTILISATION_DAY, site=site), "{{site}}")],
-            unit=c.grafana_unit(WASTE_UTILISATION_DAY),
-            thresholds=c.utilisation_thresholds(),
-            overrides=names,
-            max_value=c.UTILISATION_AXIS_MAX,
-        ),
-        width=8,
-        height=10,
+        utilisation_panel("Capacity utilisation 负荷率", WASTE_UTILISATION_DAY.description, names), width=8, height=10
     )
     layout.add(
         c.timeseries_panel(
             "Sorted-waste treatment rate 分类垃圾集中处理率",
             f"Per plant by day, district year to date; dashed line: {sorted_rate.quote} ({sorted_rate.source.clause}).",
             [
-                c.query(c.indicator_selector(WASTE_SORTED_TREATMENT_DAY, site=site), "{{site}}"),
-                c.query(
-                    c.indicator_selector(DISTRICT_SORTED_TREATMENT_YTD, site=ctx.districts), "{{site}} ytd", ref="B"
-                ),
+                c.indicator_query(WASTE_SORTED_TREATMENT_DAY, site),
+                c.indicator_query(DISTRICT_SORTED_TREATMENT_YTD, ctx.districts, "{{site}} ytd", ref="B"),
                 c.threshold_line(
                     in_force.target_line(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD, in_force.DEPLOYMENT_ZONE),
                     "plan target",
@@ -97,7 +97,7 @@ def build(ctx: c.Context) -> Any:
             f"{DISTRICT_TONNES_DAY.description}; dashed line: the design capacity the plan sets, {capacity.quote} "
             f"({capacity.source.clause}) -- tonnage below it is spare capacity, not a target missed.",
             [
-                c.query(c.indicator_selector(DISTRICT_TONNES_DAY, site=ctx.districts), "{{site}}"),
+                c.indicator_query(DISTRICT_TONNES_DAY, ctx.districts),
                 c.threshold_line(
                     in_force.target_line(capacity, DISTRICT_TONNES_DAY, in_force.DEPLOYMENT_ZONE), "capacity"
                 ),
@@ -113,8 +113,8 @@ def build(ctx: c.Context) -> Any:
             "Hazardous waste this year 危废年度累计",
             f"{DISTRICT_HAZARDOUS_YTD.description}, and per plant; scale: {hazardous.quote} ({hazardous.source.clause}).",
             [
-                c.query(c.indicator_selector(DISTRICT_HAZARDOUS_YTD, site=ctx.districts), "{{site}}"),
-                c.query(c.indicator_selector(WASTE_HAZARDOUS_YTD, site=site), "{{site}}", ref="B"),
+                c.indicator_query(DISTRICT_HAZARDOUS_YTD, ctx.districts),
+                c.indicator_query(WASTE_HAZARDOUS_YTD, site, ref="B"),
             ],
             unit=c.grafana_unit(WASTE_HAZARDOUS_YTD),
             thresholds=c.target_thresholds(hazardous, WASTE_HAZARDOUS_YTD),

@@ -48,11 +48,10 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Sections now 断面现状")
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             "Class this month 本月水质类别",
-            f"{WATER_CLASS_MONTH.description}. Colours: 环办[2011]22号 rating of the class.",
-            [c.query(c.indicator_selector(WATER_CLASS_MONTH, site=site), "{{site}}")],
-            unit=c.grafana_unit(WATER_CLASS_MONTH),
+            WATER_CLASS_MONTH,
+            description=f"{WATER_CLASS_MONTH.description}. Colours: 环办[2011]22号 rating of the class.",
             thresholds=c.water_class_thresholds(),
             mappings=c.water_class_mappings(),
             overrides=names,
@@ -61,10 +60,9 @@ def build(ctx: c.Context) -> Any:
         height=10,
     )
     layout.add(
-        c.stat_panel(
+        c.indicator_stat(
             "Target met this month 本月达标",
-            WATER_TARGET_MET_MONTH.description,
-            [c.query(c.indicator_selector(WATER_TARGET_MET_MONTH, site=site), "{{site}}")],
+            WATER_TARGET_MET_MONTH,
             unit="none",
             thresholds=c.steps("red", (1.0, "green")),
             mappings=_met_mappings(),
@@ -92,10 +90,8 @@ def build(ctx: c.Context) -> Any:
             "优Ⅲ share 优Ⅲ比例",
             f"{WATER_GOOD_III_SHARE_MONTH.description}; and by quarter.",
             [
-                c.query(c.indicator_selector(WATER_GOOD_III_SHARE_MONTH, site=ctx.districts), "month {{site}}"),
-                c.query(
-                    c.indicator_selector(WATER_GOOD_III_SHARE_QUARTER, site=ctx.districts), "quarter {{site}}", ref="B"
-                ),
+                c.indicator_query(WATER_GOOD_III_SHARE_MONTH, ctx.districts, "month {{site}}"),
+                c.indicator_query(WATER_GOOD_III_SHARE_QUARTER, ctx.districts, "quarter {{site}}", ref="B"),
             ],
             unit=c.grafana_unit(WATER_GOOD_III_SHARE_MONTH),
             min_value=0,
@@ -109,11 +105,10 @@ def build(ctx: c.Context) -> Any:
         (WATER_CLASS_QUARTER, "Class per quarter 季度类别"),
     ):
         layout.add(
-            c.timeseries_panel(
+            c.indicator_timeseries(
                 title,
-                f"{indicator.description}. Background: the class rating colours.",
-                [c.query(c.indicator_selector(indicator, site=site), "{{site}}")],
-                unit=c.grafana_unit(indicator),
+                indicator,
+                description=f"{indicator.description}. Background: the class rating colours.",
                 thresholds=c.water_class_thresholds(),
                 threshold_lines=True,
                 overrides=names,
