@@ -58,39 +58,45 @@ def simulated_records(registry: Registry, start: dt.datetime, hours: int, seed: 
         records += out
         contributions += contrib
 
+    # The feeds processed a record at a time, each site with its own state: (feed, model, site, processor, context).
     sections = {s.id: s for s in registry.sections}
-    water_state: dict[str, Any] = {}
-    for raw in by_feed["water"]:
-        sample = _valid(WaterSample, raw)
-        if sample is None:
-            continue
-        section = sections[sample.section]
-        ctx = WaterContext(zone=ZONE, kind=section.kind, target_class=section.target_class, district=DISTRICT)
-        result = process_section(water_state.get(sample.section), sample, ctx)
-        water_state[sample.section] = result.state
-        records += result.records
-        contributions += result.contributions
-
     plants = {p.id: p for p in registry.plants}
-    waste_state: dict[str, Any] = {}
-    for raw in by_feed["waste"]:
-        rec = _valid(WasteRecord, raw)
-        if rec is None:
-            continue
-        waste_ctx = WasteContext(zone=ZONE, capacity_t_per_day=plants[rec.plant].capacity_t_per_day, district=DISTRICT)
-        result = process_plant(waste_state.get(rec.plant), rec, waste_ctx)
-        waste_state[rec.plant] = result.state
-        records += result.records
-        contributions += result.contributions
-
-    area_state: dict[str, Any] = {}
-    for raw in by_feed["mode_share"]:
-        share = _valid(ModeShareRecord, raw)
-        if share is None:
-            continue
-        result = process_area(area_state.get(share.area), share, ModeShareContext(zone=ZONE))
-        area_state[share.area] = result.state
-        records += result.records
+    per_site: list[tuple[str, Any, Callable[[Any], str], Callable[[Any, Any, Any], Any], Callable[[Any], Any]]] = [
+        (
+            "water",
+            WaterSample,
+            lambda sample: sample.section,
+            process_section,
+            lambda sample: WaterContext(
+                zone=ZONE,
+                kind=sections[sample.section].kind,
+                target_class=sections[sample.section].target_class,
+                district=DISTRICT,
+            ),
+        ),
+        (
+            "waste",
+            WasteRecord,
+            lambda rec: rec.plant,
+            process_plant,
+            lambda rec: WasteContext(
+                zone=ZONE, capacity_t_per_day=plants[rec.plant].capacity_t_per_day, district=DISTRICT
+            ),
+        ),
+        # Mode share makes no contributions: the district stage does not sum areas.
+        ("mode_share", ModeShareRecord, lambda share: share.area, process_area, lambda _: ModeShareContext(zone=ZONE)),
+    ]
+    for feed, model, site_of, process, ctx_of in per_site:
+        states: dict[str, Any] = {}
+        for raw in by_feed[feed]:
+            valid = _valid(model, raw)
+            if valid is None:
+                continue
+            site = site_of(valid)
+            result = process(states.get(site), valid, ctx_of(valid))
+            states[site] = result.state
+            records += result.records
+            contributions += result.contributions
 
     district_state = None
     by_bucket: dict[str, list[Contribution]] = defaultdict(list)
