@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from grafana_client.api import AsyncGrafanaApi
 from standardwebhooks.webhooks import Webhook
 
 log = logging.getLogger("citywatch.alerts")
@@ -89,21 +88,30 @@ def annotation_tags(record: dict[str, Any]) -> list[str]:
 
 
 class GrafanaAnnotations:
-    """One region annotation per alert: opened when it fires, closed when it resolves."""
+    """One region annotation per alert: opened when it fires, closed when it resolves (Grafana's HTTP API,
+    `POST /api/annotations` and `PATCH /api/annotations/{id}`, over the service's one HTTP client, httpx)."""
 
-    def __init__(self, url: str, token: str, timeout_s: float = 5.0) -> None:
-        self.api = AsyncGrafanaApi.from_url(url, credential=token or None, timeout=timeout_s)
+    def __init__(
+        self, url: str, token: str, timeout_s: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
 
     async def opened(self, record: dict[str, Any], since: float) -> str:
-        answer: Any = await self.api.annotations.add_annotation(
-            time_from=_ms(since), tags=annotation_tags(record), text=annotation_text(record)
-        )
-        return str(answer["id"])
+        body = {"time": _ms(since), "tags": annotation_tags(record), "text": annotation_text(record)}
+        answer = await self._client.post("/api/annotations", json=body)
+        answer.raise_for_status()
+        return str(answer.json()["id"])
 
     async def closed(self, annotation_id: str, record: dict[str, Any], since: float, at: float) -> None:
-        await self.api.annotations.partial_update_annotation(
-            annotation_id, time_from=_ms(since), time_to=_ms(max(at, since))
-        )
+        body = {"time": _ms(since), "timeEnd": _ms(max(at, since))}
+        answer = await self._client.patch(f"/api/annotations/{annotation_id}", json=body)
+        answer.raise_for_status()
+
+    async def close(self) -> None:
+        await self._client.aclose()
 
 
 def _ms(epoch_s: float) -> int:

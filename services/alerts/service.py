@@ -135,6 +135,8 @@ class AlertService:
             await self.alertmanager.close()
         if self.webhooks is not None:
             await self.webhooks.close()
+        if self.grafana is not None:
+            await self.grafana.close()
 
     async def _consume(self) -> None:
         async def apply(message: Any) -> None:

@@ -72,14 +72,15 @@ def test_the_service_lock_carries_neither_the_report_nor_the_dashboard_build() -
     extra_only = {canonicalize_name(r.name) for r in requirements("report", "dashboards")} - {
         canonicalize_name(r.name) for r in requirements()
     }
-    assert extra_only >= {"matplotlib", "weasyprint", "grafana-foundation-sdk"}
+    assert extra_only >= {"matplotlib", "weasyprint", "grafana-foundation-sdk", "grafana-client"}
     assert sorted(extra_only & service.keys()) == []
+    assert "niquests" not in service  # grafana-client's own HTTP stack: the services talk HTTP through httpx alone
     assert "tzdata" in service  # zoneinfo's Asia/Shanghai in a slim image without a tz database
 
 
 BLOCK_EXTRAS = """
 import importlib.abc, sys
-BLOCKED = {"matplotlib", "weasyprint", "jinja2", "grafana_foundation_sdk"}
+BLOCKED = {"matplotlib", "weasyprint", "jinja2", "grafana_foundation_sdk", "grafana_client"}
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
@@ -118,6 +119,7 @@ def test_the_report_needs_its_extra_and_says_so() -> None:
     [
         (["report", "--from", "2026-01-01", "--to", "2026-01-31", "--out", "/tmp/never-written"], "report"),
         (["dashboards", "build", "--check"], "dashboards"),
+        (["dashboards", "push", "--url", "http://127.0.0.1:9", "--token", "t"], "dashboards"),
     ],
 )
 def test_a_command_that_needs_an_extra_says_which_and_how_to_install_it(args: list[str], extra: str) -> None:

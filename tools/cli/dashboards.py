@@ -71,6 +71,7 @@ def push_command(
     directory: Annotated[Path, typer.Option(help="Where the dashboard JSON is")] = REPO_ROOT / "dashboards",
 ) -> None:
     """Upload every dashboards/*.json to a Grafana, replacing dashboards with the same uid."""
+    require_extra("dashboards", "dashboards push")
     from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
 

@@ -7,7 +7,10 @@ import importlib.util
 import typer
 
 # The module each extra's command imports, by the extra's name in pyproject.toml.
-EXTRA_MODULES = {"report": ("matplotlib", "jinja2", "weasyprint"), "dashboards": ("grafana_foundation_sdk",)}
+EXTRA_MODULES = {
+    "report": ("matplotlib", "jinja2", "weasyprint"),
+    "dashboards": ("grafana_foundation_sdk", "grafana_client"),
+}
 
 
 def require_extra(extra: str, command: str) -> None:
