@@ -143,22 +143,20 @@ def test_a_datetime_is_refused_so_the_caller_picks_the_local_date() -> None:
         aqi({"pm25_24h": 75}, dt.datetime(2026, 3, 1, 0, 30))
 
 
+# standards.md: each AQI band, its lowest and highest value, with its level, category and colour.
+CATEGORY_BANDS = (
+    (0, 50, "一级", "优", "#00E400"),
+    (51, 100, "二级", "良", "#FFFF00"),
+    (101, 150, "三级", "轻度污染", "#FF7E00"),
+    (151, 200, "四级", "中度污染", "#FF0000"),
+    (201, 300, "五级", "重度污染", "#99004C"),
+    (301, 500, "六级", "严重污染", "#7E0023"),
+)
+
+
 @pytest.mark.parametrize(
     ("value", "level", "category", "colour"),
-    [
-        (0, "一级", "优", "#00E400"),
-        (50, "一级", "优", "#00E400"),
-        (51, "二级", "良", "#FFFF00"),
-        (100, "二级", "良", "#FFFF00"),
-        (101, "三级", "轻度污染", "#FF7E00"),
-        (150, "三级", "轻度污染", "#FF7E00"),
-        (151, "四级", "中度污染", "#FF0000"),
-        (200, "四级", "中度污染", "#FF0000"),
-        (201, "五级", "重度污染", "#99004C"),
-        (300, "五级", "重度污染", "#99004C"),
-        (301, "六级", "严重污染", "#7E0023"),
-        (500, "六级", "严重污染", "#7E0023"),
-    ],
+    [(value, *band) for low, high, *band in CATEGORY_BANDS for value in (low, high)],
 )
 def test_categories_standards_md(value: int, level: str, category: str, colour: str) -> None:
     band = category_for(value)
