@@ -133,20 +133,18 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Trends 趋势")
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "PM2.5 per station 各站PM2.5",
             "Hourly values and 24 h means; dashed line: the GB 3095 Grade II 24 h limit in force on each date "
             f"({in_force.described(in_force.limit_steps('pm25', '24h', 'II'), pm25_24h_limit.unit)}).",
             [
                 c.indicator_query(PM25_MEAN_24H, c.var(c.SITE)),
                 c.indicator_query(PM25_1H, c.var(c.SITE), "{{site}} 1h", ref="B"),
-                c.threshold_line(
-                    in_force.limit_line("pm25", "24h", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} 24 h limit"
-                ),
             ],
+            in_force.limit_line("pm25", "24h", "II"),
+            "{{standard}} 24 h limit",
             unit=c.grafana_unit(PM25_MEAN_24H),
-            overrides=[*names, c.threshold_line_override()],
-            min_value=0,
+            overrides=names,
         ),
         width=24,
         height=10,

@@ -73,37 +73,31 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("Plan targets 规划目标")
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "Public-transport share 公共交通出行率",
             f"Daily and year-to-date share; dashed line: {share.quote} ({share.source.clause}).",
             [
                 c.indicator_query(PUBLIC_TRANSPORT_SHARE_DAY, site, "day {{site}}"),
                 c.indicator_query(PUBLIC_TRANSPORT_SHARE_YTD, site, "ytd {{site}}", ref="B"),
-                c.threshold_line(
-                    in_force.target_line(share, PUBLIC_TRANSPORT_SHARE_YTD, in_force.DEPLOYMENT_ZONE), "plan target"
-                ),
             ],
+            in_force.target_line(share, PUBLIC_TRANSPORT_SHARE_YTD),
+            "plan target",
             unit=c.grafana_unit(PUBLIC_TRANSPORT_SHARE_YTD),
-            overrides=[c.threshold_line_override()],
-            min_value=0,
         ),
         width=12,
     )
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "Clean-energy buses 清洁能源公交车比例",
             f"Vehicles seen in service that day, and the registry fleet; dashed line: {clean.quote} "
             f"({clean.source.clause}).",
             [
                 c.indicator_query(BUS_CLEAN_ENERGY_SHARE_DAY, ctx.districts, "in service"),
                 c.indicator_query(BUS_CLEAN_ENERGY_SHARE_FLEET, ctx.districts, "fleet", ref="B"),
-                c.threshold_line(
-                    in_force.target_line(clean, BUS_CLEAN_ENERGY_SHARE_DAY, in_force.DEPLOYMENT_ZONE), "plan target"
-                ),
             ],
+            in_force.target_line(clean, BUS_CLEAN_ENERGY_SHARE_DAY),
+            "plan target",
             unit=c.grafana_unit(BUS_CLEAN_ENERGY_SHARE_DAY),
-            overrides=[c.threshold_line_override()],
-            min_value=0,
         ),
         width=12,
     )

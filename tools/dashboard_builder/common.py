@@ -432,6 +432,29 @@ def timeseries_panel(
     return panel
 
 
+def with_threshold_line(
+    title: str,
+    description: str,
+    targets: Sequence[Any],
+    line: str,
+    line_legend: str,
+    *,
+    unit: str,
+    overrides: Overrides = (),
+    line_colour: str = "red",
+    min_value: float | None = 0,
+) -> timeseries.Panel:
+    """A time series of `targets` with the dashed limit or target line `line` (PromQL of `in_force`) over them."""
+    return timeseries_panel(
+        title,
+        description,
+        [*targets, threshold_line(line, line_legend)],
+        unit=unit,
+        overrides=[*overrides, threshold_line_override(line_colour)],
+        min_value=min_value,
+    )
+
+
 def bargauge_panel(
     title: str,
     description: str,
@@ -460,14 +483,19 @@ def bargauge_panel(
     return panel
 
 
-class StatOptions(TypedDict, total=False):
-    """What `indicator_stat` passes on to `stat_panel` as it is."""
+class _PanelOptions(TypedDict, total=False):
+    """The options `stat_panel` and `timeseries_panel` have in common."""
 
     thresholds: db.ThresholdsConfig | None
-    mappings: list[dm.ValueMapping] | None
     overrides: Overrides
-    decimals: int | None
     no_value: str | None
+
+
+class StatOptions(_PanelOptions, total=False):
+    """What `indicator_stat` passes on to `stat_panel` as it is."""
+
+    mappings: list[dm.ValueMapping] | None
+    decimals: int | None
 
 
 def indicator_stat(
@@ -489,15 +517,12 @@ def indicator_stat(
     )
 
 
-class TimeseriesOptions(TypedDict, total=False):
+class TimeseriesOptions(_PanelOptions, total=False):
     """What `indicator_timeseries` passes on to `timeseries_panel` as it is."""
 
-    thresholds: db.ThresholdsConfig | None
     threshold_lines: bool
-    overrides: Overrides
     min_value: float | None
     stacked: bool
-    no_value: str | None
 
 
 def indicator_timeseries(

@@ -103,7 +103,7 @@ def limit_labels(pollutant: str, period: str, grade: str) -> dict[str, str]:
     return {"pollutant": pollutant, "period": period, "grade": grade, "unit": UNITS[pollutant]}
 
 
-def limit_line(pollutant: str, period: str, grade: str, zone: dt.tzinfo) -> str:
+def limit_line(pollutant: str, period: str, grade: str, zone: dt.tzinfo = DEPLOYMENT_ZONE) -> str:
     """What a panel's dashed limit line draws: the same values, labelled only by `standard` (its legend)."""
     return in_force(limit_steps(pollutant, period, grade), zone)
 
@@ -118,7 +118,7 @@ def target_labels(target: Target) -> dict[str, str]:
     return {"target": target.id, "unit": target.unit}
 
 
-def target_line(target: Target, indicator: Indicator, zone: dt.tzinfo) -> str:
+def target_line(target: Target, indicator: Indicator, zone: dt.tzinfo = DEPLOYMENT_ZONE) -> str:
     """What a panel's dashed target line draws: the target in the indicator's unit, labelled by `plan`."""
     return in_force(target_steps(target, indicator), zone)
 

@@ -66,20 +66,18 @@ def build(ctx: c.Context) -> Any:
         layout.add(target_stat(title, indicator, site, stations, pm25, lead="Red at or above the target:"), width=9)
     layout.add(target_stat("Good-day share 优良天数比例", CITY_GOOD_DAY_SHARE_YTD, ctx.districts, districts), width=6)
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "PM2.5 annual mean and projection 年均浓度与预测",
             "Year-to-date mean and projection per station; dashed line: the GB 3095 Grade II annual limit in force "
             f"on each date ({in_force.described(in_force.limit_steps('pm25', 'annual', 'II'), pm25.unit)}).",
             [
                 c.indicator_query(PM25_ANNUAL_MEAN_YTD, site),
                 c.indicator_query(PM25_ATTAINMENT, site, "{{site}} projection", ref="B"),
-                c.threshold_line(
-                    in_force.limit_line("pm25", "annual", "II", in_force.DEPLOYMENT_ZONE), "{{standard}} annual limit"
-                ),
             ],
+            in_force.limit_line("pm25", "annual", "II"),
+            "{{standard}} annual limit",
             unit=c.grafana_unit(PM25_ANNUAL_MEAN_YTD),
-            overrides=[*stations, c.threshold_line_override()],
-            min_value=0,
+            overrides=stations,
         ),
         width=24,
     )

@@ -73,38 +73,34 @@ def build(ctx: c.Context) -> Any:
         utilisation_panel("Capacity utilisation 负荷率", WASTE_UTILISATION_DAY.description, names), width=8, height=10
     )
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "Sorted-waste treatment rate 分类垃圾集中处理率",
             f"Per plant by day, district year to date; dashed line: {sorted_rate.quote} ({sorted_rate.source.clause}).",
             [
                 c.indicator_query(WASTE_SORTED_TREATMENT_DAY, site),
                 c.indicator_query(DISTRICT_SORTED_TREATMENT_YTD, ctx.districts, "{{site}} ytd", ref="B"),
-                c.threshold_line(
-                    in_force.target_line(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD, in_force.DEPLOYMENT_ZONE),
-                    "plan target",
-                ),
             ],
+            in_force.target_line(sorted_rate, DISTRICT_SORTED_TREATMENT_YTD),
+            "plan target",
             unit=c.grafana_unit(WASTE_SORTED_TREATMENT_DAY),
-            overrides=[*names, c.threshold_line_override()],
+            overrides=names,
+            min_value=None,
         ),
         width=24,
     )
 
     layout.row("District 全区")
     layout.add(
-        c.timeseries_panel(
+        c.with_threshold_line(
             "Household waste incinerated 生活垃圾焚烧量",
             f"{DISTRICT_TONNES_DAY.description}; dashed line: the design capacity the plan sets, {capacity.quote} "
             f"({capacity.source.clause}) -- tonnage below it is spare capacity, not a target missed.",
-            [
-                c.indicator_query(DISTRICT_TONNES_DAY, ctx.districts),
-                c.threshold_line(
-                    in_force.target_line(capacity, DISTRICT_TONNES_DAY, in_force.DEPLOYMENT_ZONE), "capacity"
-                ),
-            ],
+            [c.indicator_query(DISTRICT_TONNES_DAY, ctx.districts)],
+            in_force.target_line(capacity, DISTRICT_TONNES_DAY),
+            "capacity",
             unit=c.grafana_unit(DISTRICT_TONNES_DAY),
-            overrides=[*names, c.threshold_line_override("blue")],
-            min_value=0,
+            overrides=names,
+            line_colour="blue",
         ),
         width=12,
     )
