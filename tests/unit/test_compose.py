@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +96,13 @@ def services_of(compose: Compose) -> dict[str, dict[str, Any]]:
     services = compose.get("services") or {}
     assert isinstance(services, dict), "top-level `services` must be a mapping"
     return services
+
+
+def entries_of(compose: Compose, key: str) -> Iterator[tuple[str, Any]]:
+    """(service name, entry) of every entry of each service's `key` list (`ports`, `volumes`)."""
+    for name, service in services_of(compose).items():
+        for entry in service.get(key) or []:
+            yield name, entry
 
 
 def environment_of(service: dict[str, Any]) -> dict[str, str]:
@@ -207,11 +214,10 @@ def healthcheck_problems(compose: Compose, base_dir: Path) -> list[str]:
 
 def ports_problems(compose: Compose, base_dir: Path) -> list[str]:
     problems = []
-    for name, service in services_of(compose).items():
-        for entry in service.get("ports") or []:
-            host_ip, host_port, _ = parse_port(entry)
-            if host_ip != "127.0.0.1" or not host_port:
-                problems.append(f"{name}: port {entry!r} must be published as 127.0.0.1:HOST:CONTAINER")
+    for name, entry in entries_of(compose, "ports"):
+        host_ip, host_port, _ = parse_port(entry)
+        if host_ip != "127.0.0.1" or not host_port:
+            problems.append(f"{name}: port {entry!r} must be published as 127.0.0.1:HOST:CONTAINER")
     return problems
 
 
@@ -238,19 +244,18 @@ def depends_on_problems(compose: Compose, base_dir: Path) -> list[str]:
 
 def bind_mount_problems(compose: Compose, base_dir: Path) -> list[str]:
     problems = []
-    for name, service in services_of(compose).items():
-        for entry in service.get("volumes") or []:
-            kind, source, target = parse_volume(entry)
-            if kind != "bind" or source is None:
-                continue
-            path = bind_source(source, base_dir)
-            if not path.exists():
-                # Docker would silently create an empty directory there and the service would break.
-                problems.append(f"{name}: bind-mounted {source!r} does not exist ({path})")
-            elif Path(target).suffix in {".yml", ".yaml", ".json", ".conf"} and not path.is_file():
-                problems.append(f"{name}: {source!r} is mounted as file {target!r} but is not a file")
-            elif path != ROOT and ROOT not in path.parents:
-                problems.append(f"{name}: {source!r} is outside the repository")
+    for name, entry in entries_of(compose, "volumes"):
+        kind, source, target = parse_volume(entry)
+        if kind != "bind" or source is None:
+            continue
+        path = bind_source(source, base_dir)
+        if not path.exists():
+            # Docker would silently create an empty directory there and the service would break.
+            problems.append(f"{name}: bind-mounted {source!r} does not exist ({path})")
+        elif Path(target).suffix in {".yml", ".yaml", ".json", ".conf"} and not path.is_file():
+            problems.append(f"{name}: {source!r} is mounted as file {target!r} but is not a file")
+        elif path != ROOT and ROOT not in path.parents:
+            problems.append(f"{name}: {source!r} is outside the repository")
     return problems
 
 
