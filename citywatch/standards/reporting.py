@@ -2,7 +2,7 @@
 
 - Concentrations: whole µg/m³, CO to 0.1 mg/m³ (GB/T 8170 rounding: half to even, as HJ 663 publishes them);
   `as_reported` gives the exact rounded value (the AQI lookup's input under the default rounding rule);
-- AQI and IAQI: whole numbers, rounded up (HJ 633-2026 §4.2.6; shared/reference/standards.md §1);
+- AQI and IAQI: whole numbers, rounded up (HJ 633-2026 §4.2.6; docs/sources/standards.md §1);
 - shares: per cent to one decimal (83.3 %);
 - water classes: their names (I … V, 劣V; GB 3838-2002);
 - tonnages: whole tonnes with thousands separators.
