@@ -54,7 +54,7 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("History 历史")
     layout.add(
-        c.timeseries_panel(
+        c.from_zero_timeseries(
             "Firing by department and severity 按部门和级别",
             "Firing alerts over time (recording rule)",
             [
@@ -63,32 +63,25 @@ def build(ctx: c.Context) -> Any:
                 )
             ],
             unit="short",
-            min_value=0,
             stacked=True,
         ),
         width=12,
     )
     layout.add(
-        c.timeseries_panel(
+        c.from_zero_timeseries(
             "Transitions 状态变化",
             "Alert transitions published on the alerts topic, per rule and status",
-            [
-                c.query(
-                    f"sum by (rule, status) (increase({m.ALERT_TRANSITIONS}[$__rate_interval]))", "{{rule}} {{status}}"
-                )
-            ],
+            [c.query(c.counter_sum("increase", m.ALERT_TRANSITIONS, "rule, status"), "{{rule}} {{status}}")],
             unit="short",
-            min_value=0,
         ),
         width=12,
     )
     layout.add(
-        c.timeseries_panel(
+        c.from_zero_timeseries(
             "Delivery errors 投递失败",
             "Failed deliveries to Alertmanager (firing alerts are re-sent, so errors heal)",
-            [c.query(f"sum by (target) (increase({m.ALERT_DELIVERY_ERRORS}[$__rate_interval]))", "{{target}}")],
+            [c.query(c.counter_sum("increase", m.ALERT_DELIVERY_ERRORS, "target"), "{{target}}")],
             unit="short",
-            min_value=0,
         ),
         width=24,
     )

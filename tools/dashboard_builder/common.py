@@ -255,6 +255,11 @@ def indicator_selector(indicator: Indicator, **labels: str) -> str:
     return f"{indicator.metric}{{{', '.join(matchers)}}}"
 
 
+def counter_sum(function: str, series: str, by: str, window: str = "$__rate_interval") -> str:
+    """`sum by (by) (function(series[window]))`: a counter's `rate` or `increase`, summed per label set `by`."""
+    return f"sum by ({by}) ({function}({series}[{window}]))"
+
+
 def query(expr: str, legend: str = "", *, ref: str = "A", instant: bool = False, table: bool = False) -> Any:
     q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
     if legend:
@@ -430,6 +435,13 @@ def timeseries_panel(
     if no_value is not None:
         panel = panel.no_value(no_value)
     return panel
+
+
+def from_zero_timeseries(
+    title: str, description: str, targets: Sequence[Any], *, unit: str, stacked: bool = False
+) -> timeseries.Panel:
+    """A time series of what is never negative (rates, counts, lags, durations): its axis starts at zero."""
+    return timeseries_panel(title, description, targets, unit=unit, min_value=0, stacked=stacked)
 
 
 def with_threshold_line(

@@ -14,6 +14,7 @@ import yaml
 
 from tools.dashboard_builder import in_force
 from tools.dashboard_builder import metrics as m
+from tools.dashboard_builder.common import counter_sum
 
 RULES_FILE = "deploy/prometheus/rules/citywatch-recording.yml"
 ZONE = in_force.DEPLOYMENT_ZONE
@@ -35,7 +36,7 @@ def _quantile(q: float, histogram: str) -> RecordingRule:
     percent = round(q * 100)
     return RecordingRule(
         f"feed:{histogram}:p{percent}_rate{RATE_WINDOW}",
-        f"histogram_quantile({q}, sum by (feed, le) (rate({histogram}_bucket[{RATE_WINDOW}])))",
+        f"histogram_quantile({q}, {counter_sum('rate', f'{histogram}_bucket', 'feed, le', RATE_WINDOW)})",
     )
 
 
@@ -43,7 +44,7 @@ def _counter_rate(level: str, counter: str) -> RecordingRule:
     base = counter.removesuffix("_total")
     return RecordingRule(
         f"{level.replace(', ', '_')}:{base}:rate{RATE_WINDOW}",
-        f"sum by ({level}) (rate({counter}[{RATE_WINDOW}]))",
+        counter_sum("rate", counter, level, RATE_WINDOW),
     )
 
 

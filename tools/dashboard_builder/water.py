@@ -86,7 +86,7 @@ def build(ctx: c.Context) -> Any:
 
     layout.row("District 全区")
     layout.add(
-        c.timeseries_panel(
+        c.from_zero_timeseries(
             "优Ⅲ share 优Ⅲ比例",
             f"{WATER_GOOD_III_SHARE_MONTH.description}; and by quarter.",
             [
@@ -94,7 +94,6 @@ def build(ctx: c.Context) -> Any:
                 c.indicator_query(WATER_GOOD_III_SHARE_QUARTER, ctx.districts, "quarter {{site}}", ref="B"),
             ],
             unit=c.grafana_unit(WATER_GOOD_III_SHARE_MONTH),
-            min_value=0,
         ),
         width=24,
     )
