@@ -4,17 +4,14 @@ is the integration tests' (tests/integration/test_alert_service.py, test_oncall_
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
 from citywatch.settings import AlertSettings
-from citywatch.site_registry import load_registry
 from services.alerts.app import create_app
-from tools.devstack.config import REPO_ROOT
+from tests.unit import without_servers as offline
 
-NOWHERE = AlertSettings(redis_url="redis://127.0.0.1:1/0", kafka_bootstrap="127.0.0.1:1", timezone="Asia/Shanghai")
+NOWHERE = AlertSettings(**offline.CLOSED_PORTS, timezone="Asia/Shanghai")
 ONCALL = [
     ("get", "/v1/alerts"),
     ("get", "/v1/alerts/0123456789abcdef"),
@@ -28,9 +25,8 @@ ONCALL = [
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    # Not entered as a context manager: the lifespan (the service's Kafka loops) does not run.
-    yield TestClient(create_app(NOWHERE, load_registry(REPO_ROOT / "registry" / "wujiang-sample.yaml")))
+def client() -> TestClient:
+    return offline.client_without_lifespan(create_app(NOWHERE, offline.sample_registry()))
 
 
 def test_the_oncall_page_is_served_in_the_deployments_zone(client: TestClient) -> None:
@@ -42,19 +38,14 @@ def test_the_oncall_page_is_served_in_the_deployments_zone(client: TestClient) -
 
 @pytest.mark.parametrize(("method", "path"), ONCALL)
 def test_without_a_key_every_route_answers_401(client: TestClient, method: str, path: str) -> None:
-    response = client.request(method, path)
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
+    offline.assert_asks_for_a_key(client.request(method, path))
 
 
 @pytest.mark.parametrize(("method", "path"), ONCALL)
 def test_while_redis_is_down_a_keyed_request_answers_503_with_retry_after(
     client: TestClient, method: str, path: str
 ) -> None:
-    response = client.request(method, path, headers={"Authorization": "Bearer some-key"})
-    assert response.status_code == 503
-    assert int(response.headers["retry-after"]) > 0
-    assert response.json()["detail"].startswith("Redis (alert state, API keys) is unavailable")
+    offline.assert_redis_is_down(client.request(method, path, headers=offline.SOME_KEY), "alert state, API keys")
 
 
 def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
