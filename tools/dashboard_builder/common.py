@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import common as cb
@@ -362,6 +362,14 @@ def _last() -> cb.ReduceDataOptions:
 
 
 Overrides = Sequence[cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]]
+_Panel = TypeVar("_Panel", stat.Panel, timeseries.Panel, bargauge.Panel)
+
+
+def _described(
+    panel: _Panel, title: str, description: str, targets: Sequence[Any], unit: str, overrides: Overrides
+) -> _Panel:
+    """What every panel of a unit has: its title and description, its queries, the unit, and field overrides."""
+    return panel.title(title).description(description).targets(list(targets)).unit(unit).overrides(list(overrides))
 
 
 def stat_panel(
@@ -377,15 +385,10 @@ def stat_panel(
     no_value: str | None = None,
 ) -> stat.Panel:
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .targets(list(targets))
-        .unit(unit)
+        _described(stat.Panel(), title, description, targets, unit, overrides)
         .reduce_options(_last())
         .color_mode(cm.BigValueColorMode.BACKGROUND)
         .graph_mode(cm.BigValueGraphMode.AREA)
-        .overrides(list(overrides))
     )
     # Without thresholds of its own Grafana would colour the background red from 80, whatever the unit.
     panel = panel.thresholds(thresholds if thresholds is not None else steps("blue"))
@@ -413,16 +416,11 @@ def timeseries_panel(
 ) -> timeseries.Panel:
     """A time series; with `threshold_lines` the thresholds (limits, targets) are drawn as dashed lines."""
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .targets(list(targets))
-        .unit(unit)
+        _described(timeseries.Panel(), title, description, targets, unit, overrides)
         .line_width(2)
         .fill_opacity(10)
         .span_nulls(True)
         .legend(cb.VizLegendOptions().display_mode(cm.LegendDisplayMode.LIST).placement(cm.LegendPlacement.BOTTOM))
-        .overrides(list(overrides))
     )
     if thresholds is not None:
         panel = panel.thresholds(thresholds)
@@ -478,17 +476,12 @@ def bargauge_panel(
     max_value: float | None = None,
 ) -> bargauge.Panel:
     panel = (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .targets(list(targets))
-        .unit(unit)
+        _described(bargauge.Panel(), title, description, targets, unit, overrides)
         .reduce_options(_last())
         .thresholds(thresholds)
         .min(0)
         .orientation(cm.VizOrientation.HORIZONTAL)
         .display_mode(cm.BarGaugeDisplayMode.GRADIENT)
-        .overrides(list(overrides))
     )
     if max_value is not None:
         panel = panel.max(max_value)
