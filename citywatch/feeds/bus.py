@@ -10,6 +10,7 @@ from citywatch.indicators import bus
 from citywatch.indicators.batch import BatchResult
 from citywatch.indicators.bus import BusContext, process_route_batch
 from citywatch.schemas.bus import BusRidership
+from citywatch.schemas.dead_letter import FieldError
 from citywatch.schemas.feed_record import FeedRecord
 from citywatch.site_registry.model import BusRoute, Registry
 
@@ -26,6 +27,25 @@ def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
     return FeedProcessor("bus", batch)
 
 
+def vehicle_problems(registry: Registry, count: BusRidership) -> list[FieldError]:
+    """The count's vehicle is in the fleet, runs this route (a vehicle without a route is a spare: any route) and
+    has the drive the count states (the fleet's clean-energy share counts the registry's)."""
+    if not registry.has_vehicle(count.vehicle):
+        return [FieldError(field="vehicle", reason=f"unknown vehicle {count.vehicle!r}: not in the registry's fleet")]
+    vehicle = registry.vehicle(count.vehicle)
+    out = []
+    if vehicle.route is not None and vehicle.route != count.route:
+        reason = f"vehicle {vehicle.id!r} runs route {vehicle.route!r} in the registry's fleet, not {count.route!r}"
+        out.append(FieldError(field="vehicle", reason=reason))
+    if vehicle.energy_type != count.energy_type:
+        reason = (
+            f"vehicle {vehicle.id!r} is {vehicle.energy_type} in the registry's fleet, not {count.energy_type}; "
+            "the fleet's clean-energy share counts the registry's drive"
+        )
+        out.append(FieldError(field="energy_type", reason=reason))
+    return out
+
+
 BUS = Feed(
     name="bus",
     record=BusRidership,
@@ -34,4 +54,5 @@ BUS = Feed(
     time_fields=("interval_start",),
     lateness={"count": bus.LATENESS},
     processor=processor,
+    registry_problems=vehicle_problems,
 )

@@ -18,6 +18,7 @@ from citywatch.indicators.catalogue import Indicator
 from citywatch.indicators.eventtime import Lateness
 from citywatch.indicators.lanes import LaneProcessor
 from citywatch.indicators.records import Result
+from citywatch.schemas.dead_letter import FieldError
 from citywatch.schemas.feed_record import FeedRecord, SiteRecord
 from citywatch.site_registry.model import Registry, Site
 
@@ -38,6 +39,9 @@ class FeedProcessor:
     process_batch: ProcessBatch
     lanes: LaneProcessor[Any, Any] | None = None  # feeds whose history can be backfilled beside live data
 
+
+RegistryCheck = Callable[[Registry, Any], list[FieldError]]
+"""What the registry contradicts in a record of the feed whose site it knows (its own record type in, problems out)."""
 
 BuildProcessor = Callable[[Registry, "WorkerSettings"], FeedProcessor]
 """A feed's processor, built from the registry and the worker's settings (zone, district, rounding)."""
@@ -71,6 +75,7 @@ class Feed:
     processor: BuildProcessor
     backfill: bool = False  # history can be loaded beside live data (the processor keeps lanes)
     simulate: Simulate | None = None  # None: the simulator's own scenario makes this feed's records up
+    registry_problems: RegistryCheck | None = None  # besides the site: what else of a record the registry knows
     indicators: tuple[Indicator, ...] = ()  # what its processor computes, where the shipped catalogue lacks it
 
     @property

@@ -9,6 +9,7 @@ from citywatch.feeds.feed import Feed, FeedProcessor, records_of
 from citywatch.indicators import waste
 from citywatch.indicators.batch import BatchResult
 from citywatch.indicators.waste import WasteContext, process_plant_batch
+from citywatch.schemas.dead_letter import FieldError
 from citywatch.schemas.feed_record import FeedRecord
 from citywatch.schemas.waste import WasteRecord
 from citywatch.site_registry.model import Registry, WastePlant
@@ -28,6 +29,16 @@ def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
     return FeedProcessor("waste", batch)
 
 
+def waste_kind_problems(registry: Registry, record: WasteRecord) -> list[FieldError]:
+    """The plant takes the record's kind of waste."""
+    plant = registry.site(record.plant)
+    if isinstance(plant, WastePlant) and record.waste_kind not in plant.accepts:
+        accepted = ", ".join(plant.accepts)
+        reason = f"plant {plant.id!r} does not take {record.waste_kind} waste (the registry says it accepts {accepted})"
+        return [FieldError(field="waste_kind", reason=reason)]
+    return []
+
+
 WASTE = Feed(
     name="waste",
     record=WasteRecord,
@@ -36,4 +47,5 @@ WASTE = Feed(
     time_fields=("delivered_at", "date"),
     lateness={"record": waste.LATENESS},
     processor=processor,
+    registry_problems=waste_kind_problems,
 )

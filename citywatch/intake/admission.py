@@ -16,11 +16,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from citywatch.intake.clock import ClockBounds
-from citywatch.schemas.bus import BusRidership
 from citywatch.schemas.dead_letter import FieldError
 from citywatch.schemas.feed_record import FeedRecord
-from citywatch.schemas.waste import WasteRecord
-from citywatch.site_registry import Registry, WastePlant
+from citywatch.site_registry import Registry
 
 
 @dataclass(frozen=True)
@@ -51,36 +49,12 @@ def scope_problem(registry: Registry, department: str, feed: str, site: str) -> 
 
 
 def registry_problems(registry: Registry, record: FeedRecord) -> list[FieldError]:
-    """What the registry contradicts in a record whose site is known: its vehicle, its waste kind."""
-    if isinstance(record, BusRidership):
-        return _vehicle_problems(registry, record)
-    if isinstance(record, WasteRecord):
-        plant = registry.site(record.plant)
-        if isinstance(plant, WastePlant) and record.waste_kind not in plant.accepts:
-            accepted = ", ".join(plant.accepts)
-            reason = (
-                f"plant {plant.id!r} does not take {record.waste_kind} waste (the registry says it accepts {accepted})"
-            )
-            return [FieldError(field="waste_kind", reason=reason)]
-    return []
+    """What the registry contradicts in a record whose site is known (a bus count's vehicle, a delivery's waste
+    kind): the feed's description says what to check."""
+    from citywatch.feeds import FEEDS  # the feeds' processors judge lateness with the intake's rules
 
-
-def _vehicle_problems(registry: Registry, count: BusRidership) -> list[FieldError]:
-    if not registry.has_vehicle(count.vehicle):
-        return [FieldError(field="vehicle", reason=f"unknown vehicle {count.vehicle!r}: not in the registry's fleet")]
-    vehicle = registry.vehicle(count.vehicle)
-    out = []
-    # A vehicle without a route in the registry is a spare: it may run any route.
-    if vehicle.route is not None and vehicle.route != count.route:
-        reason = f"vehicle {vehicle.id!r} runs route {vehicle.route!r} in the registry's fleet, not {count.route!r}"
-        out.append(FieldError(field="vehicle", reason=reason))
-    if vehicle.energy_type != count.energy_type:
-        reason = (
-            f"vehicle {vehicle.id!r} is {vehicle.energy_type} in the registry's fleet, not {count.energy_type}; "
-            "the fleet's clean-energy share counts the registry's drive"
-        )
-        out.append(FieldError(field="energy_type", reason=reason))
-    return out
+    check = FEEDS.of_record(record).registry_problems
+    return [] if check is None else check(registry, record)
 
 
 def admission(
