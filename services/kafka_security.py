@@ -38,6 +38,7 @@ from kafka.admin import (
 from kafka.errors import TopicAlreadyExistsError
 
 from citywatch.topics import Topics
+from services.kafka_grants import scram_user
 from services.topic_admin import FEED_RETENTION
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -51,11 +52,6 @@ _NAME = re.compile(r"^[a-z0-9_-]+$")  # what Topics.feed_pattern accepts as a de
 
 class KafkaAccessError(RuntimeError):
     """The broker refused to create a user or an ACL; the message says which and why."""
-
-
-def scram_user(department: str, user_prefix: str = "") -> str:
-    """The SCRAM user name of a department (tests prefix it: users are cluster-wide, topics are not)."""
-    return f"{user_prefix}{department}"
 
 
 def department_client_kwargs(department: str, password: str, *, user_prefix: str = "") -> dict[str, str]:

@@ -16,7 +16,8 @@ from kafka import KafkaProducer
 from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError
 
 from citywatch.schemas.feed_record import FeedRecord
-from services.kafka_security import department_client_kwargs, scram_user
+from services.kafka_grants import scram_user
+from services.kafka_security import department_client_kwargs
 
 log = logging.getLogger("citywatch.publish")
 

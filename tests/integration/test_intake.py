@@ -260,7 +260,8 @@ def test_a_producer_that_partitions_differently_is_told_which_partitioner_to_use
 
     from confluent_kafka import Producer
 
-    from services.kafka_security import ensure_department_access, revoke_department, scram_user
+    from services.kafka_grants import scram_user
+    from services.kafka_security import ensure_department_access, revoke_department
 
     p = start_pipeline(isolation, partitions=4)
     password = secrets.token_urlsafe(18)

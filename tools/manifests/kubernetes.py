@@ -22,7 +22,7 @@ import yaml
 
 from citywatch.site_registry import Registry
 from citywatch.topics import Topics
-from services.kafka_security import scram_user
+from services.kafka_grants import Grant, kafka_grants
 from services.topic_admin import topic_configs
 
 # The Strimzi API version of every custom resource. Strimzi 0.49 added `v1`; 1.0 removed `v1beta2`.
@@ -34,12 +34,6 @@ MIN_INSYNC_REPLICAS = 2
 # Partitions of every topic. The worker's tables are co-partitioned with its source topics, so this is also
 # CITYWATCH_TOPIC_PARTITIONS of the worker, and the most workers that can share the load (docs/scaling.md).
 PARTITIONS = 12
-
-# citywatch's own processes: their Kafka user names (one SCRAM user each).
-WORKER_USER = "citywatch-worker"
-GATEWAY_USER = "citywatch-ingest"
-ALERTS_USER = "citywatch-alerts"
-REPORT_USER = "citywatch-report"  # `citywatch report`: reads whole topics by partition, so it needs no group
 
 TOPICS_FILE = "kafka-topics.yaml"
 USERS_FILE = "kafka-users.yaml"
@@ -88,56 +82,14 @@ def kafka_topics(deployment: Deployment, registry: Registry) -> list[dict[str, A
 
 
 def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, Any]]:
-    """A SCRAM KafkaUser per department (its own feed topics only) and one per citywatch process."""
-    topics = Topics(deployment.topic_prefix)
-    department_feeds = registry.feeds_by_department()
-    feed_topics = sorted(topics.feed(feed, d) for d, feeds in department_feeds.items() for feed in feeds)
-    app_id = deployment.worker_app_id
-
-    users: dict[str, list[dict[str, Any]]] = {}
-    for department, feeds in sorted(department_feeds.items()):
-        users[scram_user(department)] = [
-            _acl("topic", topics.feed(feed, department), ["Write", "Describe"]) for feed in sorted(feeds)
-        ]
-    processes = {
-        WORKER_USER: [
-            *(_acl("topic", t, ["Read", "Describe"]) for t in feed_topics),
-            _acl("topic", topics.indicators, ["Read", "Write", "Describe"]),
-            _acl("topic", topics.rule_evaluations, ["Write", "Describe"]),
-            _acl("topic", topics.dead_letter, ["Write", "Describe"]),
-            _acl("topic", topics.receipts, ["Write", "Describe"]),
-            _acl("topic", topics.contributions, ["Read", "Write", "Describe"]),
-            IDEMPOTENT_WRITE,
-            # Changelogs and the assignor topic are named `<app id>-...`; faust declares them at every start.
-            _acl("topic", f"{app_id}-", ["Read", "Write", "Describe", "Create"], pattern="prefix"),
-            _acl("group", app_id, ["Read", "Describe"]),
-        ],
-        GATEWAY_USER: [
-            *(_acl("topic", t, ["Write", "Describe"]) for t in feed_topics),
-            # It writes its own dead letters and reads the worker's back, with the receipts, for the publishers.
-            _acl("topic", topics.dead_letter, ["Read", "Write", "Describe"]),
-            _acl("topic", topics.receipts, ["Read", "Describe"]),
-            _acl("group", f"{deployment.topic_prefix}-ingest-outcomes", ["Read", "Describe"]),
-            IDEMPOTENT_WRITE,
-        ],
-        ALERTS_USER: [
-            _acl("topic", topics.rule_evaluations, ["Read", "Describe"]),
-            _acl("group", deployment.alerts_group_id, ["Read", "Describe"]),
-            _acl("topic", topics.alerts, ["Write", "Describe"]),
-            IDEMPOTENT_WRITE,
-        ],
-        REPORT_USER: [
-            _acl("topic", topics.indicators, ["Read", "Describe"]),
-            _acl("topic", topics.alerts, ["Read", "Describe"]),
-        ],
-    }
-    clash = sorted(users.keys() & processes.keys())
-    if clash:
-        raise ValueError(f"department ids clash with citywatch's own Kafka users: {clash}")
-    users.update(processes)
-    for name in users:
-        if not _K8S_NAME.match(name):
-            raise ValueError(f"Kafka user {name!r} is not a valid Kubernetes object name (a KafkaUser is named so)")
+    """A SCRAM KafkaUser per department (its own feed topics only) and one per citywatch process
+    (`services/kafka_grants.py`)."""
+    grants = kafka_grants(
+        Topics(deployment.topic_prefix),
+        registry.feeds_by_department(),
+        worker_app_id=deployment.worker_app_id,
+        alerts_group_id=deployment.alerts_group_id,
+    )
     return [
         {
             "apiVersion": STRIMZI_API,
@@ -145,10 +97,10 @@ def kafka_users(deployment: Deployment, registry: Registry) -> list[dict[str, An
             "metadata": {"name": name, "labels": {CLUSTER_LABEL: CLUSTER}},
             "spec": {
                 "authentication": {"type": "scram-sha-512"},
-                "authorization": {"type": "simple", "acls": acls},
+                "authorization": {"type": "simple", "acls": [_acl(g) for g in user_grants]},
             },
         }
-        for name, acls in users.items()
+        for name, user_grants in grants.items()
     ]
 
 
@@ -193,15 +145,13 @@ def _topic(name: str, partitions: int, config: Mapping[str, str]) -> dict[str, A
     }
 
 
-# aiokafka's idempotent producers ask for a producer id with a request version the broker still checks against the
-# cluster's IdempotentWrite (seen on the local Kafka 4 broker: ClusterAuthorizationFailed without it).
-IDEMPOTENT_WRITE: dict[str, Any] = {"resource": {"type": "cluster"}, "operations": ["IdempotentWrite"], "host": "*"}
-
-
-def _acl(kind: str, name: str, operations: list[str], *, pattern: str = "literal") -> dict[str, Any]:
+def _acl(grant: Grant) -> dict[str, Any]:
+    """A Strimzi ACL rule (`operations`, the form the v1 User Operator reads)."""
+    if grant.kind == "cluster":
+        return {"resource": {"type": "cluster"}, "operations": list(grant.operations), "host": "*"}
     return {
-        "resource": {"type": kind, "name": name, "patternType": pattern},
-        "operations": operations,
+        "resource": {"type": grant.kind, "name": grant.name, "patternType": grant.pattern},
+        "operations": list(grant.operations),
         "host": "*",
     }
 

@@ -21,15 +21,12 @@ from pydantic_settings import BaseSettings
 from citywatch.settings import AlertSettings, IngestSettings, WorkerSettings
 from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
+from services.kafka_grants import ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from services.topic_admin import topic_configs
 from tools.manifests.kubernetes import (
-    ALERTS_USER,
-    GATEWAY_USER,
     REGISTRY_CONFIGMAP,
     REGISTRY_KEY,
-    REPORT_USER,
     STRIMZI_API,
-    WORKER_USER,
     Deployment,
     leader_topic,
     render,
