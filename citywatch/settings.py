@@ -38,6 +38,9 @@ class CommonSettings(BaseSettings):
         "", description="File holding the SASL password (a mounted Secret); read at start, never logged"
     )
     kafka_ssl_cafile: str = Field("", description="CA certificate bundle that signed the brokers' (SSL, SASL_SSL)")
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic citywatch creates, faust's changelogs included (3 on a cluster)"
+    )
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = Field("citywatch", description="Prefix of every Redis key; tests use their own")
     registry_file: str = Field("registry/wujiang-sample.yaml", description="Site registry YAML")

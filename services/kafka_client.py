@@ -7,7 +7,7 @@ set `CITYWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL`, the user, the mounted password
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,15 @@ def client_kwargs(settings: CommonSettings) -> dict[str, Any]:
     if context is not None:
         kwargs["ssl_context"] = context
     return kwargs
+
+
+Connection = str | Mapping[str, Any]
+"""Where a tool's Kafka client connects: a bootstrap (an unsecured listener), or `client_kwargs(settings)`."""
+
+
+def connection_kwargs(connection: Connection) -> dict[str, Any]:
+    """Keywords of a kafka-python or aiokafka client for a `Connection`."""
+    return {"bootstrap_servers": connection} if isinstance(connection, str) else dict(connection)
 
 
 def faust_credentials(settings: CommonSettings) -> Any:

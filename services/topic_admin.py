@@ -9,6 +9,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from citywatch.topics import WORKER_TABLES, Topics, changelog
+from services.kafka_client import Connection, connection_kwargs
 
 # Topics kept indefinitely: the alert history and the record the plan is evaluated on.
 KEEP_FOREVER = {"retention.ms": "-1"}
@@ -39,20 +40,21 @@ def topic_configs(
 
 
 def ensure_topics(
-    bootstrap: str,
+    client: Connection,
     topics: Topics,
     partitions: int,
     grants: dict[str, set[str]],
     worker_app_id: str | None = None,
     replication: int = 1,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created.
+    """Create the topics that do not exist yet; return the names created. `client` is a bootstrap, or the keywords
+    of a secured client (`services.kafka_client.client_kwargs`).
 
     With `worker_app_id`, the worker's table changelogs are created too (compacted, co-partitioned): a worker
     that creates them itself can join its group before the broker's metadata lists them, and then fails with
     a partitions mismatch (seen on Kafka 4.1 in about one start in four).
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-topics")
+    admin = KafkaAdminClient(**connection_kwargs(client), client_id="citywatch-topics")
     try:
         existing = set(admin.list_topics())
         wanted = [

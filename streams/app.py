@@ -71,7 +71,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         web_port=settings.worker_web_port,
         web_bind=settings.worker_web_host,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka_replication_factor,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.worker_instance_id or None,
         broker_request_timeout=max(settings.kafka_request_timeout_ms / 1000, settings.worker_session_timeout_s),

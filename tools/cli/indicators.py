@@ -65,8 +65,10 @@ def tail_command(
             and (site is None or record.get("site") == site)
         ]
 
+    from services.kafka_client import client_kwargs
+
     print_topic(
-        settings.kafka_bootstrap,
+        client_kwargs(settings),
         Topics(settings.topic_prefix).indicators,
         from_beginning,
         max_records,

@@ -96,7 +96,8 @@ def credentials(
     profile: str = ProfileOption,
 ) -> None:
     """List the departments with a local password, or print one department's producer settings (with its password)."""
-    from services.kafka_security import department_client_kwargs, department_credentials, scram_user
+    from services.kafka_grants import scram_user
+    from services.kafka_security import department_client_kwargs, department_credentials
 
     config = _config(profile)
     stored = department_credentials(config.run_dir)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from citywatch.logs import configure_logging
 from citywatch.settings import AlertSettings, CommonSettings, IngestSettings, WorkerSettings
 from citywatch.topics import Topics
+
+if TYPE_CHECKING:
+    from services.kafka_client import Connection
 
 
 def ingest() -> None:
@@ -61,11 +65,13 @@ def tail(
     name = f"{topics.prefix}.{topic}"
     if name not in topics.all() and not topic.startswith("feed."):
         raise typer.BadParameter(f"unknown topic {topic!r}", param_hint="TOPIC")
-    print_topic(settings.kafka_bootstrap, name, from_beginning, max_records, idle_s)
+    from services.kafka_client import client_kwargs
+
+    print_topic(client_kwargs(settings), name, from_beginning, max_records, idle_s)
 
 
 def print_topic(
-    bootstrap: str,
+    client: Connection,
     name: str,
     from_beginning: bool,
     max_records: int | None,
@@ -76,9 +82,11 @@ def print_topic(
     message itself by default; the indicators topic's updates carry many records, some filtered out)."""
     from kafka import KafkaConsumer
 
+    from services.kafka_client import connection_kwargs
+
     consumer = KafkaConsumer(
         name,
-        bootstrap_servers=bootstrap,
+        **connection_kwargs(client),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         consumer_timeout_ms=int(idle_s * 1000) if idle_s else float("inf"),
@@ -110,6 +118,7 @@ def topics_ensure(
     from pathlib import Path
 
     from citywatch.site_registry import load_registry
+    from services.kafka_client import client_kwargs
     from services.topic_admin import ensure_topics
 
     settings = CommonSettings()
@@ -122,10 +131,21 @@ def topics_ensure(
     worker = WorkerSettings()
     app_id = worker.worker_app_id
     partitions = partitions or worker.topic_partitions
-    created = ensure_topics(settings.kafka_bootstrap, topics, partitions, departments, app_id)
+    client = client_kwargs(settings)
+    replication = settings.kafka_replication_factor
+    created = ensure_topics(client, topics, partitions, departments, app_id, replication)
     typer.echo(f"created {len(created)} topics: {', '.join(created) or '(all existed)'}")
     credentials = department_credentials(PROFILES[profile].run_dir, departments)
-    ensure_department_access(settings.kafka_bootstrap, topics, departments, credentials, partitions=partitions)
+    security = {name: value for name, value in client.items() if name != "bootstrap_servers"}
+    ensure_department_access(
+        settings.kafka_bootstrap,
+        topics,
+        departments,
+        credentials,
+        partitions=partitions,
+        replication=replication,
+        admin_kwargs=security,
+    )
     for department, feeds in sorted(departments.items()):
         typer.echo(f"{department} may write: {', '.join(topics.feed(f, department) for f in sorted(feeds))}")
 

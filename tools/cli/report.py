@@ -75,11 +75,11 @@ def report(
 
             return update
 
-        records = read_indicators(settings.kafka_bootstrap, topic, period, progress=reading(topic))
+        from services.kafka_client import client_kwargs
+
+        records = read_indicators(client_kwargs(settings), topic, period, progress=reading(topic))
         alerts = (
-            read_alerts(settings.kafka_bootstrap, alerts_topic, progress=reading(alerts_topic))
-            if alerts_topic
-            else None
+            read_alerts(client_kwargs(settings), alerts_topic, progress=reading(alerts_topic)) if alerts_topic else None
         )
         data = compute(records, period, alerts, settings.zone, names, as_of)
         rendering = bar.add_task("rendering", total=render_steps(data))

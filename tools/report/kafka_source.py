@@ -12,6 +12,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from citywatch.schemas.indicator import IndicatorRecord, record_dicts_in
+from services.kafka_client import Connection, connection_kwargs
 from tools.report.figures import REPORTED_INDICATORS, Period, in_scope
 
 log = logging.getLogger("citywatch.report")
@@ -25,15 +26,17 @@ class TopicNotFoundError(RuntimeError):
 
 
 def topic_values(
-    bootstrap: str, topic: str, *, timeout_s: float = 120.0, progress: Progress | None = None
+    client: Connection, topic: str, *, timeout_s: float = 120.0, progress: Progress | None = None
 ) -> Iterator[bytes]:
     """Every record value of `topic` up to its end offsets at the start; records written meanwhile are left out,
     so the read ends even while the worker keeps publishing. `progress` hears how far the read is."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_kwargs(client), group_id=None, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise TopicNotFoundError(f"topic {topic!r} does not exist on {bootstrap}")
+            raise TopicNotFoundError(
+                f"topic {topic!r} does not exist on {connection_kwargs(client)['bootstrap_servers']}"
+            )
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
@@ -59,13 +62,13 @@ def topic_values(
 
 
 def read_indicators(
-    bootstrap: str, topic: str, period: Period, progress: Progress | None = None
+    client: Connection, topic: str, period: Period, progress: Progress | None = None
 ) -> list[IndicatorRecord]:
     """The records of the period's scope (`figures.in_scope`) of the indicators the report shows, every revision
     (`figures.current_values` picks the current ones)."""
     records: list[IndicatorRecord] = []
     invalid = 0
-    for value in topic_values(bootstrap, topic, progress=progress):
+    for value in topic_values(client, topic, progress=progress):
         try:
             found = record_dicts_in(value)  # an update's records, or an older message's single one
         except ValueError:
@@ -87,10 +90,10 @@ def read_indicators(
     return records
 
 
-def read_alerts(bootstrap: str, topic: str, progress: Progress | None = None) -> list[dict[str, Any]]:
+def read_alerts(client: Connection, topic: str, progress: Progress | None = None) -> list[dict[str, Any]]:
     """The alert transitions of the alerts topic (`figures.alert_transitions` picks those of the period)."""
     out: list[dict[str, Any]] = []
-    for value in topic_values(bootstrap, topic, progress=progress):
+    for value in topic_values(client, topic, progress=progress):
         try:
             record = json.loads(value)
         except ValueError:
