@@ -38,7 +38,7 @@ from kafka.admin import (
 from kafka.errors import TopicAlreadyExistsError
 
 from citywatch.topics import Topics
-from services.kafka_grants import scram_user
+from services.kafka_grants import Grant, scram_user
 from services.topic_admin import FEED_RETENTION
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -82,7 +82,7 @@ def department_credentials(run_dir: Path, departments: Iterable[str] = ()) -> di
         _check_name(department, "department")
         stored[department] = secrets.token_urlsafe(24)
     if missing or (path.exists() and path.stat().st_mode & 0o077):
-        _write_private(path, json.dumps(stored, indent=2, sort_keys=True) + "\n")
+        write_private(path, json.dumps(stored, indent=2, sort_keys=True) + "\n")
     return stored
 
 
@@ -141,6 +141,57 @@ def ensure_department_access(
         _wait_until_enforced(admin, topics, users, wanted_acls, prune, wait_s)
     finally:
         admin.close()
+
+
+_RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "cluster": ResourceType.CLUSTER}
+_PATTERNS = {"literal": ACLResourcePatternType.LITERAL, "prefix": ACLResourcePatternType.PREFIXED}
+_OPERATIONS = {
+    "Read": ACLOperation.READ,
+    "Write": ACLOperation.WRITE,
+    "Describe": ACLOperation.DESCRIBE,
+    "Create": ACLOperation.CREATE,
+    "IdempotentWrite": ACLOperation.IDEMPOTENT_WRITE,
+}
+
+
+def grant_acls(user: str, grant: Grant) -> list[ACL]:
+    """The broker's ACLs for one grant of one user."""
+    resource = ResourcePattern(_RESOURCES[grant.kind], grant.name, _PATTERNS[grant.pattern])
+    return [
+        ACL(f"User:{user}", "*", _OPERATIONS[operation], ACLPermissionType.ALLOW, resource)
+        for operation in grant.operations
+    ]
+
+
+def apply_grants(
+    admin: KafkaAdminClient, grants: Mapping[str, Iterable[Grant]], passwords: Mapping[str, str], wait_s: float = 30.0
+) -> None:
+    """Make every user of `grants` a SCRAM user with its password and give it exactly the ACLs its grants list
+    (`services/kafka_grants.py`), through an admin client of a super user; returns once the authorizer has them all.
+    Idempotent; ACLs the users had beyond these are left alone (a cluster keeps the grants of every topic prefix)."""
+    missing = sorted(set(grants) - set(passwords))
+    if missing:
+        raise KeyError(f"no Kafka password for {missing}")
+    _ensure_users(admin, {user: passwords[user] for user in grants})
+    wanted = {acl for user, user_grants in grants.items() for grant in user_grants for acl in grant_acls(user, grant)}
+    _raise_failures(admin.create_acls(sorted(wanted, key=repr)), "creating ACLs")
+    deadline = time.monotonic() + wait_s
+    while True:
+        every, _ = admin.describe_acls(
+            ACLFilter(
+                principal=None,
+                host=None,
+                operation=ACLOperation.ANY,
+                permission_type=ACLPermissionType.ANY,
+                resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+            )
+        )
+        absent = wanted - set(every)
+        if not absent:
+            return
+        if time.monotonic() >= deadline:
+            raise KafkaAccessError(f"the brokers did not apply {len(absent)} ACLs within {wait_s:.0f} s: {absent}")
+        time.sleep(0.1)
 
 
 def revoke_department(
@@ -266,7 +317,8 @@ def _check_name(name: str, what: str) -> None:
         raise ValueError(f"{what} {name!r} must be lowercase letters, digits, '_' or '-' (it is part of a topic name)")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write a secret to `path`, readable by its owner only (0600), replacing the file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)

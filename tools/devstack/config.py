@@ -1,6 +1,6 @@
-"""Where the local stack lives: ports, run directory, sizes. Two profiles: `local` (make up) and `test`.
-
-The test profile uses its own ports and run directory, so the test suite can run while a local stack is up.
+"""Where the local stack lives: ports, run directory, sizes. Three profiles: `local` (make up), `test` (the test
+suite's own ports and run directory, so it can run while a local stack is up) and `cluster` (three secured Kafka
+nodes, `tools/devstack/cluster.py`; the cluster tests' own ports and run directory).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class StackConfig:
     alertmanager_port: int
     scrape_interval: str
     kafka_heap: str = "768m"
+    # More than one: a cluster of combined broker+controller nodes on consecutive ports from kafka_port (clients) and
+    # controller_port, every client listener SASL_SSL (tools/devstack/cluster.py); departments_port is unused.
+    kafka_nodes: int = 1
 
     @property
     def kafka_libs(self) -> Path:
@@ -36,12 +39,12 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{self.kafka_port + n}" for n in range(self.kafka_nodes))
 
     @property
     def departments_bootstrap(self) -> str:
-        """Bootstrap of the SASL/SCRAM listener departments publish through."""
-        return f"127.0.0.1:{self.departments_port}"
+        """Bootstrap of the SASL/SCRAM listener departments publish through (on a cluster, every client's)."""
+        return self.kafka_bootstrap if self.kafka_nodes > 1 else f"127.0.0.1:{self.departments_port}"
 
     @property
     def redis_url(self) -> str:
@@ -87,4 +90,18 @@ TEST = StackConfig(
     scrape_interval="1s",
 )
 
-PROFILES = {"local": LOCAL, "test": TEST}
+CLUSTER = StackConfig(
+    name="cluster",
+    run_dir=RUN_ROOT / "cluster",
+    kafka_port=29092 + _OFFSET,  # and the next two
+    controller_port=29192 + _OFFSET,  # and the next two
+    departments_port=29092 + _OFFSET,
+    redis_port=26379 + _OFFSET,
+    prometheus_port=29390 + _OFFSET,
+    alertmanager_port=29393 + _OFFSET,
+    scrape_interval="1s",
+    kafka_heap="512m",
+    kafka_nodes=3,
+)
+
+PROFILES = {"local": LOCAL, "test": TEST, "cluster": CLUSTER}

@@ -213,7 +213,7 @@ class Kafka(Server):
         if not (self.data_dir / "meta.properties").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             result = subprocess.run(
-                [*self._java(), "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props)],
+                [*java_command(self.config), "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(props)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -221,30 +221,32 @@ class Kafka(Server):
             if result.returncode != 0:
                 raise ServerStartError(f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}")
 
-    def _java(self) -> list[str]:
-        libs = self.config.kafka_libs
-        if not any(libs.glob("kafka_2.13-*.jar")):
-            raise ServerStartError(f"no Kafka jars in {libs}; run `citywatch stack install` first")
-        log4j = REPO_ROOT / "deploy/local/kafka/log4j.properties"
-        return [
-            shutil.which("java") or "java",
-            f"-Xmx{self.config.kafka_heap}",
-            f"-Xms{self.config.kafka_heap}",
-            "-XX:+UseG1GC",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            f"{libs}/*",
-        ]
-
     def command(self) -> list[str]:
-        return [*self._java(), "kafka.Kafka", str(self.home / "server.properties")]
+        return [*java_command(self.config), "kafka.Kafka", str(self.home / "server.properties")]
 
     def healthy(self) -> bool:
         # The DEPARTMENTS (SASL) listener too: a broker still running an older config without it is restarted.
         if not (port_open(self.config.kafka_port) and port_open(self.config.departments_port)):
             return False
         return _broker_answers(self.url)
+
+
+def java_command(config: StackConfig) -> list[str]:
+    """`java` with the Kafka jars on the class path and the stack's heap (a class name and its arguments follow)."""
+    libs = config.kafka_libs
+    if not any(libs.glob("kafka_2.13-*.jar")):
+        raise ServerStartError(f"no Kafka jars in {libs}; run `citywatch stack install` first")
+    log4j = REPO_ROOT / "deploy/local/kafka/log4j.properties"
+    return [
+        shutil.which("java") or "java",
+        f"-Xmx{config.kafka_heap}",
+        f"-Xms{config.kafka_heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{log4j}",
+        "-cp",
+        f"{libs}/*",
+    ]
 
 
 class Redis(Server):
@@ -357,7 +359,7 @@ class Alertmanager(Server):
         return http_ok(f"{self.url}/-/ready")
 
 
-def _cluster_id() -> str:
+def cluster_id() -> str:
     """16 random bytes, URL-safe base64 without padding (what `random-uuid` prints).
 
     Like Kafka's own generator, draw again when the id starts with '-': the storage tool would read it as an option.

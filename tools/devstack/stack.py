@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import REPO_ROOT, StackConfig
 from tools.devstack.servers import (
     Alertmanager,
@@ -26,7 +27,7 @@ from tools.devstack.servers import (
 class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.kafka = Kafka(config)
+        self.kafka: Server = KafkaCluster(config) if config.kafka_nodes > 1 else Kafka(config)
         self.redis = Redis(config)
         self.prometheus = Prometheus(config)
         self.alertmanager = Alertmanager(config)

@@ -1,0 +1,249 @@
+"""The cluster profile (`citywatch stack up --profile cluster`): three KRaft nodes, every client listener SASL_SSL with
+SCRAM-SHA-512, authorization on, replication 3, min ISR 2; the users and ACLs of `services/kafka_grants.py`; and
+citywatch's processes and tools on it, each as its own user. `pytest -m cluster` runs these alone.
+
+The cluster starts once for the module and stops after it; each test isolates itself by topic prefix (the users are
+the cluster's, their ACLs accumulate per prefix).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import (
+    AuthorizationError,
+    KafkaError,
+    SaslAuthenticationFailedError,
+    TopicAuthorizationFailedError,
+)
+
+from citywatch.site_registry import load_registry
+from citywatch.topics import Topics
+from services.kafka_grants import ADMIN_USER, ALERTS_USER, REPORT_USER, WORKER_USER
+from tests.conftest import Isolation
+from tools.devstack.cluster import KafkaCluster
+from tools.devstack.config import CLUSTER, REPO_ROOT
+
+pytestmark = pytest.mark.cluster
+
+REGISTRY = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[KafkaCluster]:
+    kafka = KafkaCluster(CLUSTER)
+    try:
+        kafka.start()
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+class Deployment:
+    """One test's topic prefix on the cluster, its topics (3 replicas) and every user's grants on them."""
+
+    def __init__(self, cluster: KafkaCluster, partitions: int = 3) -> None:
+        self.cluster = cluster
+        self.id = f"c{uuid.uuid4().hex[:10]}"
+        self.topics = Topics(self.id)
+        self.app_id = f"{self.id}-worker"
+        cluster.ensure_deployment(
+            REGISTRY, self.topics, partitions, worker_app_id=self.app_id, alerts_group_id=f"{self.id}-alerts"
+        )
+
+    def producer(self, user: str, **options: Any) -> KafkaProducer:
+        return KafkaProducer(**self.cluster.client_kwargs(user), acks="all", max_block_ms=15_000, **options)
+
+    def read_all(self, user: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[bytes]:
+        """Every value of `topic` (by partition, no group) once `expected` are there."""
+        consumer = KafkaConsumer(**self.cluster.client_kwargs(user), enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            values: list[bytes] = []
+            deadline = time.monotonic() + timeout_s
+            while len(values) < expected and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=500).values():
+                    values += [r.value for r in records]
+            return values
+        finally:
+            consumer.close()
+
+
+@pytest.fixture
+def deployment(cluster: KafkaCluster) -> Deployment:
+    return Deployment(cluster)
+
+
+def test_every_listener_wants_scram_over_tls(cluster: KafkaCluster) -> None:
+    bootstrap = CLUSTER.kafka_bootstrap
+    with pytest.raises(KafkaError):  # plaintext: the TLS listener never answers it
+        KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, api_version_auto_timeout_ms=3000)
+    wrong = {**cluster.client_kwargs(WORKER_USER), "sasl_plain_password": "not-the-password"}
+    with pytest.raises(KafkaError):
+        KafkaAdminClient(**wrong, request_timeout_ms=3000, api_version_auto_timeout_ms=3000)
+    untrusted = {**cluster.client_kwargs(WORKER_USER), "ssl_cafile": None, "ssl_context": ssl.create_default_context()}
+    with pytest.raises(KafkaError):  # the system's CAs did not sign the brokers' certificate
+        KafkaAdminClient(**untrusted, request_timeout_ms=3000, api_version_auto_timeout_ms=3000)
+    admin = KafkaAdminClient(**cluster.client_kwargs(ADMIN_USER))
+    try:
+        assert {b["broker_id"] for b in admin.describe_cluster()["brokers"]} == {1, 2, 3}
+    finally:
+        admin.close()
+
+
+def test_every_topic_has_three_replicas_and_each_user_only_its_grants(deployment: Deployment) -> None:
+    admin = KafkaAdminClient(**deployment.cluster.client_kwargs(ADMIN_USER))
+    try:
+        ours = [t for t in admin.list_topics() if t.startswith(f"{deployment.id}.") or t.startswith(deployment.app_id)]
+        described = admin.describe_topics(ours)
+    finally:
+        admin.close()
+    assert len(ours) >= 8  # feeds of each department, indicators, evaluations, alerts, dead letters, ... changelogs
+    replicas = {t["name"]: {len(p["replica_nodes"]) for p in t["partitions"]} for t in described}
+    assert replicas == {name: {3} for name in ours}
+
+    topics = deployment.topics
+    alerts = deployment.producer(ALERTS_USER)
+    assert alerts.send(topics.alerts, b"{}").get(timeout=20).offset == 0
+    with pytest.raises(TopicAuthorizationFailedError):
+        alerts.send(topics.indicators, b"{}").get(timeout=20)
+    alerts.close()
+    transport = deployment.producer("transport")
+    transport.send(topics.feed("bus", "transport"), b"{}").get(timeout=20)
+    with pytest.raises(TopicAuthorizationFailedError):  # another department's feed
+        transport.send(topics.feed("air", "environment"), b"{}").get(timeout=20)
+    transport.close()
+    assert deployment.read_all(REPORT_USER, topics.alerts, expected=1) == [b"{}"]
+    report = deployment.producer(REPORT_USER)
+    with pytest.raises(KafkaError, match="AuthorizationFailed"):  # the report reads, never writes (not even a
+        report.send(topics.alerts, b"{}").get(timeout=20)  # producer id: it has WRITE on no topic)
+    report.close()
+
+
+def test_acks_all_outlives_one_lost_node_and_refuses_with_two_lost(deployment: Deployment) -> None:
+    cluster, topic = deployment.cluster, deployment.topics.indicators
+    producer = deployment.producer(WORKER_USER, retries=0, request_timeout_ms=8000)
+    try:
+        deadline = time.monotonic() + 20  # every broker's authorizer hears of the new ACLs a moment apart
+        for n in range(20):
+            _acknowledged(producer, topic, f"k{n}".encode(), b"before", deadline)
+        cluster.kill(1)
+        deadline = time.monotonic() + 60  # the others elect leaders for node 1's partitions, 2 stay in sync
+        for n in range(20):
+            _acknowledged(producer, topic, f"k{n}".encode(), b"one lost", deadline)
+        cluster.kill(2)
+        # One replica left, below min ISR 2: acks=all is refused (NOT_ENOUGH_REPLICAS) or, with two of the three
+        # controllers gone too, never answered; either way nothing is acknowledged that only one node holds.
+        with pytest.raises(KafkaError) as refused:
+            for n in range(20):
+                producer.send(topic, key=f"k{n}".encode(), value=b"two lost").get(timeout=30)
+        assert not isinstance(refused.value, AuthorizationError | SaslAuthenticationFailedError)
+    finally:
+        with contextlib.suppress(KafkaError):
+            producer.close(timeout=5)
+        cluster.revive(1)
+        cluster.revive(2)
+        cluster.wait_healthy()
+    _wait_for_full_isr(cluster, topic)
+    values = deployment.read_all(REPORT_USER, topic, expected=40)
+    assert (values.count(b"before"), values.count(b"one lost")) == (20, 20)
+    after = deployment.producer(WORKER_USER)
+    after.send(topic, b"back").get(timeout=30)  # all three in sync again: acks=all answers
+    after.close()
+
+
+def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """`citywatch topics ensure` as the admin user; the faust worker as `citywatch-worker` with only its ACLs (its
+    changelog and assignor topics are made ahead, with 3 replicas); a department's readings in, indicators out."""
+    cluster = deployment.cluster
+    env = {
+        **cluster.client_env(ADMIN_USER),
+        "CITYWATCH_TOPIC_PREFIX": deployment.id,
+        "CITYWATCH_WORKER_APP_ID": deployment.app_id,
+        "CITYWATCH_TOPIC_PARTITIONS": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "citywatch", "topics", "ensure", "--profile", "cluster"],
+        env={**_base_env(), **env},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "created 0 topics" in done.stdout  # ensure_deployment made them all, with the same names
+
+    iso = Isolation(CLUSTER, tmp_path)
+    iso.id = deployment.id
+    try:
+        iso.start(
+            "worker",
+            "CITYWATCH_WORKER_WEB_PORT",
+            **cluster.client_env(WORKER_USER),
+            CITYWATCH_WORKER_APP_ID=deployment.app_id,
+            CITYWATCH_TOPIC_PARTITIONS="3",
+        )
+        environment = deployment.producer("environment")
+        hour = time.time() // 3600 * 3600 - 7200
+        for n in range(3):
+            reading = {"station": "wj-songling", "observed_at": _iso(hour + 3600 * n), "pm25": 30 + n}
+            environment.send(
+                deployment.topics.feed("air", "environment"), key=b"wj-songling", value=json.dumps(reading).encode()
+            )
+        environment.flush(timeout=20)
+        environment.close()
+        values = deployment.read_all(REPORT_USER, deployment.topics.indicators, expected=1, timeout_s=90)
+        assert values, "the worker published no indicator over SASL_SSL"
+    finally:
+        iso.close()
+
+
+def _acknowledged(producer: KafkaProducer, topic: str, key: bytes, value: bytes, deadline: float) -> None:
+    """Send until the cluster acknowledges (a send may be refused while leaders move), or fail at the deadline."""
+    while True:
+        try:
+            producer.send(topic, key=key, value=value).get(timeout=20)
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _wait_for_full_isr(cluster: KafkaCluster, topic: str, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        admin = KafkaAdminClient(**cluster.client_kwargs(ADMIN_USER))
+        try:
+            (described,) = admin.describe_topics([topic])
+        finally:
+            admin.close()
+        if all(len(p["isr_nodes"]) == 3 for p in described["partitions"]):
+            return
+        assert time.monotonic() < deadline, f"{topic}: the revived nodes did not rejoin the ISR: {described}"
+        time.sleep(1)
+
+
+def _iso(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch_s))
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
