@@ -12,31 +12,32 @@ from kafka import KafkaConsumer
 
 from citywatch.schemas.feed_batch import record_dicts_of
 from citywatch.schemas.indicator import record_dicts_in
+from services.kafka_client import Connection, connection_kwargs
 
 
 def read_until(
-    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+    bootstrap: Connection, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """Read a topic from the beginning until `done(records)` holds; fail with what was seen otherwise."""
     return _read_flat(bootstrap, topic, done, timeout_s, lambda value: [json.loads(value)])
 
 
 def read_feed_until(
-    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+    bootstrap: Connection, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """`read_until` for a feed topic: the records its messages carry (a feed batch's elements, or the one record)."""
     return _read_flat(bootstrap, topic, done, timeout_s, record_dicts_of)
 
 
 def read_indicators_until(
-    bootstrap: str, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
+    bootstrap: Connection, topic: str, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 60.0
 ) -> list[dict[str, Any]]:
     """`read_until` for the indicators topic: the indicator records its messages (updates) carry, in order."""
     return _read_flat(bootstrap, topic, done, timeout_s, record_dicts_in)
 
 
 def _read_flat(
-    bootstrap: str,
+    bootstrap: Connection,
     topic: str,
     done: Callable[[list[dict[str, Any]]], bool],
     timeout_s: float,
@@ -45,7 +46,7 @@ def _read_flat(
     """Read a topic from the beginning, each message as the records `records_of` finds in it, until `done`."""
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **connection_kwargs(bootstrap),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=500,

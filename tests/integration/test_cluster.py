@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
@@ -30,10 +31,12 @@ from kafka.errors import (
 
 from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
-from services.kafka_grants import ADMIN_USER, ALERTS_USER, REPORT_USER, WORKER_USER
+from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
+from tests.integration.kafka_reads import read_feed_until
+from tests.integration.test_broker_outage import post_until_accepted
 from tools.devstack.cluster import KafkaCluster
-from tools.devstack.config import CLUSTER, REPO_ROOT
+from tools.devstack.config import CLUSTER, REPO_ROOT, StackConfig
 
 pytestmark = pytest.mark.cluster
 
@@ -209,6 +212,54 @@ def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
         environment.close()
         values = deployment.read_all(REPORT_USER, deployment.topics.indicators, expected=1, timeout_s=90)
         assert values, "the worker published no indicator over SASL_SSL"
+    finally:
+        iso.close()
+
+
+def test_the_gateway_answers_202_only_for_what_two_replicas_hold(
+    deployment: Deployment, stack: StackConfig, tmp_path: Path
+) -> None:
+    """The gateway as `citywatch-ingest` over SASL_SSL: with one node lost it still accepts (after the leaders
+    move), with two lost it answers 503 + Retry-After and claims nothing, and once they are back every reading it
+    answered 202 for is on the feed topic."""
+    cluster = deployment.cluster
+    iso = Isolation(stack, tmp_path)  # the test stack's Redis (keys, rate limits, dedup); the cluster's Kafka
+    iso.id = deployment.id
+    try:
+        ingest = iso.start(
+            "ingest",
+            "CITYWATCH_INGEST_PORT",
+            health_path="/healthz",
+            **cluster.client_env(GATEWAY_USER),
+            CITYWATCH_KAFKA_ACK_TIMEOUT_S="8",
+        )
+        url = f"http://127.0.0.1:{ingest.metrics_port}/v1/feeds/air/readings/batch"
+        auth = {"Authorization": f"Bearer {iso.api_key('environment')}"}
+
+        def day(n: int) -> list[dict[str, object]]:
+            return [
+                {"station": "wj-lili", "observed_at": f"2025-05-{n:02d}T{h:02d}:00:00+08:00", "pm25": 10 + h}
+                for h in range(24)
+            ]
+
+        assert post_until_accepted(url, day(1), auth, limit_s=30)[-1] == 202
+        cluster.kill(1)
+        post_until_accepted(url, day(2), auth, limit_s=90)  # 503s while node 1's partitions get new leaders
+        cluster.kill(2)
+        refused = httpx.post(url, json=day(3), headers=auth, timeout=60)
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "nothing from this request was accepted" in refused.json()["detail"]
+        cluster.revive(1)
+        cluster.revive(2)
+        cluster.wait_healthy()
+        post_until_accepted(url, day(4), auth, limit_s=120)
+        topic = deployment.topics.feed("air", "environment")
+        records = read_feed_until(
+            cluster.client_kwargs(ADMIN_USER), topic, lambda rs: len({r["observed_at"] for r in rs}) >= 72, 60
+        )
+        accepted = {r["observed_at"] for r in records if not r["observed_at"].startswith("2025-05-03")}
+        assert accepted == {r["observed_at"] for n in (1, 2, 4) for r in day(n)}
     finally:
         iso.close()
 
