@@ -177,16 +177,7 @@ def apply_grants(
     _raise_failures(admin.create_acls(sorted(wanted, key=repr)), "creating ACLs")
     deadline = time.monotonic() + wait_s
     while True:
-        every, _ = admin.describe_acls(
-            ACLFilter(
-                principal=None,
-                host=None,
-                operation=ACLOperation.ANY,
-                permission_type=ACLPermissionType.ANY,
-                resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
-            )
-        )
-        absent = wanted - set(every)
+        absent = wanted - acls_on(admin)
         if not absent:
             return
         if time.monotonic() >= deadline:
@@ -270,15 +261,20 @@ def _allow(user: str, topic: str, operation: ACLOperation) -> ACL:
 
 
 def _topic_acls(admin: KafkaAdminClient) -> list[ACL]:
-    any_topic = ACLFilter(
+    return list(acls_on(admin, ResourceType.TOPIC))
+
+
+def acls_on(admin: KafkaAdminClient, kind: ResourceType = ResourceType.ANY) -> set[ACL]:
+    """Every ACL on resources of `kind` (every resource by default), as the node the admin client asks knows them."""
+    every = ACLFilter(
         principal=None,
         host=None,
         operation=ACLOperation.ANY,
         permission_type=ACLPermissionType.ANY,
-        resource_pattern=ResourcePatternFilter(ResourceType.TOPIC, None, ACLResourcePatternType.ANY),
+        resource_pattern=ResourcePatternFilter(kind, None, ACLResourcePatternType.ANY),
     )
-    acls, _ = admin.describe_acls(any_topic)  # raises on a broker error
-    return list(acls)
+    acls, _ = admin.describe_acls(every)  # raises on a broker error
+    return set(acls)
 
 
 def _is_feed_topic(acl: ACL, topics: Topics) -> bool:

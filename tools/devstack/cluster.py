@@ -21,7 +21,7 @@ from citywatch.settings import env_name
 from citywatch.site_registry import Registry
 from citywatch.topics import Topics
 from services.kafka_grants import ADMIN_USER, kafka_grants
-from services.kafka_security import apply_grants, department_credentials, grant_acls, write_private
+from services.kafka_security import acls_on, apply_grants, department_credentials, grant_acls, write_private
 from services.topic_admin import ensure_topics, topic_configs
 from tools.devstack.certificates import NODE_NAME, ClusterTls, cluster_tls
 from tools.devstack.config import REPO_ROOT, StackConfig
@@ -287,28 +287,13 @@ class KafkaCluster(Server):
         (a client bootstrapped at it alone asks it) until all of them know them, so a client refused by a node
         that had not heard yet is not a test's or a process's first experience of the cluster."""
         from kafka import KafkaAdminClient
-        from kafka.admin import (
-            ACLFilter,
-            ACLOperation,
-            ACLPermissionType,
-            ACLResourcePatternType,
-            ResourcePatternFilter,
-            ResourceType,
-        )
 
-        every_acl = ACLFilter(
-            principal=None,
-            host=None,
-            operation=ACLOperation.ANY,
-            permission_type=ACLPermissionType.ANY,
-            resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
-        )
         deadline = time.monotonic() + wait_s
         for node in self.nodes:
             kwargs = {**self.client_kwargs(), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
             admin = KafkaAdminClient(**kwargs, client_id="citywatch-cluster")
             try:
-                while not (topic_names <= set(admin.list_topics()) and acls <= set(admin.describe_acls(every_acl)[0])):
+                while not (topic_names <= set(admin.list_topics()) and acls <= acls_on(admin)):
                     if time.monotonic() > deadline:
                         raise ServerStartError(f"kafka-{node.node_id} did not learn of the new topics and ACLs in time")
                     time.sleep(0.2)
