@@ -26,11 +26,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citywatch.settings import env_name
+from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
+from services.kafka_client import Connection
+from services.kafka_grants import ADMIN_USER, WORKER_USER
 from tools.bench.kafka import create_topics, delete_prefix, wait_for_leaders
 from tools.bench.readings import BENCH_DEPARTMENT
 from tools.bench.stats import PartResult, status_bytes
 from tools.bench.worker import free_port, loadavg, versions
+from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import PROFILES, REPO_ROOT, StackConfig
 from tools.devstack.servers import Server, ServerStartError, http_ok
 from tools.devstack.stack import CitywatchProcess, Stack
@@ -145,6 +149,14 @@ class BenchRun:
         self.groups: list[str] = [f"{self.prefix}-worker", f"{self.prefix}-alerts"]
         self.rule_files: list[Path] = []
         self.failed = True
+        # On the cluster profile every client is a SCRAM user over TLS: the run's topics, grants and clean-up go
+        # through the admin user, its processes connect as citywatch's own users (tools/devstack/cluster.py).
+        self.cluster = KafkaCluster(config) if config.kafka_nodes > 1 else None
+
+    @property
+    def kafka(self) -> Connection:
+        """How the run's own Kafka clients connect: the bootstrap, or the cluster's admin user."""
+        return self.config.kafka_bootstrap if self.cluster is None else self.cluster.client_kwargs(ADMIN_USER)
 
     @property
     def feed_topic(self) -> str:
@@ -163,11 +175,25 @@ class BenchRun:
             env_name("registry_file"): str(registry_file),
             env_name("topic_partitions"): str(partitions),
             env_name("log_level"): "WARNING",
+            **({} if self.cluster is None else self.cluster.client_env(WORKER_USER)),
         }
 
     def create_topics(self, registry_file: Path, partitions: int) -> None:
-        create_topics(self.config.kafka_bootstrap, self.prefix, partitions, registry_file, f"{self.prefix}-worker")
-        wait_for_leaders(self.config.kafka_bootstrap, [self.feed_topic])
+        self.grant_worker(registry_file, partitions, f"{self.prefix}-worker")
+        create_topics(self.kafka, self.prefix, partitions, registry_file, f"{self.prefix}-worker")
+        wait_for_leaders(self.kafka, [self.feed_topic])
+
+    def grant_worker(self, registry_file: Path, partitions: int, app_id: str) -> None:
+        """On the cluster: the run's topics with 3 replicas, and `citywatch-worker`'s grants for a worker app id
+        (its group, changelogs and assignor topic). Nothing to do on one broker."""
+        if self.cluster is not None:
+            self.cluster.ensure_deployment(
+                load_registry(registry_file),
+                self.topics,
+                partitions,
+                worker_app_id=app_id,
+                alerts_group_id=f"{self.prefix}-alerts",
+            )
 
     def start(
         self,
@@ -251,7 +277,7 @@ class BenchRun:
                 self.reload_prometheus()
         if not self.keep:
             with contextlib.suppress(Exception):
-                deleted = delete_prefix(self.config.kafka_bootstrap, self.prefix, self.groups)
+                deleted = delete_prefix(self.kafka, self.prefix, self.groups)
                 self.console.print(f"deleted {len(deleted)} topics of prefix {self.prefix}")
             self._delete_redis_keys()
         if self.failed or self.keep:

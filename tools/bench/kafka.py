@@ -15,6 +15,7 @@ from kafka.errors import KafkaError
 
 from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
+from services.kafka_client import Connection, connection_kwargs
 from services.topic_admin import ensure_topics
 from tools.bench.results import ConsumerRate
 
@@ -22,16 +23,18 @@ Progress = Callable[[int], None]
 """Called with the number of records done so far."""
 
 
-def create_topics(bootstrap: str, prefix: str, partitions: int, registry_file: Path, worker_app_id: str) -> list[str]:
+def create_topics(
+    bootstrap: Connection, prefix: str, partitions: int, registry_file: Path, worker_app_id: str
+) -> list[str]:
     """Every topic of the prefix (feeds of each registry department, indicators, changelog ...), like a deployment."""
     registry = load_registry(registry_file)
     return ensure_topics(bootstrap, Topics(prefix), partitions, registry.feeds_by_department(), worker_app_id)
 
 
-def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout_s: float = 30.0) -> None:
+def wait_for_leaders(bootstrap: Connection, topics: Iterable[str], timeout_s: float = 30.0) -> None:
     """Until every partition of the topics has a leader (sends right after creation fail with NotLeader)."""
     wanted = list(topics)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-bench")
+    admin = KafkaAdminClient(**connection_kwargs(bootstrap), client_id="citywatch-bench")
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -48,9 +51,9 @@ def wait_for_leaders(bootstrap: str, topics: Iterable[str], timeout_s: float = 3
         admin.close()
 
 
-def delete_prefix(bootstrap: str, prefix: str, groups: Iterable[str]) -> list[str]:
+def delete_prefix(bootstrap: Connection, prefix: str, groups: Iterable[str]) -> list[str]:
     """Delete the run's topics (every name starting with `prefix`) and consumer groups; returns the topics."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="citywatch-bench")
+    admin = KafkaAdminClient(**connection_kwargs(bootstrap), client_id="citywatch-bench")
     try:
         doomed = sorted(t for t in admin.list_topics() if t.startswith(prefix))
         if doomed:
@@ -64,7 +67,7 @@ def delete_prefix(bootstrap: str, prefix: str, groups: Iterable[str]) -> list[st
 
 
 async def preload(
-    bootstrap: str,
+    bootstrap: Connection,
     topic: str,
     records: Iterable[tuple[bytes, bytes]],
     total: int,
@@ -77,7 +80,7 @@ async def preload(
     broker) is not written twice — for benchmarks that count records (memory per site, one vs two workers).
     """
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **connection_kwargs(bootstrap),
         acks="all" if idempotent else 1,
         linger_ms=20,
         max_batch_size=512 * 1024,

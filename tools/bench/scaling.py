@@ -1,10 +1,11 @@
-"""`citywatch bench scaling`: one worker against two workers of one consumer group on the same input.
+"""`citywatch bench scaling`: one worker against several workers of one consumer group on the same input.
 
-M readings of S stations are pre-loaded once on the run's feed topic (P partitions). Then, from offset 0:
-1. one `citywatch worker` (its own app id = consumer group);
-2. two workers of another app id, spawned together (own data dirs and web ports) so they join the group at once.
-Each phase is timed like `citywatch bench worker`: the sum of the workers' `citywatch_worker_readings_total`
-polled on /metrics, from the first poll that saw a reading to the poll that reached M. Ratio: two / one.
+M readings of S stations are pre-loaded once on the run's feed topic (P partitions). Then, from offset 0, for each
+count in `--workers` (default 1,2): that many workers of a fresh app id (= consumer group), spawned together (own data
+dirs and web ports) so they join the group at once. Each phase is timed like `citywatch bench worker`: the sum of the
+workers' `citywatch_worker_readings_total` polled on /metrics, from the first poll that saw a reading to the poll that
+reached M. Ratios: each count against one worker. `--profile cluster` runs it on the three secured Kafka nodes
+(SASL_SSL, replication 3, min ISR 2: every write of the worker acknowledged by two nodes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -36,6 +38,7 @@ class ScalingOptions(PartOptions):
     worker_store: str | None = None
     poll_s: float = 0.5
     profile: str = "test"
+    workers: tuple[int, ...] = (1, 2)
     timeout_s: float = field(default=1800.0, kw_only=True)
 
 
@@ -50,6 +53,7 @@ def phase(
 ) -> dict[str, Any]:
     app_id = f"{run.prefix}-w{workers}"
     run.groups.append(app_id)
+    run.grant_worker(Path(base_env[env_name("registry_file")]), o.partitions, app_id)
     envs = [
         {**base_env, env_name("worker_app_id"): app_id, env_name("worker_data_dir"): str(run.tmp / f"{app_id}-{i}")}
         for i in range(workers)
@@ -103,6 +107,8 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
             "stations": o.stations,
             "partitions": o.partitions,
             "worker_store": o.worker_store or "worker default",
+            "profile": o.profile,
+            "workers": list(o.workers),
         },
     )
     deadline = Deadline("scaling", o.timeout_s)
@@ -113,14 +119,14 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
         if o.worker_store:
             base_env[env_name("worker_store")] = o.worker_store
         console.print(
-            f"[bold]scaling benchmark[/]: {o.readings:,} readings of {len(stations)} stations, {o.partitions} partitions; "
-            "one worker, then two workers of one group"
+            f"[bold]scaling benchmark[/]: {o.readings:,} readings of {len(stations)} stations, {o.partitions} partitions "
+            f"on the {o.profile} profile; workers of one group: {', '.join(map(str, o.workers))}"
         )
         with counted_progress(console) as bar:
             load = bar.add_task("pre-load (aiokafka producer)", total=o.readings)
             asyncio.run(
                 preload(
-                    config.kafka_bootstrap,
+                    run.kafka,
                     run.feed_topic,
                     readings(o.readings, stations),
                     o.readings,
@@ -129,15 +135,15 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
                 )
             )
             phases = []
-            for workers in (1, 2):
+            for workers in o.workers:
                 task = bar.add_task(f"{workers} worker{'s' if workers > 1 else ''}", total=o.readings)
                 phases.append(phase(run, o, base_env, workers, deadline, bar, task))
                 if deadline.expired():
                     break
         one = phases[0]
-        two = phases[1] if len(phases) > 1 else None
         result.figures = [
-            Figure("two workers readings/s", two["rate_per_s"] if two else None, "/s", "one worker", one["rate_per_s"]),
+            Figure(f"{p['workers']} workers readings/s", p["rate_per_s"], "/s", "one worker", one["rate_per_s"])
+            for p in phases[1:]
         ]
         result.details = {"phases": phases, "method": "sum of the workers' readings counters polled on /metrics"}
         incomplete = [

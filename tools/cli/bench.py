@@ -240,12 +240,15 @@ def scaling(
     stations: int = typer.Option(1000, min=1),
     partitions: int = typer.Option(4, min=2, help="Partitions (two workers need at least two)"),
     worker_store: str | None = typer.Option(None, help="CITYWATCH_WORKER_STORE for the workers"),
+    workers: str = typer.Option(
+        "1,2", help="Worker counts, one phase each, comma-separated (the first is the baseline)"
+    ),
     timeout_s: float = typer.Option(1800.0, help="Give up (cleanly, with what was reached) after this long"),
     profile: str = PROFILE_OPTION,
     out_dir: Path = OUT_DIR_OPTION,
     keep: bool = KEEP_OPTION,
 ) -> None:
-    """One worker against two workers of one group on the same pre-loaded input (throughput ratio)."""
+    """One worker against several workers of one group on the same pre-loaded input (throughput ratios)."""
     from tools.bench.scaling import ScalingOptions, run_scaling_bench
     from tools.bench.suite import run_part
 
@@ -256,6 +259,7 @@ def scaling(
         partitions,
         worker_store,
         profile=profile,
+        workers=_worker_counts(workers, partitions),
         timeout_s=timeout_s,
         keep=keep,
         command=_command(),
@@ -264,6 +268,16 @@ def scaling(
     result = run_part("scaling", lambda: run_scaling_bench(options, console), console, out_dir)
     if not result.complete:
         raise typer.Exit(1)
+
+
+def _worker_counts(text: str, partitions: int) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: give counts like 1,2,3", param_hint="--workers") from None
+    if not counts or min(counts) < 1 or max(counts) > partitions:
+        raise typer.BadParameter(f"each count must be 1 to --partitions ({partitions})", param_hint="--workers")
+    return counts
 
 
 @bench_app.command("backfill")

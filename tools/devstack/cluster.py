@@ -10,6 +10,7 @@ Every user's password is a file of its own in `<run dir>/kafka-credentials/` (06
 from __future__ import annotations
 
 import secrets
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -114,14 +115,14 @@ class KafkaCluster(Server):
         return self.password_file(user).read_text().strip()
 
     def client_kwargs(self, user: str = ADMIN_USER) -> dict[str, Any]:
-        """kafka-python keywords of a client connecting as `user`."""
+        """Keywords of a kafka-python or aiokafka client connecting as `user`."""
         return {
             "bootstrap_servers": self.config.kafka_bootstrap,
             "security_protocol": "SASL_SSL",
             "sasl_mechanism": "SCRAM-SHA-512",
             "sasl_plain_username": user,
             "sasl_plain_password": self.password(user),
-            "ssl_cafile": str(self.tls.ca_pem),
+            "ssl_context": ssl.create_default_context(cafile=str(self.tls.ca_pem)),
         }
 
     def client_env(self, user: str) -> dict[str, str]:
