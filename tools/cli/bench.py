@@ -270,6 +270,30 @@ def scaling(
         raise typer.Exit(1)
 
 
+@bench_app.command("recovery")
+def recovery(
+    readings: int = typer.Option(60_000, min=1, help="Readings pre-loaded for the workers"),
+    stations: int = typer.Option(600, min=1),
+    partitions: int = typer.Option(6, min=2),
+    workers: int = typer.Option(3, min=1, help="Workers of one group"),
+    down_s: float = typer.Option(30.0, help="How long the killed node stays down"),
+    timeout_s: float = typer.Option(1800.0, help="Give up (cleanly, with what was reached) after this long"),
+    out_dir: Path = OUT_DIR_OPTION,
+    keep: bool = KEEP_OPTION,
+) -> None:
+    """The cluster loses the node leading the most input partitions: election, first output, rates (cluster only)."""
+    from tools.bench.recovery import RecoveryOptions, run_recovery_bench
+    from tools.bench.suite import run_part
+
+    options = RecoveryOptions(
+        readings, stations, partitions, workers, down_s, timeout_s=timeout_s, keep=keep, command=_command()
+    )
+    console = _console()
+    result = run_part("recovery", lambda: run_recovery_bench(options, console), console, out_dir)
+    if not result.complete:
+        raise typer.Exit(1)
+
+
 def _worker_counts(text: str, partitions: int) -> tuple[int, ...]:
     try:
         counts = tuple(int(part) for part in text.split(","))
