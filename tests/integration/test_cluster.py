@@ -215,6 +215,21 @@ def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
         assert values, "the worker published no indicator over SASL_SSL"
     finally:
         iso.close()
+    # The tools that read topics connect as `citywatch-report`, which may only read indicators and alerts.
+    as_report = {**_base_env(), **cluster.client_env(REPORT_USER), "CITYWATCH_TOPIC_PREFIX": deployment.id}
+    wanted = {"tail": ("kind", "indicator-update"), "indicators": ("site", "wj-songling")}
+    for command in (["tail", "indicators"], ["indicators", "tail", "--site", "wj-songling"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "citywatch", *command, "--max", "1", "--idle-s", "20"],
+            env=as_report,
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        field, value = wanted[command[0]]  # a whole update message, or one record of the site asked for
+        assert json.loads(shown.stdout.splitlines()[0])[field] == value, shown.stdout[:500]
 
 
 def test_the_gateway_answers_202_only_for_what_two_replicas_hold(
