@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -54,16 +55,21 @@ class KafkaAccessError(RuntimeError):
     """The broker refused to create a user or an ACL; the message says which and why."""
 
 
-def department_client_kwargs(department: str, password: str, *, user_prefix: str = "") -> dict[str, str]:
+def department_client_kwargs(
+    department: str, password: str, *, user_prefix: str = "", ca_file: str | None = None
+) -> dict[str, Any]:
     """SASL settings for a department's producer; the same keyword names work for kafka-python and aiokafka.
 
-    Use them with the DEPARTMENTS listener's bootstrap (`StackConfig.departments_bootstrap` locally).
+    Use them with the DEPARTMENTS listener's bootstrap (`StackConfig.departments_bootstrap` locally). With `ca_file`
+    (the cluster's CA certificate) the connection is TLS, SASL_SSL, as on the cluster profile and on Strimzi.
     """
+    tls = {} if ca_file is None else {"ssl_context": ssl.create_default_context(cafile=ca_file)}
     return {
-        "security_protocol": "SASL_PLAINTEXT",
+        "security_protocol": "SASL_PLAINTEXT" if ca_file is None else "SASL_SSL",
         "sasl_mechanism": SCRAM_MECHANISM,
         "sasl_plain_username": scram_user(department, user_prefix),
         "sasl_plain_password": password,
+        **tls,
     }
 
 

@@ -46,6 +46,7 @@ class Target:
     feed: str
     user_prefix: str = ""
     timeout_s: float = 15.0
+    ca_file: str | None = None  # the cluster's CA certificate: TLS (SASL_SSL); none: the local SASL_PLAINTEXT listener
 
     @property
     def user(self) -> str:
@@ -56,7 +57,9 @@ def producer_config(target: Target) -> dict[str, Any]:
     timeout_ms = int(target.timeout_s * 1000)
     return {
         "bootstrap_servers": target.bootstrap,
-        **department_client_kwargs(target.department, target.password, user_prefix=target.user_prefix),
+        **department_client_kwargs(
+            target.department, target.password, user_prefix=target.user_prefix, ca_file=target.ca_file
+        ),
         "client_id": f"citywatch-publish-{target.department}",
         "acks": "all",
         "enable_idempotence": True,

@@ -9,6 +9,7 @@ the cluster's, their ACLs accumulate per prefix).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import ssl
 import subprocess
@@ -278,6 +279,33 @@ def test_the_gateway_answers_202_only_for_what_two_replicas_hold(
         assert accepted == {r["observed_at"] for n in (1, 2, 4) for r in day(n)}
     finally:
         iso.close()
+
+
+def test_a_department_publishes_over_sasl_ssl_with_the_clusters_ca(deployment: Deployment, tmp_path: Path) -> None:
+    """`citywatch publish` as the department's own SCRAM user, over TLS with the cluster's CA: the records are on its
+    feed topic; the same command without the CA cannot connect (the listener wants TLS)."""
+    cluster = deployment.cluster
+    file = tmp_path / "readings.jsonl"
+    hour = time.time() // 3600 * 3600 - 3 * 3600
+    rows = [{"station": "wj-lili", "observed_at": _iso(hour + 3600 * n), "pm25": 20 + n} for n in range(3)]
+    file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    command = [
+        sys.executable, "-m", "citywatch", "publish", str(file), "--feed", "air", "--department", "environment",
+        "--bootstrap", CLUSTER.kafka_bootstrap, "--password-env", "DEPARTMENT_PASSWORD", "--no-follow", "--timeout", "20",
+    ]  # fmt: skip
+    env = {
+        **_base_env(),
+        "CITYWATCH_TOPIC_PREFIX": deployment.id,
+        "DEPARTMENT_PASSWORD": cluster.password("environment"),
+    }
+    run = functools.partial(subprocess.run, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    published = run([*command, "--ca-file", str(cluster.tls.ca_pem)])
+    assert published.returncode == 0, published.stdout[-1500:] + published.stderr[-1500:]
+    records = read_feed_until(
+        cluster.client_kwargs(ADMIN_USER), deployment.topics.feed("air", "environment"), lambda rs: len(rs) >= 3, 60
+    )
+    assert [r["pm25"] for r in records] == [20, 21, 22]
+    assert run(command).returncode == 3  # no CA: plaintext SASL against a TLS listener is refused
 
 
 def _acknowledged(producer: KafkaProducer, topic: str, key: bytes, value: bytes, deadline: float) -> None:

@@ -97,6 +97,10 @@ def publish(
         ),
     ] = None,
     user_prefix: Annotated[str, typer.Option("--user-prefix", help="Prefix of the SCRAM user name (tests)")] = "",
+    ca_file: Annotated[
+        Path | None,
+        typer.Option("--ca-file", help="The cluster's CA certificate (PEM): connect with TLS, SASL_SSL"),
+    ] = None,
     registry_file: Annotated[
         Path | None, typer.Option("--registry", help="Site registry YAML (default: CITYWATCH_REGISTRY_FILE)")
     ] = None,
@@ -201,7 +205,8 @@ def publish(
                 result.accepted.append((row.line, outcome))
             progress.advance(checking)
         sending = progress.add_task("publishing", total=len(result.accepted))
-        target = Target(bootstrap, department, password, topic, feed, user_prefix, timeout_s)
+        ca = None if ca_file is None else str(ca_file)
+        target = Target(bootstrap, department, password, topic, feed, user_prefix, timeout_s, ca)
         try:
             acknowledged = produce(
                 target, result.records, on_ack=lambda n: progress.advance(sending, n), headers=headers
