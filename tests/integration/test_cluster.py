@@ -34,7 +34,8 @@ from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
 from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
-from tests.integration.kafka_reads import read_feed_until
+from tests.integration.conftest import rule_evaluation
+from tests.integration.kafka_reads import read_feed_until, read_until
 from tests.integration.test_broker_outage import post_until_accepted
 from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import CLUSTER, REPO_ROOT, StackConfig
@@ -121,12 +122,15 @@ def test_every_topic_has_three_replicas_and_each_user_only_its_grants(deployment
 
     topics = deployment.topics
     alerts = deployment.producer(ALERTS_USER)
-    assert alerts.send(topics.alerts, b"{}").get(timeout=20).offset == 0
+    # A node may hear of a new ACL a moment after the others told the harness they had it: allowed writes are retried
+    # for a few seconds, refused ones need no wait.
+    settle = time.monotonic() + 20
+    _acknowledged(alerts, topics.alerts, b"k", b"{}", settle)
     with pytest.raises(TopicAuthorizationFailedError):
         alerts.send(topics.indicators, b"{}").get(timeout=20)
     alerts.close()
     transport = deployment.producer("transport")
-    transport.send(topics.feed("bus", "transport"), b"{}").get(timeout=20)
+    _acknowledged(transport, topics.feed("bus", "transport"), b"k", b"{}", settle)
     with pytest.raises(TopicAuthorizationFailedError):  # another department's feed
         transport.send(topics.feed("air", "environment"), b"{}").get(timeout=20)
     transport.close()
@@ -277,6 +281,34 @@ def test_the_gateway_answers_202_only_for_what_two_replicas_hold(
         )
         accepted = {r["observed_at"] for r in records if not r["observed_at"].startswith("2025-05-03")}
         assert accepted == {r["observed_at"] for n in (1, 2, 4) for r in day(n)}
+    finally:
+        iso.close()
+
+
+def test_the_alert_service_runs_over_sasl_ssl_as_its_own_user(
+    deployment: Deployment, stack: StackConfig, tmp_path: Path
+) -> None:
+    """`citywatch-alerts` reads rule evaluations in its group and writes the alerts topic, and nothing else."""
+    cluster = deployment.cluster
+    iso = Isolation(stack, tmp_path)  # the test stack's Redis holds the alert lifecycle
+    iso.id = deployment.id
+    try:
+        iso.start(
+            "alerts",
+            "CITYWATCH_ALERTS_PORT",
+            health_path="/healthz",
+            **cluster.client_env(ALERTS_USER),
+            CITYWATCH_ALERTS_GROUP_ID=f"{deployment.id}-alerts",
+            CITYWATCH_ALERTMANAGER_URL="",
+        )
+        worker = deployment.producer(WORKER_USER)  # who writes rule evaluations
+        evaluation = rule_evaluation(
+            "cluster-test-rule", "wj-lili", value=99.0, indicator="air.pm25.1h", annotations={}
+        )
+        worker.send(deployment.topics.rule_evaluations, key=b"wj-lili", value=json.dumps(evaluation).encode()).get(30)
+        worker.close()
+        alerts = read_until(cluster.client_kwargs(REPORT_USER), deployment.topics.alerts, lambda rs: len(rs) >= 1, 90)
+        assert [(a["site"], a["status"]) for a in alerts] == [("wj-lili", "firing")]
     finally:
         iso.close()
 
