@@ -19,7 +19,7 @@ from citywatch.indicators.eventtime import Lateness
 from citywatch.indicators.lanes import LaneProcessor
 from citywatch.indicators.records import Result
 from citywatch.schemas.dead_letter import FieldError
-from citywatch.schemas.feed_record import FeedRecord, SiteRecord
+from citywatch.schemas.feed_record import FeedRecord
 from citywatch.site_registry.model import Registry, Site
 
 if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake reads the feeds
@@ -67,7 +67,7 @@ class Feed:
     """Everything citywatch knows of one feed."""
 
     name: str
-    record: type[SiteRecord]  # validates one record, and names its site and time fields
+    record: type[FeedRecord]  # validates one record, and names its site and time fields
     site: type[Site]  # the registry's model of the sites this feed's records name
     sites: str  # the registry's list of those sites, e.g. "stations"
     time_fields: tuple[str, ...]  # every field that holds a time (the replay reads them in the deployment's zone)
@@ -98,11 +98,7 @@ class Feed:
     def parse(self, payload: object) -> FeedRecord:
         """Validate one record (a dict, or JSON text/bytes); raises pydantic's ValidationError."""
         model = self.record
-        record = (
-            model.model_validate_json(payload) if isinstance(payload, str | bytes) else model.model_validate(payload)
-        )
-        assert isinstance(record, FeedRecord), f"{model.__name__} lacks what every feed record has"
-        return record
+        return model.model_validate_json(payload) if isinstance(payload, str | bytes) else model.model_validate(payload)
 
 
 def records_of(kind: type[R], records: Sequence[FeedRecord]) -> list[R]:

@@ -38,7 +38,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from citywatch.schemas.feed_record import SiteRecord
+from citywatch.schemas.feed_record import FeedRecord
 
 SCHEMA_VERSION: Literal[3] = 3
 """2 added the averaging period, PM10/O3/NO2/SO2/CO with units and quality flags; 3 the explicit period
@@ -177,7 +177,7 @@ def _either_end_or_period(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": ["observed_at"]}, {"required": ["observed_from"]}, {"required": ["observed_to"]}]
 
 
-class AirReading(SiteRecord):
+class AirReading(FeedRecord):
     """One observation from one station: PM2.5 and, when measured, PM10, O3, NO2, SO2 and CO.
 
     `pm25_unit` defaults to µg/m³ (version 1 had only that field); every other pollutant needs its unit.

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
-from citywatch.schemas.feed_record import SiteRecord
+from citywatch.schemas.feed_record import FeedRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 MODE_SHARE_SCHEMA_VERSION: Literal[1] = 1
@@ -42,7 +42,7 @@ ModeShareSource = Literal["travel_survey", "smart_card", "mobile_signalling", "m
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class BusRidership(SiteRecord):
+class BusRidership(FeedRecord):
     """Boardings (and alightings) on one vehicle of one route, at one stop or the whole route, in one interval."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,7 +88,7 @@ class BusRidership(SiteRecord):
         return (("interval_start", self.interval_start), ("interval_end", self.interval_end))
 
 
-class ModeShareRecord(SiteRecord):
+class ModeShareRecord(FeedRecord):
     """One local day's public-transport trips and all trips in an area, as the transport department counts them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

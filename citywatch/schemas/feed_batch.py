@@ -92,7 +92,7 @@ def encode_batches(records: Sequence[FeedRecord]) -> list[bytes]:
 
 
 @cache
-def _list_of(model: type[Any]) -> TypeAdapter[list[Any]]:
+def _list_of(model: type[FeedRecord]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 

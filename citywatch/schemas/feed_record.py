@@ -7,44 +7,23 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime, tzinfo
-from typing import Any, ClassVar, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import BaseModel
 
 
-@runtime_checkable
-class FeedRecord(Protocol):
-    """A validated record of any feed (each feed's pydantic model has these)."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def revision(self) -> int: ...
-    @property
-    def schema_version(self) -> int: ...
-    @property
-    def site_id(self) -> str: ...
-
-    def event_time(self, zone: tzinfo | None = None) -> datetime:
-        """The instant the record refers to (daily records: local midnight in `zone`)."""
-        ...
-
-    def observation_fields(self) -> tuple[tuple[str, datetime | date], ...]:
-        """The fields that say when the record was observed (checked against the receipt time)."""
-        ...
-
-    def model_dump(self, *, mode: str = ..., exclude: Any = ...) -> dict[str, Any]: ...
-    def model_dump_json(self, *, exclude: Any = ...) -> str: ...
-
-
-class SiteRecord(BaseModel):
-    """The base of every feed's record model: it names the field that says its site (`site_field`, the Kafka key)
-    and the one that says its event time (`time_field`, named when a record is refused as too late). A model whose
-    time is not one instant field (a day, or either of two fields) says how in `event_time` and
-    `observation_fields`."""
+class FeedRecord(BaseModel):
+    """A validated record of any feed: the base of every feed's record model. It names the field that says its site
+    (`site_field`, the Kafka key) and the one that says its event time (`time_field`, named when a record is refused
+    as too late). A model whose time is not one instant field (a day, or either of two fields) says how in
+    `event_time` and `observation_fields`."""
 
     site_field: ClassVar[str]
     time_field: ClassVar[str]
+    if TYPE_CHECKING:  # every feed's model declares these fields itself, in its own order (the content digest's)
+        event_id: str
+        revision: int
+        schema_version: int
 
     @property
     def site_id(self) -> str:

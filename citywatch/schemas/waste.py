@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from citywatch.schemas.air import Day, Instant, SiteId, derive_event_id
 from citywatch.schemas.bus import SHANGHAI, day_instant
-from citywatch.schemas.feed_record import SiteRecord
+from citywatch.schemas.feed_record import FeedRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -52,7 +52,7 @@ def _tonnes(description: str) -> float | None:
     return Field(None, ge=0, allow_inf_nan=False, description=f"{description}, tonnes")
 
 
-class WasteRecord(SiteRecord):
+class WasteRecord(FeedRecord):
     """Tonnes of one waste kind at one plant, for one delivery or one local day."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

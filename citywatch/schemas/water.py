@@ -45,7 +45,7 @@ from citywatch.schemas.air import (
     derive_event_id,
     unit_given_with_value,
 )
-from citywatch.schemas.feed_record import SiteRecord
+from citywatch.schemas.feed_record import FeedRecord
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -92,7 +92,7 @@ def _mgl(description: str) -> float | None:
     return Field(None, ge=0, le=100_000, allow_inf_nan=False, description=f"{description}, mg/L")
 
 
-class WaterSample(SiteRecord):
+class WaterSample(FeedRecord):
     """The indicators measured in one sample (or one automatic-station reading) at one section."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from fastapi import Request, Response
@@ -117,7 +117,7 @@ class Gateway:
         candidates: list[tuple[int, FeedRecord]] = []
         for index, payload in enumerate(payloads):
             try:
-                record = cast(FeedRecord, FEEDS[feed].record.model_validate(payload))
+                record = FEEDS[feed].record.model_validate(payload)
             except ValidationError as exc:
                 refused.append(RefusedRecord(index, payload, field_errors(exc), "invalid"))
                 continue

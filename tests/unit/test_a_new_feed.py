@@ -27,7 +27,7 @@ from citywatch.intake import admission
 from citywatch.rule_engine.loader import load_rules
 from citywatch.schemas.air import Instant, SiteId, derive_event_id
 from citywatch.schemas.feed_batch import encode_batches
-from citywatch.schemas.feed_record import SiteRecord, content_digest
+from citywatch.schemas.feed_record import FeedRecord, content_digest
 from citywatch.schemas.indicator import IndicatorRecord, records_in
 from citywatch.schemas.receipt import RECEIPT_HEADER
 from citywatch.settings import WorkerSettings
@@ -45,7 +45,7 @@ from tools.devstack.config import REPO_ROOT
 # --- the feed: road-traffic noise, hourly Leq in dB(A) from roadside monitors ------------------------------------
 
 
-class NoiseReading(SiteRecord):
+class NoiseReading(FeedRecord):
     model_config = ConfigDict(extra="forbid", frozen=True)
     site_field: ClassVar[str] = "monitor"
     time_field: ClassVar[str] = "observed_at"
