@@ -48,12 +48,12 @@ def scope_problem(registry: Registry, department: str, feed: str, site: str) -> 
     return Refusal((FieldError(field=field, reason=reason),), forbidden=True)
 
 
-def registry_problems(registry: Registry, record: FeedRecord) -> list[FieldError]:
+def registry_problems(registry: Registry, feed: str, record: FeedRecord) -> list[FieldError]:
     """What the registry contradicts in a record whose site is known (a bus count's vehicle, a delivery's waste
     kind): the feed's description says what to check."""
     from citywatch.feeds import FEEDS  # the feeds' processors judge lateness with the intake's rules
 
-    check = FEEDS.of_record(record).registry_problems
+    check = FEEDS[feed].registry_problems
     return [] if check is None else check(registry, record)
 
 
@@ -69,5 +69,5 @@ def admission(
     scope = scope_problem(registry, department, feed, record.site_id)
     if scope is not None:
         return scope
-    problems = registry_problems(registry, record) + bounds.problems(record, received_at)
+    problems = registry_problems(registry, feed, record) + bounds.problems(record, received_at)
     return Refusal(tuple(problems)) if problems else None
