@@ -20,7 +20,12 @@ if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake rea
 
 def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
     zone = settings.zone
-    ctx = AirContext(zone=zone, district=settings.district, rounding=settings.aqi_concentration_rounding)
+    ctx = AirContext(
+        zone=zone,
+        district=settings.district,
+        rounding=settings.aqi_concentration_rounding,
+        lateness=AIR.lateness["reading"],
+    )
 
     def lane(state: Any, records: Sequence[FeedRecord], peer: Any) -> BatchResult[Any]:
         peer_days = None if peer is None else peer["days"]

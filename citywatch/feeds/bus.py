@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake rea
 
 
 def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
-    ctx = BusContext(zone=settings.zone, day_type=registry.day_type, district=settings.district)
+    ctx = BusContext(
+        zone=settings.zone, day_type=registry.day_type, district=settings.district, lateness=BUS.lateness["count"]
+    )
 
     def batch(state: Any, records: Sequence[FeedRecord]) -> BatchResult[Any]:
         return process_route_batch(state, records_of(BusRidership, records), ctx)

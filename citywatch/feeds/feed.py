@@ -71,7 +71,7 @@ class Feed:
     site: type[Site]  # the registry's model of the sites this feed's records name
     sites: str  # the registry's list of those sites, e.g. "stations"
     time_fields: tuple[str, ...]  # every field that holds a time (the replay reads them in the deployment's zone)
-    lateness: Mapping[str, Lateness]  # allowed lateness, by kind of record where kinds differ
+    lateness: Mapping[str, Lateness]  # allowed lateness, by kind of record where kinds differ; the processor uses it
     processor: BuildProcessor
     backfill: bool = False  # history can be loaded beside live data (the processor keeps lanes)
     simulate: Simulate | None = None  # None: the simulator's own scenario makes this feed's records up

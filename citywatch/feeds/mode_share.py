@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # settings read the intake's clock bounds, and the intake rea
 
 
 def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
-    ctx = ModeShareContext(zone=settings.zone)
+    ctx = ModeShareContext(zone=settings.zone, lateness=MODE_SHARE.lateness["day"])
 
     def process(state: Any, record: ModeShareRecord) -> Result[Any]:
         return process_area(state, record, ctx)

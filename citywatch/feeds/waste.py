@@ -23,7 +23,12 @@ def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
         deliveries = records_of(WasteRecord, records)
         plant = registry.site(deliveries[0].site_id)
         assert isinstance(plant, WastePlant)
-        ctx = WasteContext(zone=settings.zone, capacity_t_per_day=plant.capacity_t_per_day, district=settings.district)
+        ctx = WasteContext(
+            zone=settings.zone,
+            capacity_t_per_day=plant.capacity_t_per_day,
+            district=settings.district,
+            lateness=WASTE.lateness["record"],
+        )
         return process_plant_batch(state, deliveries, ctx)
 
     return FeedProcessor("waste", batch)

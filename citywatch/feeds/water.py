@@ -20,7 +20,12 @@ def processor(registry: Registry, settings: WorkerSettings) -> FeedProcessor:
         section = registry.site(sample.site_id)
         assert isinstance(section, WaterSection)
         ctx = WaterContext(
-            zone=settings.zone, kind=section.kind, target_class=section.target_class, district=settings.district
+            zone=settings.zone,
+            kind=section.kind,
+            target_class=section.target_class,
+            district=settings.district,
+            automatic=WATER.lateness["automatic"],
+            manual=WATER.lateness["manual"],
         )
         return process_section(state, sample, ctx)
 
