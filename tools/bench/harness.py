@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +30,8 @@ from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
 from services.kafka_client import Connection
 from services.kafka_grants import ADMIN_USER, WORKER_USER
-from tools.bench.kafka import create_topics, delete_prefix, wait_for_leaders
-from tools.bench.readings import BENCH_DEPARTMENT
+from tools.bench.kafka import create_topics, delete_prefix, preload, wait_for_leaders
+from tools.bench.readings import BENCH_DEPARTMENT, readings
 from tools.bench.stats import PartResult, status_bytes
 from tools.bench.worker import free_port, loadavg, versions
 from tools.devstack.cluster import KafkaCluster
@@ -182,6 +182,11 @@ class BenchRun:
         self.grant_worker(registry_file, partitions, f"{self.prefix}-worker")
         create_topics(self.kafka, self.prefix, partitions, registry_file, f"{self.prefix}-worker")
         wait_for_leaders(self.kafka, [self.feed_topic])
+
+    def preload_readings(self, count: int, stations: list[str], progress: Callable[[int], None]) -> None:
+        """`count` readings of `stations` on the run's feed topic, each acknowledged once (acks=all, idempotent), so
+        the workers have exactly `count` to count."""
+        asyncio.run(preload(self.kafka, self.feed_topic, readings(count, stations), count, progress, idempotent=True))
 
     def grant_worker(self, registry_file: Path, partitions: int, app_id: str) -> None:
         """On the cluster: the run's topics with 3 replicas, and `citywatch-worker`'s grants for a worker app id

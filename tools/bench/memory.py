@@ -10,7 +10,6 @@ site is the slope of the least-squares line of RSS after against N; r² says how
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,8 +21,7 @@ from rich.progress import Progress
 
 from citywatch.settings import env_name
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, read_rss, scrape, stack_servers
-from tools.bench.kafka import preload
-from tools.bench.readings import readings, registry_with_stations
+from tools.bench.readings import registry_with_stations
 from tools.bench.results import counter_by_label, counter_total
 from tools.bench.stats import Figure, PartResult, linear_fit
 
@@ -92,11 +90,7 @@ def measure_sites(
         time.sleep(o.settle_s)
         idle_rss, _ = read_rss(pid)
         bar.update(task, description=f"{n:,} sites: pre-load")
-        asyncio.run(
-            preload(
-                config.kafka_bootstrap, run.feed_topic, readings(n, stations[:n]), n, lambda _: None, idempotent=True
-            )
-        )
+        run.preload_readings(n, stations[:n], lambda _: None)
         bar.update(task, description=f"{n:,} sites: worker")
         try:
             counted = wait_counted(url, n, deadline, lambda c: bar.update(task, completed=c))

@@ -12,7 +12,6 @@ The node is started again `down_s` after the kill (30 s); the run ends when the 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,8 +24,7 @@ from rich.console import Console
 from citywatch.settings import env_name
 from services.kafka_grants import ADMIN_USER
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, scrape, stack_servers
-from tools.bench.kafka import preload
-from tools.bench.readings import readings, registry_with_stations
+from tools.bench.readings import registry_with_stations
 from tools.bench.results import counter_total, rate
 from tools.bench.stats import Figure, PartResult
 from tools.devstack.cluster import KafkaCluster
@@ -84,16 +82,7 @@ def run_recovery_bench(options: RecoveryOptions, console: Console) -> PartResult
         )
         with counted_progress(console) as bar:
             load = bar.add_task("pre-load", total=o.readings)
-            asyncio.run(
-                preload(
-                    run.kafka,
-                    run.feed_topic,
-                    readings(o.readings, stations),
-                    o.readings,
-                    lambda n: bar.update(load, completed=n),
-                    idempotent=True,
-                )
-            )
+            run.preload_readings(o.readings, stations, lambda n: bar.update(load, completed=n))
             envs = [{**base_env, env_name("worker_data_dir"): str(run.tmp / f"worker-{i}")} for i in range(o.workers)]
             procs = run.start_together(
                 "worker", env_name("worker_web_port"), envs, [f"{run.prefix}-worker-{i}" for i in range(o.workers)]

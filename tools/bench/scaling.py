@@ -10,7 +10,6 @@ reached M. Ratios: each count against one worker. `--profile cluster` runs it on
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,8 +21,7 @@ from rich.progress import Progress, TaskID
 
 from citywatch.settings import env_name
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, read_rss, scrape, stack_servers
-from tools.bench.kafka import preload
-from tools.bench.readings import readings, registry_with_stations
+from tools.bench.readings import registry_with_stations
 from tools.bench.results import counter_total, rate
 from tools.bench.stats import Figure, PartResult
 
@@ -124,16 +122,7 @@ def run_scaling_bench(options: ScalingOptions, console: Console) -> PartResult:
         )
         with counted_progress(console) as bar:
             load = bar.add_task("pre-load (aiokafka producer)", total=o.readings)
-            asyncio.run(
-                preload(
-                    run.kafka,
-                    run.feed_topic,
-                    readings(o.readings, stations),
-                    o.readings,
-                    lambda n: bar.update(load, completed=n),
-                    idempotent=True,
-                )
-            )
+            run.preload_readings(o.readings, stations, lambda n: bar.update(load, completed=n))
             phases = []
             for workers in o.workers:
                 task = bar.add_task(f"{workers} worker{'s' if workers > 1 else ''}", total=o.readings)
