@@ -35,7 +35,8 @@ ADMIN_USER = "citywatch-admin"  # `topics ensure` and the users and ACLs: a supe
 ResourceKind = Literal["topic", "group", "cluster"]
 Operation = Literal["Read", "Write", "Describe", "Create", "IdempotentWrite"]
 
-_USER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+KUBERNETES_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+"""What Kubernetes accepts as an object name (RFC 1123 subdomain): a Strimzi KafkaUser is named by its user."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,6 @@ def kafka_grants(
         raise ValueError(f"department ids clash with citywatch's own Kafka users: {clash}")
     users.update(processes)
     for name in users:
-        if not _USER.match(name):
+        if not KUBERNETES_NAME.match(name):
             raise ValueError(f"Kafka user {name!r} is not a valid user name (a Strimzi KafkaUser is named by it)")
     return users

@@ -22,7 +22,7 @@ import yaml
 
 from citywatch.site_registry import Registry
 from citywatch.topics import Topics
-from services.kafka_grants import Grant, kafka_grants
+from services.kafka_grants import KUBERNETES_NAME, Grant, kafka_grants
 from services.topic_admin import topic_configs
 
 # The Strimzi API version of every custom resource. Strimzi 0.49 added `v1`; 1.0 removed `v1beta2`.
@@ -40,8 +40,6 @@ USERS_FILE = "kafka-users.yaml"
 REGISTRY_FILE = "registry-configmap.yaml"
 REGISTRY_CONFIGMAP = "citywatch-registry"
 REGISTRY_KEY = "registry.yaml"
-
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def leader_topic(app_id: str) -> str:
 def resource_name(topic: str) -> str:
     """A Kubernetes object name for a topic: Kafka allows `_` (and upper case), object names do not."""
     name = re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-.")
-    if not _K8S_NAME.match(name) or len(name) > 253:
+    if not KUBERNETES_NAME.match(name) or len(name) > 253:
         raise ValueError(f"topic {topic!r} has no valid Kubernetes object name")
     return name
 
