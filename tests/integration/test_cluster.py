@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import ssl
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
 from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.conftest import rule_evaluation
 from tests.integration.kafka_reads import read_feed_until, read_until
 from tests.integration.test_broker_outage import post_until_accepted
@@ -186,14 +186,7 @@ def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
         "CITYWATCH_WORKER_APP_ID": deployment.app_id,
         "CITYWATCH_TOPIC_PARTITIONS": "3",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "citywatch", "topics", "ensure", "--profile", "cluster"],
-        env={**_base_env(), **env},
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    done = run_citywatch(["topics", "ensure", "--profile", "cluster"], {**os.environ, **env}, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "created 0 topics" in done.stdout  # ensure_deployment made them all, with the same names
 
@@ -221,17 +214,10 @@ def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
     finally:
         iso.close()
     # The tools that read topics connect as `citywatch-report`, which may only read indicators and alerts.
-    as_report = {**_base_env(), **cluster.client_env(REPORT_USER), "CITYWATCH_TOPIC_PREFIX": deployment.id}
+    as_report = {**os.environ, **cluster.client_env(REPORT_USER), "CITYWATCH_TOPIC_PREFIX": deployment.id}
     wanted = {"tail": ("kind", "indicator-update"), "indicators": ("site", "wj-songling")}
     for command in (["tail", "indicators"], ["indicators", "tail", "--site", "wj-songling"]):
-        shown = subprocess.run(
-            [sys.executable, "-m", "citywatch", *command, "--max", "1", "--idle-s", "20"],
-            env=as_report,
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            timeout=120,
-        )
+        shown = run_citywatch([*command, "--max", "1", "--idle-s", "20"], as_report, timeout=120)
         assert shown.returncode == 0, shown.stderr[-2000:]
         field, value = wanted[command[0]]  # a whole update message, or one record of the site asked for
         assert json.loads(shown.stdout.splitlines()[0])[field] == value, shown.stdout[:500]
@@ -322,15 +308,15 @@ def test_a_department_publishes_over_sasl_ssl_with_the_clusters_ca(deployment: D
     rows = [{"station": "wj-lili", "observed_at": _iso(hour + 3600 * n), "pm25": 20 + n} for n in range(3)]
     file.write_text("".join(json.dumps(row) + "\n" for row in rows))
     command = [
-        sys.executable, "-m", "citywatch", "publish", str(file), "--feed", "air", "--department", "environment",
+        "publish", str(file), "--feed", "air", "--department", "environment",
         "--bootstrap", CLUSTER.kafka_bootstrap, "--password-env", "DEPARTMENT_PASSWORD", "--no-follow", "--timeout", "20",
     ]  # fmt: skip
     env = {
-        **_base_env(),
+        **os.environ,
         "CITYWATCH_TOPIC_PREFIX": deployment.id,
         "DEPARTMENT_PASSWORD": cluster.password("environment"),
     }
-    run = functools.partial(subprocess.run, env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    run = functools.partial(run_citywatch, env=env, timeout=120)
     published = run([*command, "--ca-file", str(cluster.tls.ca_pem)])
     assert published.returncode == 0, published.stdout[-1500:] + published.stderr[-1500:]
     records = read_feed_until(
@@ -368,9 +354,3 @@ def _wait_for_full_isr(cluster: KafkaCluster, topic: str, timeout_s: float = 90.
 
 def _iso(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch_s))
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
