@@ -9,9 +9,7 @@ with its own uninterrupted reference run.
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter, defaultdict
 
 import pytest
 
@@ -21,15 +19,13 @@ from tests.integration.worker_runs import (
     FAULT_REPLAY_HOURS,
     Input,
     Run,
+    assert_each_transition_once,
     assert_same,
     kill_behind,
     produce_backlog,
-    read_all,
     reference_run,
     results,
     scenario_inputs,
-    wait_for,
-    wait_until_consumed,
 )
 from tools.devstack.config import StackConfig
 
@@ -72,36 +68,10 @@ def test_repeated_sigkill_during_a_replay_loses_and_duplicates_nothing(
     replayed = time.monotonic() - started
     assert_same(run, reference)
 
-    # The alert service has seen every evaluation, the repeats after each kill included.
-    wait_until_consumed(
-        bootstrap, isolation.env["CITYWATCH_ALERTS_GROUP_ID"], [topics.rule_evaluations], processes=[alerts]
-    )
-    evaluations = len(read_all(bootstrap, topics.rule_evaluations))
-    time.sleep(3)  # the outbox drains every second
-    records = [json.loads(value or b"null") for _, value in read_all(bootstrap, topics.alerts)]
-    assert records, "the replay raised no alert: nothing to count"
-    ids = Counter(r["transition_id"] for r in records)
-    assert [i for i, n in ids.items() if n > 1] == [], "a transition was published twice"
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for r in records:
-        if "amendment" not in r:
-            seqs[r["fingerprint"]].append(r["seq"])
-    gaps = {fp: s for fp, s in seqs.items() if sorted(s) != list(range(1, len(s) + 1))}
-    assert not gaps, f"transition sequences with gaps or repeats: {list(gaps.items())[:3]}"
-    notifying = {
-        r["transition_id"]
-        for r in records
-        if "amendment" not in r
-        and r["status"] in ("firing", "resolved")
-        and "maintenance" not in r.get("suppressed", [])
-    }
-    wait_for(lambda: len(webhook.calls) >= len(notifying), 30, "every notifying transition at the webhook")
-    time.sleep(2)
-    calls = Counter(c["key"] for c in webhook.calls)
-    assert [k for k, n in calls.items() if n > 1] == [], "the webhook was called twice for a transition"
-    assert set(calls) == notifying
+    counts = assert_each_transition_once(bootstrap, topics, alerts, isolation.env["CITYWATCH_ALERTS_GROUP_ID"], webhook)
     print(
         f"\nworker SIGKILL x{len(KILL_AT)} at {', '.join(f'{s:.0%}' for s in killed_at)} of {len(ordered_inputs)} "
         f"readings: replay done in {replayed:.0f} s, {len(run.indicators)} indicator buckets equal; "
-        f"{evaluations} rule evaluations, {len(records)} alert transitions, {len(webhook.calls)} webhook calls"
+        f"{counts.evaluations} rule evaluations, {counts.transitions} alert transitions, "
+        f"{counts.webhook_calls} webhook calls"
     )

@@ -15,6 +15,7 @@ from tests.integration.worker_runs import (
     Input,
     Run,
     assert_same,
+    has_partitions,
     kill_behind,
     produce,
     produce_backlog,
@@ -42,13 +43,9 @@ def _run(iso: Isolation, inputs: list[Input], workers: int = 1) -> tuple[Run, To
     if workers > 1:
         # Several workers share the partitions once the group settles; input produced during their rebalance
         # meets faust's recovery races (see streams/faust_workarounds/stall.py), which this test is not about.
-        wait_for(lambda: all(_assigned(p.metrics_port) for p in iso.processes), 90, "every worker to get partitions")
+        wait_for(lambda: all(has_partitions(p) for p in iso.processes), 90, "every worker to get partitions")
         produce(iso.stack.kafka_bootstrap, topics, inputs)
     return results(iso, topics, inputs), topics
-
-
-def _assigned(port: int | None) -> bool:
-    return "citywatch_worker_assigned_partitions{" in worker_metrics(port)
 
 
 def test_every_feed_yields_its_indicators(reference: Run) -> None:

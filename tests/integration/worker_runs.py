@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,8 +22,10 @@ from citywatch.feeds import SITE_FIELDS
 from citywatch.schemas.indicator import record_dicts_in
 from citywatch.site_registry import load_registry
 from citywatch.topics import STATE_TABLE, Topics, changelog
+from services.kafka_client import Connection, connection_kwargs
 from services.simulator.scenario import Scenario
 from tests.conftest import REPO_ROOT, Isolation
+from tests.integration.webhook_receiver import WebhookReceiver
 from tools.devstack.config import StackConfig
 from tools.devstack.stack import CitywatchProcess
 
@@ -77,8 +80,8 @@ def shuffled_with_duplicates(inputs: list[Input], seed: int = 3, bin_hours: int 
     return out
 
 
-def produce(bootstrap: str, topics: Topics, inputs: Iterable[Input]) -> int:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+def produce(kafka: Connection, topics: Topics, inputs: Iterable[Input]) -> int:
+    producer = KafkaProducer(**connection_kwargs(kafka), acks="all", linger_ms=20)
     n = 0
     try:
         for item in inputs:
@@ -94,8 +97,8 @@ def produce(bootstrap: str, topics: Topics, inputs: Iterable[Input]) -> int:
     return n
 
 
-def _end_offsets(bootstrap: str, topic_names: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+def _end_offsets(kafka: Connection, topic_names: list[str]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(**connection_kwargs(kafka))
     try:
         partitions = [
             TopicPartition(t, p) for t in topic_names for p in sorted(consumer.partitions_for_topic(t) or set())
@@ -105,12 +108,12 @@ def _end_offsets(bootstrap: str, topic_names: list[str]) -> dict[TopicPartition,
         consumer.close()
 
 
-def committed(bootstrap: str, group: str, retry_s: float = 30.0) -> dict[TopicPartition, int]:
+def committed(kafka: Connection, group: str, retry_s: float = 30.0) -> dict[TopicPartition, int]:
     """The group's committed offsets. A broker that just started has no group coordinator for a few seconds
     (CoordinatorNotAvailable, retriable): ask again for up to `retry_s`."""
     deadline = time.monotonic() + retry_s
     while True:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = KafkaAdminClient(**connection_kwargs(kafka))
         try:
             offsets = admin.list_group_offsets({group: None}).get(group, {})
             return {tp: meta.offset for tp, meta in offsets.items()}
@@ -126,35 +129,41 @@ def source_topics(topics: Topics, inputs: Iterable[Input]) -> list[str]:
     return [*sorted({topics.feed(i.feed, i.department) for i in inputs}), topics.contributions]
 
 
-def committed_share(bootstrap: str, group: str, topic_names: list[str]) -> float:
+def committed_share(kafka: Connection, group: str, topic_names: list[str]) -> float:
     """How much of the feed topics' records the group has committed (0–1)."""
-    ends = {tp: n for tp, n in _end_offsets(bootstrap, topic_names).items() if tp.topic != topic_names[-1]}
-    done = committed(bootstrap, group)
+    ends = {tp: n for tp, n in _end_offsets(kafka, topic_names).items() if tp.topic != topic_names[-1]}
+    done = committed(kafka, group)
     total = sum(ends.values())
     return sum(min(done.get(tp, 0), n) for tp, n in ends.items()) / total if total else 1.0
 
 
 def wait_until_consumed(
-    bootstrap: str,
+    kafka: Connection,
     group: str,
     topic_names: list[str],
     timeout_s: float = 180.0,
     processes: Sequence[CitywatchProcess] = (),
+    supervised: bool = False,
 ) -> None:
     """Until the group has committed every partition of `topic_names` to its end, stable over two polls (the
     district stage's input grows while the feeds are processed). Fails at once, with the end of its log, when one of
-    `processes` (the group's members) has exited: nothing would consume the rest."""
+    `processes` (the group's members) has exited: nothing would consume the rest; when `supervised`, starts it again
+    instead, as Kubernetes or systemd would (a worker exits on purpose when its consumer stalls)."""
     deadline = time.monotonic() + timeout_s
     stable = 0
     last: dict[TopicPartition, int] = {}
     behind: dict[TopicPartition, int] = {}
     while time.monotonic() < deadline:
         for proc in processes:
-            if not proc.process.is_running():
+            if proc.process.is_running():
+                continue
+            if not supervised:
                 raise AssertionError(f"{proc.name} exited while {group} had records to consume:\n{log_tail(proc)}")
+            print(f"\n{proc.name} exited; started again, as its supervisor would:\n{log_tail(proc, 5)}")
+            proc.start(wait_s=90)
         try:
-            ends = _end_offsets(bootstrap, topic_names)
-            done = committed(bootstrap, group)
+            ends = _end_offsets(kafka, topic_names)
+            done = committed(kafka, group)
         except KafkaTimeoutError:
             continue  # the broker, busy with the worker on 2 cores, answers the next poll
         behind = {tp: n - done.get(tp, 0) for tp, n in ends.items() if n > done.get(tp, 0)}
@@ -174,9 +183,9 @@ def log_tail(proc: CitywatchProcess, lines: int = 30) -> str:
     return f"--- {proc.log_file} (warnings and errors, then its end)\n" + "\n".join(alarms[-10:] + text[-lines:])
 
 
-def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+def read_all(kafka: Connection, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of a topic, from the beginning to its current end."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**connection_kwargs(kafka), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
         consumer.assign(partitions)
@@ -194,20 +203,20 @@ def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | Non
         consumer.close()
 
 
-def final_indicators(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
+def final_indicators(kafka: Connection, topics: Topics) -> dict[str, dict[str, Any]]:
     """The last record of every indicator bucket (what a compacted indicators topic keeps)."""
     out: dict[str, dict[str, Any]] = {}
-    for _, value in read_all(bootstrap, topics.indicators):
+    for _, value in read_all(kafka, topics.indicators):
         assert value is not None
         for record in record_dicts_in(value):
             out[f"{record['indicator']}|{record['site']}|{record['period']}"] = record
     return out
 
 
-def final_table(bootstrap: str, app_id: str) -> dict[str, Any]:
+def final_table(kafka: Connection, app_id: str) -> dict[str, Any]:
     """The last value of every key of the worker's state table, from its changelog topic."""
     out: dict[str, Any] = {}
-    for key, value in read_all(bootstrap, changelog(app_id, STATE_TABLE)):
+    for key, value in read_all(kafka, changelog(app_id, STATE_TABLE)):
         assert key is not None
         name = json.loads(key)
         if value is None:
@@ -238,15 +247,24 @@ class Run:
     metrics: str = ""  # the (first) worker's /metrics once everything was consumed
 
 
-def results(iso: Isolation, topics: Topics, inputs: list[Input]) -> Run:
-    """Once the worker group has consumed every input: what it left."""
+def results(
+    iso: Isolation,
+    topics: Topics,
+    inputs: list[Input],
+    kafka: Connection | None = None,
+    timeout_s: float = 180.0,
+    supervised: bool = False,
+) -> Run:
+    """Once the worker group has consumed every input: what it left (read over `kafka`, the isolation's broker
+    unless given). `supervised`: see wait_until_consumed."""
+    kafka = iso.stack.kafka_bootstrap if kafka is None else kafka
     app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
     workers = [p for p in iso.processes if p.command[0] == "worker"]
-    wait_until_consumed(iso.stack.kafka_bootstrap, app_id, source_topics(topics, inputs), processes=workers)
+    wait_until_consumed(kafka, app_id, source_topics(topics, inputs), timeout_s, workers, supervised)
     return Run(
-        final_indicators(iso.stack.kafka_bootstrap, topics),
-        final_table(iso.stack.kafka_bootstrap, app_id),
-        worker_metrics(iso.processes[0].metrics_port),
+        final_indicators(kafka, topics),
+        final_table(kafka, app_id),
+        worker_metrics(workers[0].metrics_port),
     )
 
 
@@ -324,3 +342,49 @@ def _event_time_state(table: dict[str, Any]) -> dict[str, Any]:
 
 def worker_metrics(port: int | None) -> str:
     return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+
+
+def has_partitions(worker: CitywatchProcess) -> bool:
+    """Whether the worker's group has assigned it partitions (its /metrics says so)."""
+    return "citywatch_worker_assigned_partitions{" in worker_metrics(worker.metrics_port)
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    evaluations: int
+    transitions: int
+    webhook_calls: int
+
+
+def assert_each_transition_once(
+    kafka: Connection, topics: Topics, alerts: CitywatchProcess, group: str, webhook: WebhookReceiver
+) -> AlertCounts:
+    """Once the alert service (`alerts`, consumer group `group`) has read every rule evaluation, the repeats a
+    restarted worker or a retried send emits included: it published each transition once, with gapless sequences
+    per alert, and called the webhook once per notifying transition (firing or resolved, not in maintenance)."""
+    wait_until_consumed(kafka, group, [topics.rule_evaluations], processes=[alerts])
+    evaluations = len(read_all(kafka, topics.rule_evaluations))
+    time.sleep(3)  # the outbox drains every second
+    records = [json.loads(value or b"null") for _, value in read_all(kafka, topics.alerts)]
+    assert records, "the run raised no alert: nothing to count"
+    ids = Counter(r["transition_id"] for r in records)
+    assert [i for i, n in ids.items() if n > 1] == [], "a transition was published twice"
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for r in records:
+        if "amendment" not in r:
+            seqs[r["fingerprint"]].append(r["seq"])
+    gaps = {fp: s for fp, s in seqs.items() if sorted(s) != list(range(1, len(s) + 1))}
+    assert not gaps, f"transition sequences with gaps or repeats: {list(gaps.items())[:3]}"
+    notifying = {
+        r["transition_id"]
+        for r in records
+        if "amendment" not in r
+        and r["status"] in ("firing", "resolved")
+        and "maintenance" not in r.get("suppressed", [])
+    }
+    wait_for(lambda: len(webhook.calls) >= len(notifying), 30, "every notifying transition at the webhook")
+    time.sleep(2)
+    calls = Counter(c["key"] for c in webhook.calls)
+    assert [k for k, n in calls.items() if n > 1] == [], "the webhook was called twice for a transition"
+    assert set(calls) == notifying
+    return AlertCounts(evaluations, len(records), len(webhook.calls))
