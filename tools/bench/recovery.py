@@ -17,12 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
 from rich.console import Console
 
 from citywatch.settings import env_name
-from services.kafka_grants import ADMIN_USER
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, scrape, stack_servers
 from tools.bench.readings import registry_with_stations
 from tools.bench.results import counter_total, rate
@@ -45,21 +42,8 @@ class RecoveryOptions(PartOptions):
 
 
 def feed_leaders(cluster: KafkaCluster, topic: str, avoid: int | None = None) -> dict[int, int]:
-    """Partition → leader of the feed topic, as a live node other than `avoid` knows it (-1: no leader); empty when
-    it could not be asked (the client may still try the dead node while the cluster fences it)."""
-    node = next(n for n in cluster.nodes if n.node_id != avoid)
-    kwargs = {**cluster.client_kwargs(ADMIN_USER), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
-    try:
-        admin = KafkaAdminClient(**kwargs, request_timeout_ms=5000)
-    except KafkaError:
-        return {}
-    try:
-        (described,) = admin.describe_topics([topic])
-        return {p["partition_index"]: p["leader_id"] for p in described["partitions"]}
-    except KafkaError:
-        return {}
-    finally:
-        admin.close()
+    """Partition → leader of the feed topic (see KafkaCluster.leaders)."""
+    return {partition: leader for (_, partition), leader in cluster.leaders([topic], avoid).items()}
 
 
 def run_recovery_bench(options: RecoveryOptions, console: Console) -> PartResult:

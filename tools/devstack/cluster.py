@@ -256,6 +256,29 @@ class KafkaCluster(Server):
         node = self.node(node_id)
         node.spawn(self.command_of(node))
 
+    def leaders(self, topic_names: list[str], avoid: int | None = None) -> dict[tuple[str, int], int]:
+        """(topic, partition) → leading node (-1: none), as a live node other than `avoid` knows it; empty when it
+        could not be asked (a client may still try a killed node while the cluster fences it)."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        node = next(n for n in self.nodes if n.node_id != avoid)
+        kwargs = {**self.client_kwargs(), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
+        try:
+            admin = KafkaAdminClient(**kwargs, client_id="citywatch-cluster", request_timeout_ms=5000)
+        except KafkaError:
+            return {}
+        try:
+            return {
+                (topic["name"], p["partition_index"]): p["leader_id"]
+                for topic in admin.describe_topics(topic_names)
+                for p in topic["partitions"]
+            }
+        except KafkaError:
+            return {}
+        finally:
+            admin.close()
+
     # --- topics, users and ACLs -----------------------------------------------------------------------------------------
     @contextmanager
     def admin(self) -> Iterator[Any]:
