@@ -2,8 +2,7 @@
 SCRAM-SHA-512, authorization on, replication 3, min ISR 2; the users and ACLs of `services/kafka_grants.py`; and
 citywatch's processes and tools on it, each as its own user. `pytest -m cluster` runs these alone.
 
-The cluster starts once for the module and stops after it; each test isolates itself by topic prefix (the users are
-the cluster's, their ACLs accumulate per prefix).
+The cluster starts once for this folder (conftest.py); each test isolates itself by topic prefix (deployment.py).
 """
 
 from __future__ import annotations
@@ -14,14 +13,11 @@ import json
 import os
 import ssl
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import (
     AuthorizationError,
     KafkaError,
@@ -29,67 +25,15 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from citywatch.site_registry import load_registry
-from citywatch.topics import Topics
 from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
+from tests.integration.cluster.deployment import Deployment
 from tests.integration.conftest import rule_evaluation
 from tests.integration.kafka_reads import read_feed_until, read_until
 from tests.integration.test_broker_outage import post_until_accepted
 from tools.devstack.cluster import KafkaCluster
-from tools.devstack.config import CLUSTER, REPO_ROOT, StackConfig
-
-pytestmark = pytest.mark.cluster
-
-REGISTRY = load_registry(REPO_ROOT / "registry/wujiang-sample.yaml")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[KafkaCluster]:
-    kafka = KafkaCluster(CLUSTER)
-    try:
-        kafka.start()
-        yield kafka
-    finally:
-        kafka.stop()
-
-
-class Deployment:
-    """One test's topic prefix on the cluster, its topics (3 replicas) and every user's grants on them."""
-
-    def __init__(self, cluster: KafkaCluster, partitions: int = 3) -> None:
-        self.cluster = cluster
-        self.id = f"c{uuid.uuid4().hex[:10]}"
-        self.topics = Topics(self.id)
-        self.app_id = f"{self.id}-worker"
-        cluster.ensure_deployment(
-            REGISTRY, self.topics, partitions, worker_app_id=self.app_id, alerts_group_id=f"{self.id}-alerts"
-        )
-
-    def producer(self, user: str, **options: Any) -> KafkaProducer:
-        return KafkaProducer(**self.cluster.client_kwargs(user), acks="all", max_block_ms=15_000, **options)
-
-    def read_all(self, user: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[bytes]:
-        """Every value of `topic` (by partition, no group) once `expected` are there."""
-        consumer = KafkaConsumer(**self.cluster.client_kwargs(user), enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            values: list[bytes] = []
-            deadline = time.monotonic() + timeout_s
-            while len(values) < expected and time.monotonic() < deadline:
-                for records in consumer.poll(timeout_ms=500).values():
-                    values += [r.value for r in records]
-            return values
-        finally:
-            consumer.close()
-
-
-@pytest.fixture
-def deployment(cluster: KafkaCluster) -> Deployment:
-    return Deployment(cluster)
+from tools.devstack.config import CLUSTER, StackConfig
 
 
 def test_every_listener_wants_scram_over_tls(cluster: KafkaCluster) -> None:
