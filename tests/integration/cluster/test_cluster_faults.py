@@ -8,41 +8,49 @@ again 30 s later, then one worker is SIGKILLed and started again (as Kubernetes 
 Afterwards every indicator bucket and table key equals an uninterrupted single-worker run over the same readings
 (nothing lost, nothing counted twice); the gateway answered 202 for each reading exactly once (a 503 claims nothing,
 and a retried batch is not counted twice); and the alert service published each transition once and called the
-webhook once per notifying transition.
+webhook once per notifying transition. Then `citywatch report` (as `citywatch-report`) reads the run's indicators and
+alerts over SASL_SSL, and its headline figures equal a recomputation from the topic.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, WORKER_USER
+from citywatch.schemas.indicator import records_in
+from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
+from tests.integration.cli_runs import run_citywatch
 from tests.integration.cluster.deployment import Deployment
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import (
     SHANGHAI,
+    START,
     Input,
     Run,
     assert_each_transition_once,
     assert_same,
     has_partitions,
+    read_all,
     reference_run,
     results,
     scenario_inputs,
     source_topics,
     wait_for,
 )
+from tests.unit.report.recompute import assert_headlines_match, current, headlines
 from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import StackConfig
+from tools.report.figures import Period
 
 # The reference run (setup, on the test stack's single broker) and the replay on the cluster take a few minutes
 # each on 2 cores; every wait inside is bounded and says what it waited for.
@@ -56,6 +64,7 @@ BROKER_KILL_AT = 0.25  # share of the readings accepted when the leading node is
 BROKER_DOWN_S = 30.0
 WORKER_KILL_AT = 0.65
 WORKER_DOWN_S = 5.0  # Kubernetes restarts a killed container after a short back-off
+REPORT_PERIOD = Period(START.date(), (START + timedelta(hours=REPLAY_HOURS)).date() - timedelta(days=1))
 
 
 @dataclass
@@ -227,6 +236,7 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
         counts = assert_each_transition_once(kafka, topics, alerts, deployment.alerts_group_id, webhook)
     finally:
         iso.close()
+    report = _report_as_its_own_user(cluster, deployment, tmp_path / "report")
     print(
         f"\n{len(replay_inputs):,} readings through the gateway into {WORKERS} workers ({PARTITIONS} partitions per "
         f"feed topic): node {victim} (leading {led} of {len(leaders)} feed partitions) SIGKILLed at "
@@ -236,8 +246,22 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
         f"duplicates of an earlier try; posted in {posted_in:.0f} s, counted in {replayed_in:.0f} s; "
         f"{len(run.indicators):,} indicator buckets and {len(run.table):,} table keys equal the single worker's; "
         f"{counts.evaluations:,} rule evaluations, {counts.transitions} alert transitions, "
-        f"{counts.webhook_calls} webhook calls, none twice"
+        f"{counts.webhook_calls} webhook calls, none twice; the report as citywatch-report: {report}"
     )
+
+
+def _report_as_its_own_user(cluster: KafkaCluster, deployment: Deployment, out: Path) -> dict[str, str]:
+    """`citywatch report` over SASL_SSL as `citywatch-report` (it may only read indicators and alerts) for the
+    replay's whole days: its headline figures equal a recomputation from the topic as the admin reads it."""
+    env = {**os.environ, **cluster.client_env(REPORT_USER), "CITYWATCH_TOPIC_PREFIX": deployment.id}
+    args = ["--from", str(REPORT_PERIOD.start), "--to", str(REPORT_PERIOD.end), "--out", str(out)]
+    done = run_citywatch(["report", *args, "--alerts-topic", deployment.topics.alerts], env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = headlines(out / "index.html")
+    indicators = read_all(cluster.client_kwargs(ADMIN_USER), deployment.topics.indicators)
+    records = [record for _, value in indicators if value for record in records_in(value)]
+    assert_headlines_match(shown, current(records, REPORT_PERIOD), REPORT_PERIOD)
+    return shown
 
 
 def _led_by_live_nodes(cluster: KafkaCluster, topic_names: list[str], lost: int) -> bool:
