@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
+from prometheus_client.parser import text_string_to_metric_families
 
 from citywatch.feeds import SITE_FIELDS
 from citywatch.schemas.indicator import record_dicts_in
@@ -37,6 +38,8 @@ REPLAY_HOURS = 240
 # The SIGKILL fault's replay (issue 8): 100,145 readings, about 83 simulated days.
 FAULT_REPLAY_HOURS = 1987
 REPLAY_PARTITIONS = 4
+# What the worker's stall watch logs before it exits for its supervisor to restart it (streams/faust_workarounds/stall.py).
+STALL_EXIT = "exiting so that its supervisor"
 
 
 @dataclass(frozen=True)
@@ -147,8 +150,8 @@ def wait_until_consumed(
 ) -> None:
     """Until the group has committed every partition of `topic_names` to its end, stable over two polls (the
     district stage's input grows while the feeds are processed). Fails at once, with the end of its log, when one of
-    `processes` (the group's members) has exited: nothing would consume the rest; when `supervised`, starts it again
-    instead, as Kubernetes or systemd would (a worker exits on purpose when its consumer stalls)."""
+    `processes` (the group's members) has exited: nothing would consume the rest; when `supervised` and the worker's
+    stall watch made it exit on purpose, starts it again instead, as Kubernetes or systemd would."""
     deadline = time.monotonic() + timeout_s
     stable = 0
     last: dict[TopicPartition, int] = {}
@@ -157,9 +160,9 @@ def wait_until_consumed(
         for proc in processes:
             if proc.process.is_running():
                 continue
-            if not supervised:
+            if not (supervised and STALL_EXIT in log_tail(proc)):
                 raise AssertionError(f"{proc.name} exited while {group} had records to consume:\n{log_tail(proc)}")
-            print(f"\n{proc.name} exited; started again, as its supervisor would:\n{log_tail(proc, 5)}")
+            print(f"\n{proc.name} exited (stall watch); started again, as its supervisor would:\n{log_tail(proc, 5)}")
             proc.start(wait_s=90)
         try:
             ends = _end_offsets(kafka, topic_names)
@@ -344,9 +347,20 @@ def worker_metrics(port: int | None) -> str:
     return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
 
 
-def has_partitions(worker: CitywatchProcess) -> bool:
-    """Whether the worker's group has assigned it partitions (its /metrics says so)."""
-    return "citywatch_worker_assigned_partitions{" in worker_metrics(worker.metrics_port)
+def has_partitions(worker: CitywatchProcess, of_topics: Iterable[str] = ()) -> bool:
+    """Whether the worker's group has assigned it partitions (of one of `of_topics`, when given), as its /metrics
+    says; False while it does not answer."""
+    try:
+        text = worker_metrics(worker.metrics_port)
+    except httpx.HTTPError:
+        return False
+    wanted = set(of_topics)
+    return any(
+        sample.value > 0 and (not wanted or sample.labels["topic"] in wanted)
+        for family in text_string_to_metric_families(text)
+        if family.name == "citywatch_worker_assigned_partitions"
+        for sample in family.samples
+    )
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,7 @@ class KafkaCluster(Server):
         kwargs = {**self.client_kwargs(), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
         try:
             admin = KafkaAdminClient(**kwargs, client_id="citywatch-cluster", request_timeout_ms=5000)
-        except KafkaError:
+        except (KafkaError, OSError):
             return {}
         try:
             return {
@@ -274,7 +274,7 @@ class KafkaCluster(Server):
                 for topic in admin.describe_topics(topic_names)
                 for p in topic["partitions"]
             }
-        except KafkaError:
+        except (KafkaError, OSError):
             return {}
         finally:
             admin.close()

@@ -1,36 +1,41 @@
 """Faults a cluster has, during a replay through the gateway into three workers (issue 20).
 
-Over 50,000 readings of every feed go through the gateway (as `citywatch-ingest`, acks=all, min ISR 2) into three
-workers of one group (each as `citywatch-worker`), with the alert service (as `citywatch-alerts`) and a webhook
-receiver behind them. While the readings arrive, the node leading the most feed partitions is SIGKILLed and started
-again 30 s later, then one worker is SIGKILLed and started again (as Kubernetes would).
+Over 50,000 readings of every feed go through the gateway (as `citywatch-ingest`, acks=all, min ISR 2), sent by the
+departments at once (gateway_replay.py), into three workers of one group (each as `citywatch-worker`), with the alert
+service (as `citywatch-alerts`) and a webhook receiver behind them. While the readings arrive, the node leading the
+most feed partitions is SIGKILLed and started again 30 s later, then one worker holding feed partitions is SIGKILLed
+and started again (as Kubernetes would).
 
-Afterwards every indicator bucket and table key equals an uninterrupted single-worker run over the same readings
-(nothing lost, nothing counted twice); the gateway answered 202 for each reading exactly once (a 503 claims nothing,
-and a retried batch is not counted twice); and the alert service published each transition once and called the
-webhook once per notifying transition. Then `citywatch report` (as `citywatch-report`) reads the run's indicators and
-alerts over SASL_SSL, and its headline figures equal a recomputation from the topic.
+Afterwards every reading the gateway answered 202 for is on its feed topic (a request meeting the election is
+answered 503 + Retry-After, nothing from it claimed, and sent again); every indicator bucket and table key equals an
+uninterrupted single-worker run over the same readings (nothing lost, nothing counted twice); and the alert service
+published each transition once and called the webhook once per notifying transition. Then `citywatch report` (as
+`citywatch-report`) reads the run's indicators and alerts over SASL_SSL; its headline figures, alerts fired
+included, equal a recomputation from the topics.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
+from citywatch.feeds import FEEDS
+from citywatch.schemas.feed_batch import record_dicts_of
 from citywatch.schemas.indicator import records_in
+from citywatch.topics import Topics
+from services.kafka_client import Connection
 from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
 from tests.integration.cluster.deployment import Deployment
+from tests.integration.cluster.gateway_replay import GatewayReplay
 from tests.integration.webhook_receiver import WebhookReceiver
 from tests.integration.worker_runs import (
     SHANGHAI,
@@ -50,6 +55,7 @@ from tests.integration.worker_runs import (
 from tests.unit.report.recompute import assert_headlines_match, current, headlines
 from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import StackConfig
+from tools.devstack.stack import CitywatchProcess
 from tools.report.figures import Period
 
 # The reference run (setup, on the test stack's single broker) and the replay on the cluster take a few minutes
@@ -63,90 +69,9 @@ PACE = 500  # readings/s the department side sends at: about what three workers 
 BROKER_KILL_AT = 0.25  # share of the readings accepted when the leading node is killed
 BROKER_DOWN_S = 30.0
 WORKER_KILL_AT = 0.65
+ACK_TIMEOUT_S = 3  # the gateway's wait for acks=all: shorter than an election, so a request meeting one gets a 503
 WORKER_DOWN_S = 5.0  # Kubernetes restarts a killed container after a short back-off
 REPORT_PERIOD = Period(START.date(), (START + timedelta(hours=REPLAY_HOURS)).date() - timedelta(days=1))
-
-
-@dataclass
-class GatewayReplay:
-    """The readings posted through the gateway in emission order: one request per simulated day, feed and department
-    (at most the gateway's batch limit), at `pace` readings/s, honouring Retry-After after a 503 as a well-behaved
-    publisher does. Runs in a thread; counts what the gateway answered."""
-
-    gateway: str
-    keys: dict[str, str]
-    inputs: list[Input]
-    pace: float
-    batch_limit: int = 1000
-    accepted: int = 0
-    duplicates: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    error: BaseException | None = None
-    _thread: threading.Thread | None = None
-
-    def requests(self) -> Iterator[tuple[str, str, list[Input]]]:
-        days: dict[date, dict[tuple[str, str], list[Input]]] = {}
-        for item in self.inputs:
-            days.setdefault(item.at.astimezone(SHANGHAI).date(), {}).setdefault(
-                (item.feed, item.department), []
-            ).append(item)
-        for lanes in days.values():
-            for (feed, department), items in lanes.items():
-                for start in range(0, len(items), self.batch_limit):
-                    yield feed, department, items[start : start + self.batch_limit]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="gateway-replay", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        started, sent = time.monotonic(), 0
-        try:
-            with httpx.Client(timeout=60) as client:
-                for feed, department, items in self.requests():
-                    self._post(client, feed, department, [i.record for i in items])
-                    sent += len(items)
-                    ahead = sent / self.pace - (time.monotonic() - started)
-                    if ahead > 0:
-                        time.sleep(ahead)
-        except BaseException as exc:  # the test thread reports it
-            self.error = exc
-
-    def _post(self, client: httpx.Client, feed: str, department: str, records: list[object]) -> None:
-        url = f"{self.gateway}/v1/feeds/{feed}/readings/batch"
-        headers = {"Authorization": f"Bearer {self.keys[department]}"}
-        deadline = time.monotonic() + 180
-        while True:
-            assert time.monotonic() < deadline, f"a {feed} batch of {department} was not accepted within 180 s"
-            try:
-                response = client.post(url, json=records, headers=headers)
-            except httpx.TimeoutException:
-                self.statuses[0] += 1  # no answer: sent again; the gateway's dedup answers for what it had accepted
-                continue
-            self.statuses[response.status_code] += 1
-            if response.status_code == 202:
-                body = response.json()
-                self.accepted += body["accepted"]
-                self.duplicates += body["duplicates"]
-                return
-            assert response.status_code == 503, f"{feed} batch of {department}: {response.status_code} {response.text}"
-            time.sleep(min(float(response.headers["Retry-After"]), 2.0))
-
-    @property
-    def answered(self) -> int:
-        return self.accepted + self.duplicates
-
-    def running(self) -> bool:
-        if self.error is not None:
-            raise AssertionError(f"the gateway replay failed: {self.error!r}") from self.error
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait_for_share(self, share: float, timeout_s: float) -> None:
-        wait_for(
-            lambda: not self.running() or self.answered >= share * len(self.inputs),
-            timeout_s,
-            f"the gateway to accept {share:.0%} of the readings",
-        )
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +96,11 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
     assert len(replay_inputs) >= 50_000
     deployment = Deployment(cluster, PARTITIONS)
     topics, kafka = deployment.topics, cluster.client_kwargs(ADMIN_USER)
+    sources = source_topics(topics, replay_inputs)  # the feed topics, then the district stage's contributions
+    feed_topics = sources[:-1]
     iso = Isolation(stack, tmp_path)  # the test stack's Redis (keys, dedup, alert lifecycle); the cluster's Kafka
     iso.id, iso.partitions = deployment.id, PARTITIONS
+    replay: GatewayReplay | None = None
     try:
         workers = [
             iso.start(
@@ -197,7 +125,7 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
             "CITYWATCH_INGEST_PORT",
             health_path="/healthz",
             **cluster.client_env(GATEWAY_USER),
-            CITYWATCH_KAFKA_ACK_TIMEOUT_S="8",
+            CITYWATCH_KAFKA_ACK_TIMEOUT_S=str(ACK_TIMEOUT_S),
         )
         departments = sorted({i.department for i in replay_inputs})
         replay = GatewayReplay(
@@ -207,63 +135,122 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
         replay.start()
 
         replay.wait_for_share(BROKER_KILL_AT, 300)
-        feed_topics = source_topics(topics, replay_inputs)[:-1]
-        leaders = cluster.leaders(feed_topics)
-        victim, led = Counter(leaders.values()).most_common(1)[0]
-        cluster.kill(victim)
-        killed_at = time.monotonic()
-        wait_for(lambda: _led_by_live_nodes(cluster, feed_topics, victim), BROKER_DOWN_S, "new leaders")
-        election_s = time.monotonic() - killed_at
-        time.sleep(max(0.0, killed_at + BROKER_DOWN_S - time.monotonic()))
-        cluster.revive(victim)
-        cluster.wait_healthy()
-
+        outage = _lose_the_leading_node(cluster, feed_topics)
         replay.wait_for_share(WORKER_KILL_AT, 300)
-        lost_worker = workers[1]
-        assert has_partitions(lost_worker), "the worker to be killed has no partitions: its loss would test nothing"
-        lost_worker.kill()
-        time.sleep(WORKER_DOWN_S)
-        lost_worker.start(wait_s=90)
+        worker_lost_at = _lose_a_worker(workers[1], feed_topics, replay)
 
         wait_for(lambda: not replay.running(), 600, "the gateway replay to finish")
         posted_in = time.monotonic() - started
-        assert replay.answered == len(replay_inputs), (
-            f"the gateway answered 202 for {replay.answered} of {len(replay_inputs)} readings"
-        )
+        repeats = _every_reading_on_its_feed_topic(kafka, topics, replay_inputs)
         run = results(iso, topics, replay_inputs, kafka, timeout_s=600, supervised=True)
         replayed_in = time.monotonic() - started
         assert_same(run, replay_reference)
         counts = assert_each_transition_once(kafka, topics, alerts, deployment.alerts_group_id, webhook)
     finally:
+        if replay is not None:
+            replay.stop()
         iso.close()
     report = _report_as_its_own_user(cluster, deployment, tmp_path / "report")
     print(
-        f"\n{len(replay_inputs):,} readings through the gateway into {WORKERS} workers ({PARTITIONS} partitions per "
-        f"feed topic): node {victim} (leading {led} of {len(leaders)} feed partitions) SIGKILLed at "
-        f"{BROKER_KILL_AT:.0%} (new leaders after {election_s:.1f} s) and back after {BROKER_DOWN_S:.0f} s, a worker "
-        f"SIGKILLed at {WORKER_KILL_AT:.0%}; "
-        f"gateway answers {dict(replay.statuses)} (0: no answer), {replay.duplicates} readings answered as "
-        f"duplicates of an earlier try; posted in {posted_in:.0f} s, counted in {replayed_in:.0f} s; "
-        f"{len(run.indicators):,} indicator buckets and {len(run.table):,} table keys equal the single worker's; "
-        f"{counts.evaluations:,} rule evaluations, {counts.transitions} alert transitions, "
+        f"\n{len(replay_inputs):,} readings through the gateway ({len(departments)} departments at once, "
+        f"{PACE}/s) into {WORKERS} workers ({PARTITIONS} partitions per feed topic): node {outage.node} "
+        f"(leading {outage.led} of {outage.partitions} feed partitions, the most or tied) SIGKILLed at "
+        f"{BROKER_KILL_AT:.0%} accepted, new leaders after {outage.election_s:.1f} s, back after "
+        f"{BROKER_DOWN_S:.0f} s; a worker SIGKILLed at {worker_lost_at:.0%} accepted. Gateway "
+        f"answers {dict(replay.statuses)} (0: no answer), {replay.duplicates} readings answered as duplicates of an "
+        f"earlier try, {repeats} repeats on the feed topics; posted in {posted_in:.0f} s, counted in "
+        f"{replayed_in:.0f} s; {len(run.indicators):,} indicator buckets and {len(run.table):,} table keys equal the "
+        f"single worker's; {counts.evaluations:,} rule evaluations, {counts.transitions} alert transitions, "
         f"{counts.webhook_calls} webhook calls, none twice; the report as citywatch-report: {report}"
     )
 
 
+@dataclass(frozen=True)
+class Outage:
+    node: int
+    led: int  # feed partitions it led
+    partitions: int  # feed partitions in all
+    election_s: float  # kill → every feed partition led by a live node
+
+
+def _lose_the_leading_node(cluster: KafkaCluster, feed_topics: list[str]) -> Outage:
+    """SIGKILL the node leading the most feed partitions (ties: the first), wait for new leaders, start it again
+    BROKER_DOWN_S after the kill (also when a wait fails: the package's other tests need all three nodes)."""
+    expected = len(feed_topics) * PARTITIONS
+    leaders: dict[tuple[str, int], int] = {}
+
+    def led_by_live_nodes(lost: int | None = None) -> bool:
+        leaders.clear()
+        leaders.update(cluster.leaders(feed_topics, avoid=lost))
+        return len(leaders) == expected and all(leader not in (lost, -1) for leader in leaders.values())
+
+    wait_for(led_by_live_nodes, 30, "every feed partition to have a leader")
+    victim, led = Counter(leaders.values()).most_common(1)[0]
+    cluster.kill(victim)
+    killed_at = time.monotonic()
+    try:
+        wait_for(lambda: led_by_live_nodes(victim), BROKER_DOWN_S, f"new leaders for node {victim}'s partitions")
+        election_s = time.monotonic() - killed_at
+        time.sleep(max(0.0, killed_at + BROKER_DOWN_S - time.monotonic()))
+    finally:
+        cluster.revive(victim)
+        cluster.wait_healthy()
+    return Outage(victim, led, expected, election_s)
+
+
+def _lose_a_worker(worker: CitywatchProcess, feed_topics: list[str], replay: GatewayReplay) -> float:
+    """SIGKILL a worker that holds feed partitions while readings still arrive, and start it again after
+    WORKER_DOWN_S; the share of the readings the gateway had accepted then."""
+    wait_for(lambda: has_partitions(worker, feed_topics), 60, "the worker to be lost to hold feed partitions")
+    assert replay.running(), "the replay ended before a worker could be lost"
+    share = replay.answered / len(replay.inputs)
+    worker.kill()
+    time.sleep(WORKER_DOWN_S)
+    worker.start(wait_s=90)
+    return share
+
+
+def _every_reading_on_its_feed_topic(kafka: Connection, topics: Topics, inputs: list[Input]) -> int:
+    """Every reading the gateway answered 202 for is on its feed topic, acknowledged by two replicas: the topics
+    hold exactly the readings sent (by event id), a batch sent again after a 503 or a timeout possibly twice (the
+    worker drops such repeats). Returns how many repeats there are."""
+    sent: dict[str, Counter[str]] = {}
+    for item in inputs:
+        event_id = FEEDS[item.feed].record.model_validate(item.record).event_id
+        sent.setdefault(topics.feed(item.feed, item.department), Counter())[event_id] += 1
+    repeats = 0
+    for topic, expected in sent.items():
+        feed = next(i.feed for i in inputs if topics.feed(i.feed, i.department) == topic)
+        found = Counter(
+            FEEDS[feed].record.model_validate(record).event_id
+            for _, value in read_all(kafka, topic)
+            if value is not None
+            for record in record_dicts_of(value)
+        )
+        assert set(found) == set(expected), f"{topic}: {len(set(expected) - set(found))} readings sent, not there"
+        repeats += (found - expected).total()
+    return repeats
+
+
 def _report_as_its_own_user(cluster: KafkaCluster, deployment: Deployment, out: Path) -> dict[str, str]:
     """`citywatch report` over SASL_SSL as `citywatch-report` (it may only read indicators and alerts) for the
-    replay's whole days: its headline figures equal a recomputation from the topic as the admin reads it."""
+    replay's whole days: its headline figures equal a recomputation from the topics as the admin reads them."""
     env = {**os.environ, **cluster.client_env(REPORT_USER), "CITYWATCH_TOPIC_PREFIX": deployment.id}
     args = ["--from", str(REPORT_PERIOD.start), "--to", str(REPORT_PERIOD.end), "--out", str(out)]
     done = run_citywatch(["report", *args, "--alerts-topic", deployment.topics.alerts], env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     shown = headlines(out / "index.html")
-    indicators = read_all(cluster.client_kwargs(ADMIN_USER), deployment.topics.indicators)
-    records = [record for _, value in indicators if value for record in records_in(value)]
+    kafka = cluster.client_kwargs(ADMIN_USER)
+    records = [
+        record for _, value in read_all(kafka, deployment.topics.indicators) if value for record in records_in(value)
+    ]
     assert_headlines_match(shown, current(records, REPORT_PERIOD), REPORT_PERIOD)
+    fired = {
+        alert["transition_id"]
+        for alert in (json.loads(value) for _, value in read_all(kafka, deployment.topics.alerts) if value)
+        if alert["status"] == "firing"
+        and not alert.get("historical", False)
+        and datetime.fromtimestamp(float(alert["event_time"]), SHANGHAI).date() in REPORT_PERIOD
+    }
+    assert shown["alerts_fired"] == str(len(fired)), (shown["alerts_fired"], len(fired))
     return shown
-
-
-def _led_by_live_nodes(cluster: KafkaCluster, topic_names: list[str], lost: int) -> bool:
-    leaders = cluster.leaders(topic_names, avoid=lost)
-    return bool(leaders) and all(leader not in (lost, -1) for leader in leaders.values())
