@@ -1,5 +1,6 @@
 """The cluster profile's TLS: a certificate authority of its own and the nodes' certificate, made with the JDK's
-`keytool` (Java is already what the brokers run on), kept in the run directory and reused while they are valid.
+`keytool` (Java is already what the brokers run on), kept in the run directory and reused while all four files
+are there (valid for VALID_DAYS; delete the directory to make a new set).
 
 - `ca.p12` holds the CA's key; `ca.pem` its certificate, which every client trusts (`CITYWATCH_KAFKA_SSL_CAFILE`).
 - `node.p12` holds the nodes' key and certificate (CN `citywatch-kafka`, for 127.0.0.1 and localhost), signed by the
@@ -14,6 +15,8 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from services.kafka_security import write_private
 
 NODE_NAME = "CN=citywatch-kafka"
 """The nodes' certificate subject: their principal on the controller listener (`User:CN=citywatch-kafka`)."""
@@ -62,8 +65,7 @@ def cluster_tls(directory: Path) -> ClusterTls:
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.iterdir():  # half of a set from an interrupted run is no use
         leftover.unlink()
-    tls.password_file.touch(mode=0o600)
-    tls.password_file.write_text(secrets.token_urlsafe(24))
+    write_private(tls.password_file, secrets.token_urlsafe(24))
     ca_store, csr, signed = directory / "ca.p12", directory / "node.csr", directory / "node.pem"
 
     def keytool(*args: str | Path) -> None:
