@@ -169,6 +169,11 @@ def grant_acls(user: str, grant: Grant) -> list[ACL]:
     ]
 
 
+def acls_of(grants: Mapping[str, Iterable[Grant]]) -> set[ACL]:
+    """Every ACL the users' grants give."""
+    return {acl for user, user_grants in grants.items() for grant in user_grants for acl in grant_acls(user, grant)}
+
+
 def apply_grants(
     admin: KafkaAdminClient, grants: Mapping[str, Iterable[Grant]], passwords: Mapping[str, str], wait_s: float = 30.0
 ) -> None:
@@ -179,7 +184,7 @@ def apply_grants(
     if missing:
         raise KeyError(f"no Kafka password for {missing}")
     _ensure_users(admin, {user: passwords[user] for user in grants})
-    wanted = {acl for user, user_grants in grants.items() for grant in user_grants for acl in grant_acls(user, grant)}
+    wanted = acls_of(grants)
     _raise_failures(admin.create_acls(sorted(wanted, key=repr)), "creating ACLs")
     deadline = time.monotonic() + wait_s
     while True:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -30,6 +30,7 @@ from tests.integration.webhook_receiver import WebhookReceiver
 from tools.devstack.config import StackConfig
 from tools.devstack.stack import CitywatchProcess
 
+T = TypeVar("T")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 3, 3, 0, tzinfo=SHANGHAI)  # a Monday
 # The replay of the worker tests (test_worker_state, test_fault_worker_kill): every feed for ten simulated days,
@@ -229,12 +230,13 @@ def final_table(kafka: Connection, app_id: str) -> dict[str, Any]:
     return out
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    """Poll `condition` until it gives a true value, and return that value."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if condition():
-                return
+            if answer := condition():
+                return answer
         except KafkaTimeoutError:
             pass  # a condition reading the broker: it answers the next poll
         time.sleep(0.2)

@@ -37,7 +37,7 @@ from citywatch.settings import env_name
 from citywatch.standards.averages import validity_rules
 from tools.bench.harness import BenchRun, BenchTimeout, Deadline, PartOptions, stack_servers
 from tools.bench.readings import FIRST_HOUR, calm_reading, registry_with_stations
-from tools.bench.results import counter_total, rate
+from tools.bench.results import READINGS_METRIC, counter_total, rate
 from tools.bench.stats import Figure, Pacer, PartResult, backlog_growth, percentiles
 
 LATENCY_TARGET_MS = 250.0
@@ -49,7 +49,6 @@ SEED_PM25 = 70.0
 """A probe station's hours before its probe: under the 75 µg/m³ of both paths (GB 3095-2012 Grade II on the bench's
 dates, and the Prometheus rule), so only the probe's hour can make either fire."""
 PROM_THRESHOLD = 75
-READINGS_METRIC = "citywatch_worker_readings_total"
 WARMUP_LIMIT_S = 180.0
 
 

@@ -22,11 +22,9 @@ from rich.console import Console
 from citywatch.settings import env_name
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, scrape, stack_servers
 from tools.bench.readings import registry_with_stations
-from tools.bench.results import counter_total, rate
+from tools.bench.results import READINGS_METRIC, counter_total, rate
 from tools.bench.stats import Figure, PartResult
 from tools.devstack.cluster import KafkaCluster
-
-READINGS_METRIC = "citywatch_worker_readings_total"
 
 
 @dataclass
@@ -39,11 +37,6 @@ class RecoveryOptions(PartOptions):
     poll_s: float = 0.2
     profile: str = "cluster"
     timeout_s: float = field(default=1800.0, kw_only=True)
-
-
-def feed_leaders(cluster: KafkaCluster, topic: str, avoid: int | None = None) -> dict[int, int]:
-    """Partition → leader of the feed topic (see KafkaCluster.leaders)."""
-    return {partition: leader for (_, partition), leader in cluster.leaders([topic], avoid).items()}
 
 
 def run_recovery_bench(options: RecoveryOptions, console: Console) -> PartResult:
@@ -109,9 +102,9 @@ def measure(
         deadline.check("a quarter of the readings counted")
         time.sleep(o.poll_s)
     before = rate(done - first[1], time.monotonic() - first[0]) if first else None
-    leaders = feed_leaders(cluster, run.feed_topic)
+    leaders = cluster.leaders([run.feed_topic])
     victim = Counter(leaders.values()).most_common(1)[0][0]
-    led = sorted(p for p, leader in leaders.items() if leader == victim)
+    led = sorted(p for (_, p), leader in leaders.items() if leader == victim)
     killed_at = time.monotonic()
     cluster.kill(victim)
     at_kill = counted()
@@ -119,8 +112,7 @@ def measure(
     output_count = 0.0
     while (done := counted()) < o.readings:
         now = time.monotonic()
-        leaders = feed_leaders(cluster, run.feed_topic, avoid=victim) if elected_at is None else {}
-        if elected_at is None and leaders and all(leader not in (victim, -1) for leader in leaders.values()):
+        if elected_at is None and cluster.live_leaders(leaders.keys(), victim) is not None:
             elected_at, at_election = now, done
         if elected_at is not None and output_at is None and done > at_election:
             output_at, output_count = now, done

@@ -12,6 +12,9 @@ WORKER_TARGET = 0.8
 
 RESULT_SCHEMA = "citywatch.bench.worker/1"
 
+READINGS_METRIC = "citywatch_worker_readings_total"
+"""The worker's readings counter (streams/metrics.py), which the benchmarks poll on /metrics."""
+
 
 def rate(records: float, seconds: float) -> float | None:
     """Records per second; None when no time elapsed (nothing to divide by)."""

@@ -22,10 +22,8 @@ from rich.progress import Progress, TaskID
 from citywatch.settings import env_name
 from tools.bench.harness import BenchRun, Deadline, PartOptions, counted_progress, read_rss, scrape, stack_servers
 from tools.bench.readings import registry_with_stations
-from tools.bench.results import counter_total, rate
+from tools.bench.results import READINGS_METRIC, counter_total, rate
 from tools.bench.stats import Figure, PartResult
-
-READINGS_METRIC = "citywatch_worker_readings_total"
 
 
 @dataclass

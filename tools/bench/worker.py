@@ -49,6 +49,7 @@ from tools.bench.readings import (
     registry_with_stations,
 )
 from tools.bench.results import (
+    READINGS_METRIC,
     WORKER_TARGET,
     ConsumerRate,
     WorkerBenchResult,
@@ -65,7 +66,6 @@ from tools.devstack.servers import ManagedProcess, ServerStartError, http_ok
 from tools.devstack.stack import Stack
 
 CONSUMERS = ("bare", "empty_agent", "worker")
-READINGS_METRIC = "citywatch_worker_readings_total"
 EVALUATIONS_METRIC = "citywatch_worker_rule_evaluations_total"
 TIMELINE_STEP_S = 10.0
 

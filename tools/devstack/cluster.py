@@ -13,16 +13,16 @@ import secrets
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from citywatch.settings import env_name
 from citywatch.site_registry import Registry
 from citywatch.topics import Topics
 from services.kafka_grants import ADMIN_USER, kafka_grants
-from services.kafka_security import acls_on, apply_grants, department_credentials, grant_acls, write_private
+from services.kafka_security import acls_of, acls_on, apply_grants, department_credentials, write_private
 from services.topic_admin import ensure_topics, topic_configs
 from tools.devstack.certificates import NODE_NAME, ClusterTls, cluster_tls
 from tools.devstack.config import REPO_ROOT, StackConfig
@@ -37,6 +37,7 @@ from tools.devstack.servers import (
 )
 
 REPLICATION = 3
+T = TypeVar("T")
 
 
 class KafkaNode:
@@ -114,10 +115,11 @@ class KafkaCluster(Server):
             return departments[user]
         return self.password_file(user).read_text().strip()
 
-    def client_kwargs(self, user: str = ADMIN_USER) -> dict[str, Any]:
-        """Keywords of a kafka-python or aiokafka client connecting as `user`."""
+    def client_kwargs(self, user: str = ADMIN_USER, node: KafkaNode | None = None) -> dict[str, Any]:
+        """Keywords of a kafka-python or aiokafka client connecting as `user` (to `node` alone, when given: a client
+        bootstrapped at one node asks that node)."""
         return {
-            "bootstrap_servers": self.config.kafka_bootstrap,
+            "bootstrap_servers": self.config.kafka_bootstrap if node is None else f"127.0.0.1:{node.client_port}",
             "security_protocol": "SASL_SSL",
             "sasl_mechanism": "SCRAM-SHA-512",
             "sasl_plain_username": user,
@@ -215,17 +217,24 @@ class KafkaCluster(Server):
 
     def brokers(self) -> set[int]:
         """The node ids the cluster's metadata lists as live brokers (empty when it does not answer)."""
+        answer = self._ask(lambda admin: {int(b["broker_id"]) for b in admin.describe_cluster()["brokers"]}, 3000)
+        return answer or set()
+
+    def _ask(self, question: Callable[[Any], T], timeout_ms: int, node: KafkaNode | None = None) -> T | None:
+        """`question(admin client)` as the admin user (of `node` alone, when given); None when it does not answer."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
         try:
-            admin = KafkaAdminClient(**self.client_kwargs(), request_timeout_ms=3000)
+            admin = KafkaAdminClient(
+                **self.client_kwargs(node=node), client_id="citywatch-cluster", request_timeout_ms=timeout_ms
+            )
         except (KafkaError, OSError):
-            return set()
+            return None
         try:
-            return {int(b["broker_id"]) for b in admin.describe_cluster()["brokers"]}
+            return question(admin)
         except (KafkaError, OSError):
-            return set()
+            return None
         finally:
             admin.close()
 
@@ -259,25 +268,27 @@ class KafkaCluster(Server):
     def leaders(self, topic_names: list[str], avoid: int | None = None) -> dict[tuple[str, int], int]:
         """(topic, partition) → leading node (-1: none), as a live node other than `avoid` knows it; empty when it
         could not be asked (a client may still try a killed node while the cluster fences it)."""
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
         node = next(n for n in self.nodes if n.node_id != avoid)
-        kwargs = {**self.client_kwargs(), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
-        try:
-            admin = KafkaAdminClient(**kwargs, client_id="citywatch-cluster", request_timeout_ms=5000)
-        except (KafkaError, OSError):
-            return {}
-        try:
-            return {
+        answer = self._ask(
+            lambda admin: {
                 (topic["name"], p["partition_index"]): p["leader_id"]
                 for topic in admin.describe_topics(topic_names)
                 for p in topic["partitions"]
-            }
-        except (KafkaError, OSError):
-            return {}
-        finally:
-            admin.close()
+            },
+            5000,
+            node,
+        )
+        return answer or {}
+
+    def live_leaders(
+        self, partitions: Collection[tuple[str, int]], lost: int | None = None
+    ) -> dict[tuple[str, int], int] | None:
+        """The leaders of `partitions` when each of them is led by a live node other than `lost` (as such a node
+        knows it); None while one is not, or the cluster does not answer."""
+        leaders = self.leaders(sorted({topic for topic, _ in partitions}), avoid=lost)
+        if all(leaders.get(p, -1) not in (lost, -1) for p in partitions):
+            return {p: leaders[p] for p in partitions}
+        return None
 
     # --- topics, users and ACLs -----------------------------------------------------------------------------------------
     @contextmanager
@@ -302,8 +313,7 @@ class KafkaCluster(Server):
         with self.admin() as admin:
             apply_grants(admin, grants, {user: self.password(user) for user in grants})
         names = set(topic_configs(topics, department_feeds, worker_app_id))
-        acls = {acl for user, user_grants in grants.items() for grant in user_grants for acl in grant_acls(user, grant)}
-        self.wait_until_every_node_sees(names, acls)
+        self.wait_until_every_node_sees(names, acls_of(grants))
         return {user: self.password_file(user) for user in grants if user not in department_feeds}
 
     def wait_until_every_node_sees(self, topic_names: set[str], acls: set[Any], wait_s: float = 30.0) -> None:
@@ -314,8 +324,7 @@ class KafkaCluster(Server):
 
         deadline = time.monotonic() + wait_s
         for node in self.nodes:
-            kwargs = {**self.client_kwargs(), "bootstrap_servers": f"127.0.0.1:{node.client_port}"}
-            admin = KafkaAdminClient(**kwargs, client_id="citywatch-cluster")
+            admin = KafkaAdminClient(**self.client_kwargs(node=node), client_id="citywatch-cluster")
             try:
                 while not (topic_names <= set(admin.list_topics()) and acls <= acls_on(admin)):
                     if time.monotonic() > deadline:

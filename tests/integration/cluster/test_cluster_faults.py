@@ -176,26 +176,20 @@ class Outage:
 def _lose_the_leading_node(cluster: KafkaCluster, feed_topics: list[str]) -> Outage:
     """SIGKILL the node leading the most feed partitions (ties: the first), wait for new leaders, start it again
     BROKER_DOWN_S after the kill (also when a wait fails: the package's other tests need all three nodes)."""
-    expected = len(feed_topics) * PARTITIONS
-    leaders: dict[tuple[str, int], int] = {}
-
-    def led_by_live_nodes(lost: int | None = None) -> bool:
-        leaders.clear()
-        leaders.update(cluster.leaders(feed_topics, avoid=lost))
-        return len(leaders) == expected and all(leader not in (lost, -1) for leader in leaders.values())
-
-    wait_for(led_by_live_nodes, 30, "every feed partition to have a leader")
+    partitions = {(topic, p) for topic in feed_topics for p in range(PARTITIONS)}
+    leaders = wait_for(lambda: cluster.live_leaders(partitions), 30, "every feed partition to have a leader")
     victim, led = Counter(leaders.values()).most_common(1)[0]
     cluster.kill(victim)
     killed_at = time.monotonic()
     try:
-        wait_for(lambda: led_by_live_nodes(victim), BROKER_DOWN_S, f"new leaders for node {victim}'s partitions")
+        what = f"new leaders for node {victim}'s partitions"
+        wait_for(lambda: cluster.live_leaders(partitions, victim), BROKER_DOWN_S, what)
         election_s = time.monotonic() - killed_at
         time.sleep(max(0.0, killed_at + BROKER_DOWN_S - time.monotonic()))
     finally:
         cluster.revive(victim)
         cluster.wait_healthy()
-    return Outage(victim, led, expected, election_s)
+    return Outage(victim, led, len(partitions), election_s)
 
 
 def _lose_a_worker(worker: CitywatchProcess, feed_topics: list[str], replay: GatewayReplay) -> float:
@@ -214,13 +208,13 @@ def _every_reading_on_its_feed_topic(kafka: Connection, topics: Topics, inputs: 
     """Every reading the gateway answered 202 for is on its feed topic, acknowledged by two replicas: the topics
     hold exactly the readings sent (by event id), a batch sent again after a 503 or a timeout possibly twice (the
     worker drops such repeats). Returns how many repeats there are."""
-    sent: dict[str, Counter[str]] = {}
+    sent: dict[tuple[str, str], Counter[str]] = {}
     for item in inputs:
         event_id = FEEDS[item.feed].record.model_validate(item.record).event_id
-        sent.setdefault(topics.feed(item.feed, item.department), Counter())[event_id] += 1
+        sent.setdefault((item.feed, item.department), Counter())[event_id] += 1
     repeats = 0
-    for topic, expected in sent.items():
-        feed = next(i.feed for i in inputs if topics.feed(i.feed, i.department) == topic)
+    for (feed, department), expected in sent.items():
+        topic = topics.feed(feed, department)
         found = Counter(
             FEEDS[feed].record.model_validate(record).event_id
             for _, value in read_all(kafka, topic)
