@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from kafka import KafkaConsumer
@@ -13,6 +13,8 @@ from kafka import KafkaConsumer
 from citywatch.schemas.feed_batch import record_dicts_of
 from citywatch.schemas.indicator import record_dicts_in
 from services.kafka_client import Connection, connection_kwargs
+
+R = TypeVar("R")
 
 
 def read_until(
@@ -36,13 +38,20 @@ def read_indicators_until(
     return _read_flat(bootstrap, topic, done, timeout_s, record_dicts_in)
 
 
+def read_values_until(
+    bootstrap: Connection, topic: str, done: Callable[[list[bytes]], bool], timeout_s: float = 60.0
+) -> list[bytes]:
+    """`read_until` for the messages' values as they are (bytes)."""
+    return _read_flat(bootstrap, topic, done, timeout_s, lambda value: [value])
+
+
 def _read_flat(
     bootstrap: Connection,
     topic: str,
-    done: Callable[[list[dict[str, Any]]], bool],
+    done: Callable[[list[R]], bool],
     timeout_s: float,
-    records_of: Callable[[bytes], list[Any]],
-) -> list[dict[str, Any]]:
+    records_of: Callable[[bytes], list[R]],
+) -> list[R]:
     """Read a topic from the beginning, each message as the records `records_of` finds in it, until `done`."""
     consumer = KafkaConsumer(
         topic,
@@ -51,7 +60,7 @@ def _read_flat(
         enable_auto_commit=False,
         consumer_timeout_ms=500,
     )
-    records: list[dict[str, Any]] = []
+    records: list[R] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:

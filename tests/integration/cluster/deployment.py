@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from citywatch.site_registry import load_registry
 from citywatch.topics import Topics
@@ -32,19 +31,3 @@ class Deployment:
 
     def producer(self, user: str, **options: Any) -> KafkaProducer:
         return KafkaProducer(**self.cluster.client_kwargs(user), acks="all", max_block_ms=15_000, **options)
-
-    def read_all(self, user: str, topic: str, expected: int, timeout_s: float = 60.0) -> list[bytes]:
-        """Every value of `topic` (by partition, no group) once `expected` are there."""
-        consumer = KafkaConsumer(**self.cluster.client_kwargs(user), enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            values: list[bytes] = []
-            deadline = time.monotonic() + timeout_s
-            while len(values) < expected and time.monotonic() < deadline:
-                for records in consumer.poll(timeout_ms=500).values():
-                    values += [r.value for r in records]
-            return values
-        finally:
-            consumer.close()

@@ -13,6 +13,7 @@ import json
 import os
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,7 @@ from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
 from tests.integration.cluster.deployment import Deployment
 from tests.integration.conftest import rule_evaluation
-from tests.integration.kafka_reads import read_feed_until, read_until
+from tests.integration.kafka_reads import read_feed_until, read_until, read_values_until
 from tests.integration.test_broker_outage import post_until_accepted
 from tools.devstack.cluster import KafkaCluster
 from tools.devstack.config import CLUSTER, StackConfig
@@ -78,7 +79,7 @@ def test_every_topic_has_three_replicas_and_each_user_only_its_grants(deployment
     with pytest.raises(TopicAuthorizationFailedError):  # another department's feed
         transport.send(topics.feed("air", "environment"), b"{}").get(timeout=20)
     transport.close()
-    assert deployment.read_all(REPORT_USER, topics.alerts, expected=1) == [b"{}"]
+    assert read_values_until(deployment.cluster.client_kwargs(REPORT_USER), topics.alerts, _at_least(1)) == [b"{}"]
     report = deployment.producer(REPORT_USER)
     with pytest.raises(KafkaError, match="AuthorizationFailed"):  # the report reads, never writes (not even a
         report.send(topics.alerts, b"{}").get(timeout=20)  # producer id: it has WRITE on no topic)
@@ -110,7 +111,7 @@ def test_acks_all_outlives_one_lost_node_and_refuses_with_two_lost(deployment: D
         cluster.revive(2)
         cluster.wait_healthy()
     _wait_for_full_isr(cluster, topic)
-    values = set(deployment.read_all(REPORT_USER, topic, expected=40))
+    values = set(read_values_until(cluster.client_kwargs(REPORT_USER), topic, _at_least(40)))
     # Every acknowledged record is there (a send retried after an error may be there twice: at least once).
     assert {f"{phase} {n}".encode() for phase in ("before", "one lost") for n in range(20)} <= values
     after = deployment.producer(WORKER_USER)
@@ -153,7 +154,8 @@ def test_topics_ensure_and_the_worker_run_over_scram_with_their_own_users(
             )
         environment.flush(timeout=20)
         environment.close()
-        values = deployment.read_all(REPORT_USER, deployment.topics.indicators, expected=1, timeout_s=90)
+        report = cluster.client_kwargs(REPORT_USER)
+        values = read_values_until(report, deployment.topics.indicators, _at_least(1), timeout_s=90)
         assert values, "the worker published no indicator over SASL_SSL"
     finally:
         iso.close()
@@ -298,3 +300,7 @@ def _wait_for_full_isr(cluster: KafkaCluster, topic: str, timeout_s: float = 90.
 
 def _iso(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch_s))
+
+
+def _at_least(count: int) -> Callable[[list[bytes]], bool]:
+    return lambda values: len(values) >= count
