@@ -159,12 +159,7 @@ def wait_until_consumed(
     behind: dict[TopicPartition, int] = {}
     while time.monotonic() < deadline:
         for proc in processes:
-            if proc.process.is_running():
-                continue
-            if not (supervised and STALL_EXIT in log_tail(proc)):
-                raise AssertionError(f"{proc.name} exited while {group} had records to consume:\n{log_tail(proc)}")
-            print(f"\n{proc.name} exited (stall watch); started again, as its supervisor would:\n{log_tail(proc, 5)}")
-            proc.start(wait_s=90)
+            keep_running(proc, group, supervised)
         try:
             ends = _end_offsets(kafka, topic_names)
             done = committed(kafka, group)
@@ -178,6 +173,17 @@ def wait_until_consumed(
         time.sleep(1.0)
     tails = "\n".join(log_tail(p) for p in processes)
     raise AssertionError(f"group {group} did not consume {topic_names} within {timeout_s} s; behind: {behind}\n{tails}")
+
+
+def keep_running(proc: CitywatchProcess, group: str, supervised: bool) -> None:
+    """Fail, with the end of its log, when a member of `group` has exited; when `supervised` and its stall watch
+    made it exit on purpose, start it again instead, as Kubernetes or systemd would."""
+    if proc.process.is_running():
+        return
+    if not (supervised and STALL_EXIT in log_tail(proc)):
+        raise AssertionError(f"{proc.name} of {group} exited:\n{log_tail(proc)}")
+    print(f"\n{proc.name} exited (stall watch); started again, as its supervisor would:\n{log_tail(proc, 5)}")
+    proc.start(wait_s=90)
 
 
 def log_tail(proc: CitywatchProcess, lines: int = 30) -> str:
@@ -266,6 +272,7 @@ def results(
     app_id = iso.env["CITYWATCH_WORKER_APP_ID"]
     workers = [p for p in iso.processes if p.command[0] == "worker"]
     wait_until_consumed(kafka, app_id, source_topics(topics, inputs), timeout_s, workers, supervised)
+    keep_running(workers[0], app_id, supervised)  # its stall watch may have fired since the last poll
     return Run(
         final_indicators(kafka, topics),
         final_table(kafka, app_id),
