@@ -153,6 +153,12 @@ class WorkerSettings(CommonSettings):
         description="Still stalled after resuming (at 1×) and rejoining the group (at 2× worker_stall_after_s): "
         "exit (code 70) so that the supervisor restarts the worker",
     )
+    worker_batch_retry_s: float = Field(
+        120.0,
+        gt=0,
+        description="How long a batch whose outputs the broker would not take (a leader election, too few in-sync "
+        "replicas) is tried again, in order, before the worker exits (code 70) so that its supervisor restarts it",
+    )
     worker_rocksdb_block_cache_mb: int = Field(
         32, description="RocksDB block cache per table partition (faust's default is 2 GiB)"
     )

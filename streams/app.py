@@ -20,8 +20,9 @@ import hmac
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,13 +44,15 @@ from citywatch.site_registry import load_registry_compact
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from streams import metrics
+from streams.batch_retry import until_delivered
 from streams.faust_workarounds.batches import batches
 from streams.faust_workarounds.commits import WorkerApp
 from streams.faust_workarounds.stall import StallWatch
 from streams.faust_workarounds.tables import FaustTable
 from streams.outputs import OutputProducer
-from streams.pipeline import Pipeline, PipelineSetup, RuleLane, Sent
+from streams.pipeline import Pipeline, PipelineSetup, RuleLane, Sent, acknowledged
 from streams.processors import district_processor, feed_processors
+from streams.restart import exit_for_restart
 from streams.rule_source import RuleSource, history_rules_key, partition_of, rules_key
 
 log = logging.getLogger("citywatch.worker")
@@ -148,20 +151,30 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def retire_rules(removed: list[Rule], narrowed: list[tuple[Rule, Rule]]) -> None:
         sent: Sent = []
         await pipeline.send_evaluations(sent, engine.retirements(removed, clock.now(), narrowed))
-        await asyncio.gather(*sent)
+        await acknowledged(sent)
 
     rule_source.retire = retire_rules
+
+    async def in_order(attempt: Callable[[], Awaitable[None]], stage: str) -> None:
+        """One batch, tried again while the broker cannot take its outputs; the worker ends rather than read past
+        a batch that failed for good (streams/batch_retry.py). A stopping worker's failures are faust's to handle."""
+        try:
+            await until_delivered(attempt, stage=stage, budget_s=settings.worker_batch_retry_s)
+        except Exception as exc:
+            if app.should_stop:
+                raise
+            exit_for_restart("%s", exc, exc_info=exc)
 
     @app.agent(topic(*feed_topics))
     async def feed_readings(stream: faust.StreamT[bytes]) -> None:
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
-            await pipeline.feed_batch(batch)
+            await in_order(partial(pipeline.feed_batch, batch), "feed")
 
     @app.agent(contributions_topic)
     async def district_stage(stream: faust.StreamT[bytes]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
         async for batch in batches(stream, settings.worker_batch_size, within=settings.worker_batch_within_s):
-            await pipeline.contribution_batch(batch)
+            await in_order(partial(pipeline.contribution_batch, batch), "district")
 
     async def publish_fleet_share() -> None:
         """The registry's fleet, as of today: not a feed, so the group leader publishes it at start and hourly.
@@ -172,7 +185,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         if record is not None:
             sent: Sent = []
             await pipeline.publish(sent, [record])
-            await asyncio.gather(*sent)
+            await acknowledged(sent)
 
     app.task(publish_fleet_share, on_leader=True)
     app.timer(3600.0, on_leader=True)(publish_fleet_share)
@@ -220,7 +233,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
             await asyncio.sleep(0)
             if partitions_moving():
                 break
-        await asyncio.gather(*sent)
+        await acknowledged(sent)
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""

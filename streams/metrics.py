@@ -28,6 +28,12 @@ DEAD_LETTERS = Counter(
     "wrong-partition, processing-error); the publishing department finds them in /v1/rejections",
     ["feed", "outcome"],
 )
+BATCH_RETRIES = Counter(
+    "citywatch_worker_batch_retries_total",
+    "Batches tried again because the broker did not take their outputs (a leader election, too few in-sync "
+    "replicas), by stage (feed, district): each retry keeps the partition's order (streams/batch_retry.py)",
+    ["stage"],
+)
 RULE_ERRORS = Counter(
     "citywatch_worker_rule_errors_total", "Indicator records whose rule evaluation raised (a bug; see the worker log)"
 )

@@ -97,6 +97,17 @@ class Outputs(Protocol):
 
 Sent = list[Awaitable[Any]]
 """A batch's queued sends: all awaited before any state of the batch is stored."""
+
+
+async def acknowledged(sent: Sent) -> None:
+    """Wait until the broker has acknowledged every queued send; raise the first failure once all have an outcome
+    (the batch is then tried again, streams/batch_retry.py, and a failed send nobody awaited would be logged by
+    asyncio as never retrieved)."""
+    for outcome in await asyncio.gather(*sent, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 Store = Callable[[], None]
 
 
@@ -189,12 +200,12 @@ class Pipeline:
             stores: list[Store] = []
             for feed, site, items, records in step:
                 stores += await self.process_site(sent, book, feed, site, items, records)
-            await asyncio.gather(*sent)  # the broker has every output of the step: its states may be stored
+            await acknowledged(sent)  # the broker has every output of the step: its states may be stored
             sent.clear()
             for store in stores:
                 store()
         await self.send_receipts(sent, book)
-        await asyncio.gather(*sent)
+        await acknowledged(sent)
         now = datetime.now(UTC).timestamp()
         zone = self.setup.zone
         for (feed, _), (items, records) in by_site.items():
@@ -469,7 +480,7 @@ class Pipeline:
                     scope_contributions.append(moved)
             for scope, (scope_events, scope_contributions) in scopes.items():
                 stores += (await self.fold_district(sent, scope, scope_events, scope_contributions))[0]
-        await asyncio.gather(*sent)
+        await acknowledged(sent)
         for store in stores:
             store()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from streams.metrics import last_read_offset
+from streams.restart import exit_for_restart
 
 log = logging.getLogger("citywatch.worker.stall")
 
@@ -102,15 +102,12 @@ class StallWatch:
                 self.transition_since = now
             elif app.rebalancing and not app.in_recovery and now - self.transition_since >= self.exit_after_s:
                 # (a long table restore is legitimate and only logged)
-                log.error(
-                    "worker has been rebalancing or recovering for %.0f s; exiting so that its supervisor "
-                    "restarts it (rebalancing=%s, in_recovery=%s)",
+                exit_for_restart(
+                    "worker has been rebalancing or recovering for %.0f s (rebalancing=%s, in_recovery=%s)",
                     now - self.transition_since,
                     app.rebalancing,
                     app.in_recovery,
                 )
-                logging.shutdown()
-                os._exit(70)
             elif now - self.transition_since >= self.after_s:
                 log.warning(
                     "worker rebalancing or recovering for %.0f s (rebalancing=%s, in_recovery=%s)",
@@ -160,13 +157,7 @@ class StallWatch:
             "held_until_restored": _names(_held(consumer)),
         }
         if longest >= self.exit_after_s:
-            log.error(
-                "worker still stalled after resuming and rejoining; exiting so that its supervisor restarts it "
-                "(it resumes from the committed offsets) %s",
-                state,
-            )
-            logging.shutdown()
-            os._exit(70)
+            exit_for_restart("worker still stalled after resuming and rejoining %s", state)
         if self.remedies == 0:
             log.warning("partitions stalled: records are waiting but none was read; resuming and re-seeking %s", state)
             log.warning("where the worker's tasks wait:\n%s", _task_stacks())
@@ -197,15 +188,9 @@ class StallWatch:
             return True
         waited = now - self.backpressure[1]
         if waited >= self.exit_after_s:
-            log.error(
-                "streams have been full for %.0f s and no commit moved; exiting so that its supervisor restarts the "
-                "worker (it resumes from the committed offsets) %s\n%s",
-                waited,
-                _names(buffered),
-                _task_stacks(),
+            exit_for_restart(
+                "streams have been full for %.0f s and no commit moved %s\n%s", waited, _names(buffered), _task_stacks()
             )
-            logging.shutdown()
-            os._exit(70)
         if waited >= self.after_s and now - self.reported >= self.after_s:
             self.reported = now
             log.warning(

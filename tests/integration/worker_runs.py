@@ -25,6 +25,7 @@ from citywatch.site_registry import load_registry
 from citywatch.topics import STATE_TABLE, Topics, changelog
 from services.kafka_client import Connection, connection_kwargs
 from services.simulator.scenario import Scenario
+from streams.restart import RESTART
 from tests.conftest import REPO_ROOT, Isolation
 from tests.integration.webhook_receiver import WebhookReceiver
 from tools.devstack.config import StackConfig
@@ -39,8 +40,6 @@ REPLAY_HOURS = 240
 # The SIGKILL fault's replay (issue 8): 100,145 readings, about 83 simulated days.
 FAULT_REPLAY_HOURS = 1987
 REPLAY_PARTITIONS = 4
-# What the worker's stall watch logs before it exits for its supervisor to restart it (streams/faust_workarounds/stall.py).
-STALL_EXIT = "exiting so that its supervisor"
 
 
 @dataclass(frozen=True)
@@ -176,13 +175,14 @@ def wait_until_consumed(
 
 
 def keep_running(proc: CitywatchProcess, group: str, supervised: bool) -> None:
-    """Fail, with the end of its log, when a member of `group` has exited; when `supervised` and its stall watch
-    made it exit on purpose, start it again instead, as Kubernetes or systemd would."""
+    """Fail, with the end of its log, when a member of `group` has exited; when `supervised` and it exited on
+    purpose for a restart (its stall watch, a batch it could not deliver: streams/restart.py), start it again
+    instead, as Kubernetes or systemd would."""
     if proc.process.is_running():
         return
-    if not (supervised and STALL_EXIT in log_tail(proc)):
+    if not (supervised and RESTART in log_tail(proc)):
         raise AssertionError(f"{proc.name} of {group} exited:\n{log_tail(proc)}")
-    print(f"\n{proc.name} exited (stall watch); started again, as its supervisor would:\n{log_tail(proc, 5)}")
+    print(f"\n{proc.name} exited for a restart; started again, as its supervisor would:\n{log_tail(proc, 5)}")
     proc.start(wait_s=90)
 
 

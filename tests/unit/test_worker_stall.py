@@ -114,7 +114,7 @@ def test_a_full_stream_whose_commits_stop_ends_the_worker(monkeypatch: pytest.Mo
     def exit_(code: int) -> None:
         raise SystemExit(code)
 
-    monkeypatch.setattr("streams.faust_workarounds.stall.os._exit", exit_)
+    monkeypatch.setattr("streams.restart.os._exit", exit_)
     asyncio.run(watch.check(now=0.0))
     asyncio.run(watch.check(now=30.0))
     with pytest.raises(SystemExit) as ended:
