@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from citywatch.clock import ProcessingClock
 from citywatch.indicators.bus import fleet_clean_energy_share
 from citywatch.rule_engine.engine import RuleEngine
+from citywatch.rule_engine.evaluation import RuleEvaluation
 from citywatch.rule_engine.loader import load_rules
 from citywatch.rule_engine.model import Rule
 from citywatch.schemas.receipt import REFUSALS
@@ -156,8 +157,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
     rule_source.retire = retire_rules
 
     async def in_order(attempt: Callable[[], Awaitable[None]], stage: str) -> None:
-        """One batch, tried again while the broker cannot take its outputs; the worker ends rather than read past
-        a batch that failed for good (streams/batch_retry.py). A stopping worker's failures are faust's to handle."""
+        """One batch (or a timer's outputs), tried again while the broker cannot take its outputs; the worker ends
+        rather than read past a batch that failed for good (streams/batch_retry.py), or crash in a timer (faust
+        stops the whole app then). A stopping worker's failures are faust's to handle."""
         try:
             await until_delivered(attempt, stage=stage, budget_s=settings.worker_batch_retry_s)
         except Exception as exc:
@@ -183,9 +185,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
         drives = [str(v.energy_type) for v in registry.fleet]
         record = fleet_clean_energy_share(drives, district=settings.district, on=today, zone=zone)
         if record is not None:
-            sent: Sent = []
-            await pipeline.publish(sent, [record])
-            await acknowledged(sent)
+
+            async def publish() -> None:
+                sent: Sent = []
+                await pipeline.publish(sent, [record])
+                await acknowledged(sent)
+
+            await in_order(publish, "fleet")
 
     app.task(publish_fleet_share, on_leader=True)
     app.timer(3600.0, on_leader=True)(publish_fleet_share)
@@ -227,13 +233,20 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 await asyncio.sleep(0)
                 if partitions_moving():
                     return
-        sent: Sent = []
+        judged_stale: list[RuleEvaluation] = []
         for evaluations in engine.stale_in_steps(clock.now(), owns, settings.worker_sites_per_step):
-            await pipeline.send_evaluations(sent, evaluations)
+            judged_stale += evaluations
             await asyncio.sleep(0)
             if partitions_moving():
                 break
-        await acknowledged(sent)
+
+        async def send() -> None:  # sent again as a whole if the broker would not take it: the engine counts it sent
+            sent: Sent = []
+            await pipeline.send_evaluations(sent, judged_stale)
+            await acknowledged(sent)
+
+        if judged_stale:
+            await in_order(send, "staleness")
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""

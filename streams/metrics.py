@@ -31,7 +31,8 @@ DEAD_LETTERS = Counter(
 BATCH_RETRIES = Counter(
     "citywatch_worker_batch_retries_total",
     "Batches tried again because the broker did not take their outputs (a leader election, too few in-sync "
-    "replicas), by stage (feed, district): each retry keeps the partition's order (streams/batch_retry.py)",
+    "replicas), by stage (feed, district; staleness and fleet: the timers' outputs): each retry keeps the partition's "
+    "order (streams/batch_retry.py)",
     ["stage"],
 )
 RULE_ERRORS = Counter(
