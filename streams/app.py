@@ -45,7 +45,7 @@ from citywatch.site_registry import load_registry_compact
 from citywatch.topics import STATE_TABLE, Topics
 from services.kafka_client import faust_credentials
 from streams import metrics
-from streams.batch_retry import until_delivered
+from streams.batch_retry import needs_new_producer, until_delivered
 from streams.faust_workarounds.batches import batches
 from streams.faust_workarounds.commits import WorkerApp
 from streams.faust_workarounds.stall import StallWatch
@@ -149,23 +149,49 @@ def create_app(settings: WorkerSettings) -> faust.App:
         partitions=lambda name: app.consumer.topic_partitions(name),
     )
 
-    async def retire_rules(removed: list[Rule], narrowed: list[tuple[Rule, Rule]]) -> None:
-        sent: Sent = []
-        await pipeline.send_evaluations(sent, engine.retirements(removed, clock.now(), narrowed))
-        await acknowledged(sent)
+    def forget_memory() -> None:
+        """What this worker remembers beside the table (rule outcomes sent, district states) is read from the table
+        again: after a rebalance, and before a failed batch is tried again (its outcomes may not have been sent)."""
+        engine.forget(clock.now())
+        history_engine.forget(clock.now())
+        pipeline.forget_districts()
 
-    rule_source.retire = retire_rules
+    def afresh(exc: BaseException) -> None:
+        forget_memory()
+        if needs_new_producer(exc):
+            log.warning("the broker refuses the output producer's sequence numbers (%r): starting a new one", exc)
+            outputs.renew()
 
-    async def in_order(attempt: Callable[[], Awaitable[None]], stage: str) -> None:
+    async def in_order(attempt: Callable[[], Awaitable[None]], stage: str, *, timer: bool = False) -> None:
         """One batch (or a timer's outputs), tried again while the broker cannot take its outputs; the worker ends
         rather than read past a batch that failed for good (streams/batch_retry.py), or crash in a timer (faust
-        stops the whole app then). A stopping worker's failures are faust's to handle."""
+        stops the whole app then). While the worker stops, a batch's failure is faust's to handle (the batch stays
+        unacknowledged) and a timer's outputs are dropped (the next worker judges again)."""
         try:
-            await until_delivered(attempt, stage=stage, budget_s=settings.worker_batch_retry_s)
+            await until_delivered(attempt, stage=stage, budget_s=settings.worker_batch_retry_s, before_retry=afresh)
         except Exception as exc:
-            if app.should_stop:
+            if not app.should_stop:
+                exit_for_restart("%s", exc, exc_info=exc)
+            if not timer:
                 raise
-            exit_for_restart("%s", exc, exc_info=exc)
+            log.warning("the worker is stopping: %s outputs not sent (%r)", stage, exc)
+
+    async def send_judged(evaluations: list[RuleEvaluation], stage: str) -> None:
+        """Evaluations the engine counts as sent once judged: sent again as a whole if the broker would not take
+        them."""
+
+        async def send() -> None:
+            sent: Sent = []
+            await pipeline.send_evaluations(sent, evaluations)
+            await acknowledged(sent)
+
+        if evaluations:
+            await in_order(send, stage, timer=True)
+
+    async def retire_rules(removed: list[Rule], narrowed: list[tuple[Rule, Rule]]) -> None:
+        await send_judged(engine.retirements(removed, clock.now(), narrowed), "retirements")
+
+    rule_source.retire = retire_rules
 
     @app.agent(topic(*feed_topics))
     async def feed_readings(stream: faust.StreamT[bytes]) -> None:
@@ -191,7 +217,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 await pipeline.publish(sent, [record])
                 await acknowledged(sent)
 
-            await in_order(publish, "fleet")
+            await in_order(publish, "fleet", timer=True)
 
     app.task(publish_fleet_share, on_leader=True)
     app.timer(3600.0, on_leader=True)(publish_fleet_share)
@@ -239,20 +265,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
             await asyncio.sleep(0)
             if partitions_moving():
                 break
-
-        async def send() -> None:  # sent again as a whole if the broker would not take it: the engine counts it sent
-            sent: Sent = []
-            await pipeline.send_evaluations(sent, judged_stale)
-            await acknowledged(sent)
-
-        if judged_stale:
-            await in_order(send, "staleness")
+        await send_judged(judged_stale, "staleness")
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""
-        engine.forget(clock.now())
-        history_engine.forget(clock.now())
-        pipeline.forget_districts()
+        forget_memory()
 
     app.on_partitions_revoked.connect(cast(Any, on_partitions_revoked))  # mode's handler type rejects any coroutine
 

@@ -19,11 +19,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, OutOfOrderSequenceNumber, UnknownProducerId
 
 from streams import metrics
 
 log = logging.getLogger("citywatch.worker")
+
+RETRYING = "the broker did not take the outputs of"
+"""Begins the warning each retry logs (tests count retries by it)."""
 
 FIRST_PAUSE_S = 0.5
 LONGEST_PAUSE_S = 5.0
@@ -39,10 +42,18 @@ class BatchUndelivered(Exception):
         self.attempts = attempts
 
 
+def needs_new_producer(exc: BaseException) -> bool:
+    """The broker refuses the producer's sequence numbers (`OutputProducer.renew`): an election's aftermath."""
+    return isinstance(exc, OutOfOrderSequenceNumber | UnknownProducerId)
+
+
 def is_passing(exc: BaseException) -> bool:
-    """Broker trouble that passes: no leader yet, too few in-sync replicas, a timeout or a lost connection. aiokafka
-    marks its send timeout (`KafkaTimeoutError`) as not retriable, yet that is what an election looks like here."""
-    return isinstance(exc, KafkaTimeoutError) or (isinstance(exc, KafkaError) and exc.retriable)
+    """Broker trouble that passes: no leader yet, too few in-sync replicas, a timeout or a lost connection, or
+    sequence numbers a new producer mends. aiokafka marks its send timeout (`KafkaTimeoutError`) as not retriable,
+    yet that is what an election looks like here."""
+    return (
+        isinstance(exc, KafkaTimeoutError) or needs_new_producer(exc) or (isinstance(exc, KafkaError) and exc.retriable)
+    )
 
 
 async def until_delivered(
@@ -50,11 +61,13 @@ async def until_delivered(
     *,
     stage: str,
     budget_s: float,
+    before_retry: Callable[[BaseException], None] = lambda exc: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Run `attempt` until it succeeds; the number of attempts it took. Raises `BatchUndelivered` (from the last
-    error) on an error that is not passing, or when `budget_s` has gone by since the first attempt."""
+    error) on an error that is not passing, or when `budget_s` has gone by since the first attempt. `before_retry`
+    gets the error before each new attempt: to drop what the failed one left in memory."""
     started = clock()
     attempts = 0
     while True:
@@ -69,8 +82,8 @@ async def until_delivered(
             pause = min(LONGEST_PAUSE_S, FIRST_PAUSE_S * 2 ** (attempts - 1))
             metrics.BATCH_RETRIES.labels(stage).inc()
             log.warning(
-                "the broker did not take the outputs of a %s batch (%r, attempt %d, %.1f s of %.0f s): "
-                "trying the same batch again in %.1f s",
+                "%s a %s batch (%r, attempt %d, %.1f s of %.0f s): trying the same batch again in %.1f s",
+                RETRYING,
                 stage,
                 exc,
                 attempts,
@@ -79,3 +92,4 @@ async def until_delivered(
                 pause,
             )
             await sleep(pause)
+            before_retry(exc)

@@ -13,6 +13,7 @@ and batches sends for a few milliseconds (`linger_ms`): a batch's outputs go out
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -21,6 +22,8 @@ from aiokafka.partitioner import murmur2
 
 from citywatch.settings import WorkerSettings
 from services.kafka_client import client_kwargs
+
+log = logging.getLogger("citywatch.worker")
 
 LINGER_MS = 5
 """How long the producer waits to fill a request: a batch's sends are queued within microseconds of each other."""
@@ -53,6 +56,7 @@ class OutputProducer:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is not None:
@@ -78,8 +82,27 @@ class OutputProducer:
         acknowledged: Awaitable[Any] = await producer.send(topic, value=value, key=key)
         return acknowledged
 
+    def renew(self) -> None:
+        """Send with a new producer (a new producer id) from now on; the old one is closed in the background.
+
+        A batch that expired unsent while its partition had no leader has used up its sequence numbers, and the broker
+        answers the old producer's next sends to that partition with `OutOfOrderSequenceNumber`, for good: an
+        idempotent aiokafka producer cannot reset them."""
+        old, self._producer = self._producer, None
+        if old is not None:
+            closing = asyncio.create_task(self._close(old))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), self._settings.kafka_request_timeout_ms / 1000)
+        except Exception as exc:  # what it still held is sent again by the new producer
+            log.warning("the replaced output producer did not close cleanly: %r", exc)
+
     async def stop(self) -> None:
         """Flush what is queued and close: called after the worker's consumer has stopped, so nothing follows."""
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
+        await asyncio.gather(*self._closing)

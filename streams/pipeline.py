@@ -99,11 +99,16 @@ Sent = list[Awaitable[Any]]
 """A batch's queued sends: all awaited before any state of the batch is stored."""
 
 
+async def settled(sent: Sent) -> list[Any]:
+    """Wait until every queued send has an outcome: an acknowledgement or its failure (a failed send nobody awaited
+    would be logged by asyncio as never retrieved, and would still be in flight when the batch is tried again)."""
+    return await asyncio.gather(*sent, return_exceptions=True)
+
+
 async def acknowledged(sent: Sent) -> None:
     """Wait until the broker has acknowledged every queued send; raise the first failure once all have an outcome
-    (the batch is then tried again, streams/batch_retry.py, and a failed send nobody awaited would be logged by
-    asyncio as never retrieved)."""
-    for outcome in await asyncio.gather(*sent, return_exceptions=True):
+    (the batch is then tried again, streams/batch_retry.py)."""
+    for outcome in await settled(sent):
         if isinstance(outcome, BaseException):
             raise outcome
 
@@ -187,25 +192,32 @@ class Pipeline:
         sent: Sent = []
         book = ReceiptBook()
         by_site: dict[tuple[str, str], tuple[list[FeedItem], list[FeedRecord]]] = {}
-        for event in events:
-            for feed, item, record in await self.check(sent, book, event):
-                if self.clock.follows_events:  # the demo's clock only: no work per record otherwise
-                    for _, instant in record.observation_fields():
-                        if isinstance(instant, datetime):
-                            self.clock.observe(instant)
-                items, records = by_site.setdefault((feed, record.site_id), ([], []))
-                items.append(item)
-                records.append(record)
-        for step in steps(by_site, self.setup.step_readings):
-            stores: list[Store] = []
-            for feed, site, items, records in step:
-                stores += await self.process_site(sent, book, feed, site, items, records)
-            await acknowledged(sent)  # the broker has every output of the step: its states may be stored
-            sent.clear()
-            for store in stores:
-                store()
-        await self.send_receipts(sent, book)
-        await acknowledged(sent)
+        try:
+            for event in events:
+                for feed, item, record in await self.check(sent, book, event):
+                    if self.clock.follows_events:  # the demo's clock only: no work per record otherwise
+                        for _, instant in record.observation_fields():
+                            if isinstance(instant, datetime):
+                                self.clock.observe(instant)
+                    items, records = by_site.setdefault((feed, record.site_id), ([], []))
+                    items.append(item)
+                    records.append(record)
+            for step in steps(by_site, self.setup.step_readings):
+                stores: list[Store] = []
+                for feed, site, items, records in step:
+                    stores += await self.process_site(sent, book, feed, site, items, records)
+                # The step's verdicts go with its outputs: once its states are stored, a retry of the batch
+                # (streams/batch_retry.py) finds its readings duplicates, and the gateway keeps a reading's first verdict.
+                await self.send_receipts(sent, book)
+                await acknowledged(sent)  # the broker has every output of the step: its states may be stored
+                sent.clear()
+                for store in stores:
+                    store()
+            await self.send_receipts(sent, book)  # the refusals of a batch with nothing admitted
+            await acknowledged(sent)
+        except Exception:
+            await settled(sent)  # a send that raised leaves those queued before it in flight
+            raise
         now = datetime.now(UTC).timestamp()
         zone = self.setup.zone
         for (feed, _), (items, records) in by_site.items():
@@ -372,7 +384,8 @@ class Pipeline:
         book.note(receipt_of(event.headers), self.topics.department_of(event.message.topic), feed, item.source, outcome)
 
     async def send_receipts(self, sent: Sent, book: ReceiptBook) -> None:
-        for update in book.updates():
+        """The verdicts noted since the last call."""
+        for update in book.take():
             value = update.model_dump_json().encode()
             sent.append(await self.outputs.send(self.topics.receipts, update.receipt.encode(), value))
 
@@ -447,40 +460,44 @@ class Pipeline:
     async def contribution_batch(self, events: Sequence[Event]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
         sent: Sent = []
-        by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}
-        for event in events:
-            try:
-                contribution = Contribution.model_validate_json(event.value)
-            except ValidationError as exc:
-                await self.reject_contribution(sent, event, field_errors(exc))
-                continue
-            district_events, contributions = by_district.setdefault(contribution.district, ([], []))
-            district_events.append(event)
-            contributions.append(contribution)
-        stores: list[Store] = []
-        for district, (district_events, contributions) in by_district.items():
-            before, _ = self.load_district(district, district_events[-1])
-            scopes: dict[str, tuple[list[Event], list[Contribution]]] = {}
-            for event, contribution, scope in zip(
-                district_events, contributions, scopes_of(district, before, contributions), strict=True
-            ):
-                scope_events, scope_contributions = scopes.setdefault(scope, ([], []))
-                scope_events.append(event)
-                scope_contributions.append(contribution)
-            live_events, live = scopes.pop(district, ([], []))
-            if live:
-                folded, after = await self.fold_district(sent, district, live_events, live)
-                stores += folded
-                # Buckets the live state dropped (a new year began) move to their year's archive.
-                for moved in [] if after is None else rolled_out(before, after, district, live):
-                    scope_events, scope_contributions = scopes.setdefault(
-                        archive_scope(district, int(moved.bucket[:4])), ([], [])
-                    )
-                    scope_events.append(live_events[-1])
-                    scope_contributions.append(moved)
-            for scope, (scope_events, scope_contributions) in scopes.items():
-                stores += (await self.fold_district(sent, scope, scope_events, scope_contributions))[0]
-        await acknowledged(sent)
+        try:
+            by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}
+            for event in events:
+                try:
+                    contribution = Contribution.model_validate_json(event.value)
+                except ValidationError as exc:
+                    await self.reject_contribution(sent, event, field_errors(exc))
+                    continue
+                district_events, contributions = by_district.setdefault(contribution.district, ([], []))
+                district_events.append(event)
+                contributions.append(contribution)
+            stores: list[Store] = []
+            for district, (district_events, contributions) in by_district.items():
+                before, _ = self.load_district(district, district_events[-1])
+                scopes: dict[str, tuple[list[Event], list[Contribution]]] = {}
+                for event, contribution, scope in zip(
+                    district_events, contributions, scopes_of(district, before, contributions), strict=True
+                ):
+                    scope_events, scope_contributions = scopes.setdefault(scope, ([], []))
+                    scope_events.append(event)
+                    scope_contributions.append(contribution)
+                live_events, live = scopes.pop(district, ([], []))
+                if live:
+                    folded, after = await self.fold_district(sent, district, live_events, live)
+                    stores += folded
+                    # Buckets the live state dropped (a new year began) move to their year's archive.
+                    for moved in [] if after is None else rolled_out(before, after, district, live):
+                        scope_events, scope_contributions = scopes.setdefault(
+                            archive_scope(district, int(moved.bucket[:4])), ([], [])
+                        )
+                        scope_events.append(live_events[-1])
+                        scope_contributions.append(moved)
+                for scope, (scope_events, scope_contributions) in scopes.items():
+                    stores += (await self.fold_district(sent, scope, scope_events, scope_contributions))[0]
+            await acknowledged(sent)
+        except Exception:
+            await settled(sent)  # a send that raised leaves those queued before it in flight
+            raise
         for store in stores:
             store()
 

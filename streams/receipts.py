@@ -54,6 +54,12 @@ class ReceiptBook:
         if reason is not None and len(reasons) < REASONS_PER_UPDATE:
             reasons.append(reason)
 
+    def take(self) -> list[ReceiptUpdate]:
+        """`updates`, and forget them: the verdicts noted since are the next step's."""
+        updates = self.updates()
+        self._entries.clear()
+        return updates
+
     def updates(self) -> list[ReceiptUpdate]:
         """One update per receipt, or several of at most `OUTCOMES_PER_UPDATE` outcomes (a batch of feed batches
         can hold a million readings of one receipt; Kafka's default message limit is 1 MB). The reasons go with the

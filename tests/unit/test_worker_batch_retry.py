@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,11 @@ from aiokafka.errors import (
     NotEnoughReplicasError,
     OutOfOrderSequenceNumber,
     RecordTooLargeError,
+    UnknownProducerId,
 )
 
 from citywatch.schemas.indicator import records_in
-from streams.batch_retry import BatchUndelivered, is_passing, until_delivered
+from streams.batch_retry import BatchUndelivered, is_passing, needs_new_producer, until_delivered
 from streams.pipeline import acknowledged
 from tests.unit.test_worker_pipeline import TOPICS, Outputs, Table, batch_of, event, pipeline, reading
 
@@ -60,11 +62,23 @@ def test_an_election_is_waited_out_with_doubling_pauses() -> None:
 
 def test_an_error_no_retry_mends_ends_the_batch_at_once() -> None:
     clock = Clock()
-    calls, attempt = failing([OutOfOrderSequenceNumber()])
+    calls, attempt = failing([RecordTooLargeError()])
     with pytest.raises(BatchUndelivered, match="feed batch failed after 1 attempt") as failed:
         asyncio.run(until_delivered(attempt, stage="feed", budget_s=60, sleep=clock.sleep, clock=clock))
-    assert isinstance(failed.value.__cause__, OutOfOrderSequenceNumber)
+    assert isinstance(failed.value.__cause__, RecordTooLargeError)
     assert len(calls) == 1 and clock.pauses == []
+
+
+def test_each_retry_is_told_what_failed_so_refused_sequence_numbers_get_a_new_producer() -> None:
+    clock = Clock()
+    errors: list[BaseException] = [KafkaTimeoutError(), OutOfOrderSequenceNumber()]
+    _, attempt = failing(errors)
+    told: list[BaseException] = []
+    asyncio.run(
+        until_delivered(attempt, stage="feed", budget_s=60, before_retry=told.append, sleep=clock.sleep, clock=clock)
+    )
+    assert told == errors
+    assert [needs_new_producer(e) for e in told] == [False, True]
 
 
 def test_a_broker_away_longer_than_the_budget_ends_the_batch() -> None:
@@ -79,23 +93,32 @@ def test_a_broker_away_longer_than_the_budget_ends_the_batch() -> None:
 
 def test_passing_troubles_are_those_of_a_broker_not_of_the_data() -> None:
     assert is_passing(KafkaTimeoutError()) and is_passing(NotEnoughReplicasError())
+    assert is_passing(OutOfOrderSequenceNumber()) and is_passing(UnknownProducerId())
     assert not is_passing(RecordTooLargeError()) and not is_passing(ValueError("a bug"))
 
 
 @dataclass
 class ElectionOutputs(Outputs):
-    """Outputs whose first `failing` acknowledgements time out, as sends to a partition without a leader do."""
+    """Outputs whose acknowledgements time out from the send numbered `first_failing` (0-based) for `failing`
+    sends, as sends to a partition without a leader do; `raising` is a send that raises at once (a full buffer)."""
 
     failing: int = 0
+    first_failing: int = 0
+    raising: int | None = None
+    acks: list[asyncio.Future[None]] = field(default_factory=list)
 
     async def send(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
+        number = len(self.sent)
+        if number == self.raising:
+            self.raising = None
+            raise KafkaTimeoutError()
         self.sent.append((topic, key, value))
         acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.failing > 0:
-            self.failing -= 1
-            acknowledged.set_exception(KafkaTimeoutError())
+        if self.first_failing <= number < self.first_failing + self.failing:
+            asyncio.get_running_loop().call_later(0.01, acknowledged.set_exception, KafkaTimeoutError())
         else:
             acknowledged.set_result(None)
+        self.acks.append(acknowledged)
         return acknowledged
 
 
@@ -158,3 +181,75 @@ def test_every_send_has_an_outcome_before_the_first_failure_is_raised() -> None:
 
     futures = asyncio.run(run())
     assert all(f.done() for f in futures)
+
+
+def first_verdicts(outputs: Outputs) -> dict[str, str]:
+    """Each reading's verdict as the gateway keeps it: the first one sent for its source."""
+    kept: dict[str, str] = {}
+    for _, value in outputs.on(TOPICS.receipts):
+        for source, outcome in json.loads(value)["outcomes"]:
+            kept.setdefault(source, outcome)
+    return kept
+
+
+def test_a_retry_after_a_stored_step_leaves_every_reading_its_first_verdict() -> None:
+    """A batch folded in steps stores each step once the broker has its outputs; when a later step fails, the retry
+    finds the stored step's readings duplicates. Their verdicts went out with their step, so the gateway, which
+    keeps a reading's first verdict, still reports them counted."""
+    days = [
+        event("wj-songling", batch_of(*[reading("wj-songling", h, 20 + h) for h in range(0, 24)]), 0),
+        event("wj-lili", batch_of(*[reading("wj-lili", h, 30 + h) for h in range(0, 24)]), 1),
+    ]
+    calm = Outputs()
+    asyncio.run(pipeline(Table(), calm, step_readings=24).feed_batch(days))
+    first_step = next(i for i, (topic, _, _) in enumerate(calm.sent) if topic == TOPICS.receipts)
+
+    table, outputs = Table(), ElectionOutputs(first_failing=first_step + 1, failing=1)
+    stormy = pipeline(table, outputs, step_readings=24)
+    clock = Clock()
+    asyncio.run(
+        until_delivered(lambda: stormy.feed_batch(days), stage="feed", budget_s=60, sleep=clock.sleep, clock=clock)
+    )
+
+    assert clock.pauses == [0.5]  # the second step failed once
+    verdicts = first_verdicts(outputs)
+    assert len(verdicts) == 48 and set(verdicts.values()) == {"new"}
+    assert indicators(outputs) == indicators(calm)
+
+
+def test_a_send_that_raises_leaves_nothing_of_its_batch_in_flight() -> None:
+    """aiokafka raises from `send` itself when a partition's buffer stays full (no leader): what the batch queued
+    before it is waited for, so a retry does not race it."""
+    events = [event("wj-songling", batch_of(*[reading("wj-songling", h, 20 + h) for h in range(0, 24)]), 0)]
+    outputs = ElectionOutputs(first_failing=0, failing=3, raising=3)
+    with pytest.raises(KafkaTimeoutError):
+        asyncio.run(pipeline(Table(), outputs).feed_batch(events))
+    assert len(outputs.acks) == 3 and all(ack.done() for ack in outputs.acks)
+
+
+def test_a_clear_lost_with_a_failed_batch_is_sent_by_the_next_staleness_pass_once_memory_is_read_again() -> None:
+    """A station silent for longer than `air-station-silent` allows is judged stale; its next reading clears it. If
+    that batch's outputs fail, the engine still remembers the clear as sent: the retry forgets that memory (as
+    after a rebalance), so the next staleness pass sends the clear."""
+    table = Table()
+    quiet = pipeline(table, Outputs())
+    asyncio.run(quiet.feed_batch([event("wj-songling", json.dumps(reading("wj-songling", 0, 20)).encode(), 0)]))
+    engine = quiet.live.engine
+    later = datetime.now(UTC) + timedelta(hours=5)
+    silent = [e for step in engine.stale_in_steps(later) for e in step if e.site == "wj-songling"]
+    assert ("air-station-silent", "breach") in {(e.rule_id, e.outcome) for e in silent}
+
+    def cleared_later(forget: bool) -> set[tuple[str, str]]:
+        outputs = ElectionOutputs(first_failing=0, failing=1000)
+        quiet.outputs = outputs
+        arrival = [event("wj-songling", json.dumps(reading("wj-songling", 1, 21)).encode(), 1)]
+        with pytest.raises(KafkaTimeoutError):
+            asyncio.run(quiet.feed_batch(arrival))
+        if forget:
+            engine.forget(datetime.now(UTC))
+        now = datetime.now(UTC)
+        return {(e.rule_id, e.outcome) for step in engine.stale_in_steps(now) for e in step if e.site == "wj-songling"}
+
+    assert ("air-station-silent", "clear") not in cleared_later(forget=False)  # the failed clear, remembered as sent
+    assert any(e.outcome == "breach" for step in engine.stale_in_steps(later) for e in step)  # silent again
+    assert ("air-station-silent", "clear") in cleared_later(forget=True)
