@@ -180,7 +180,7 @@ def keep_running(proc: CitywatchProcess, group: str, supervised: bool) -> None:
     instead, as Kubernetes or systemd would."""
     if proc.process.is_running():
         return
-    if not (supervised and RESTART in log_tail(proc)):
+    if not (supervised and RESTART in proc.log_of_this_run()):
         raise AssertionError(f"{proc.name} of {group} exited:\n{log_tail(proc)}")
     print(f"\n{proc.name} exited for a restart; started again, as its supervisor would:\n{log_tail(proc, 5)}")
     proc.start(wait_s=90)

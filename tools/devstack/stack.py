@@ -65,16 +65,26 @@ class CitywatchProcess:
 
     def __post_init__(self) -> None:
         self.process = ManagedProcess(self.name, self.run_dir)
+        self.started_at_byte = 0  # where the current run's lines begin: the log is appended to across restarts
 
     @property
     def log_file(self) -> Path:
         return self.process.log_file
+
+    def log_of_this_run(self) -> str:
+        """The log lines written since the process was last started."""
+        if not self.log_file.exists():
+            return ""
+        with self.log_file.open("rb") as log:
+            log.seek(self.started_at_byte)
+            return log.read().decode(errors="replace")
 
     @property
     def health_url(self) -> str | None:
         return f"http://127.0.0.1:{self.metrics_port}{self.health_path}" if self.metrics_port else None
 
     def start(self, wait_s: float = 60.0) -> None:
+        self.started_at_byte = self.log_file.stat().st_size if self.log_file.exists() else 0
         self.process.spawn([sys.executable, "-m", "citywatch", *self.command], env=self.env, cwd=REPO_ROOT)
         if self.health_url is None:
             return

@@ -32,6 +32,8 @@ from citywatch.schemas.indicator import records_in
 from citywatch.topics import Topics
 from services.kafka_client import Connection
 from services.kafka_grants import ADMIN_USER, ALERTS_USER, GATEWAY_USER, REPORT_USER, WORKER_USER
+from streams.batch_retry import RETRYING
+from streams.restart import RESTART
 from tests.conftest import Isolation
 from tests.integration.cli_runs import run_citywatch
 from tests.integration.cluster.deployment import Deployment
@@ -148,6 +150,8 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
         replayed_in = time.monotonic() - started
         assert_same(run, replay_reference)
         counts = assert_each_transition_once(kafka, topics, alerts, deployment.alerts_group_id, webhook)
+        logs = [w.log_file.read_text(errors="replace") for w in workers]
+        retries, restarts = sum(log.count(RETRYING) for log in logs), sum(log.count(RESTART) for log in logs)
     finally:
         if replay is not None:
             replay.stop()
@@ -163,7 +167,8 @@ def test_a_lost_broker_and_a_lost_worker_during_a_gateway_replay_lose_and_duplic
         f"earlier try, {repeats} repeats on the feed topics; posted in {posted_in:.0f} s, counted in "
         f"{replayed_in:.0f} s; {len(run.indicators):,} indicator buckets and {len(run.table):,} table keys equal the "
         f"single worker's; {counts.evaluations:,} rule evaluations, {counts.transitions} alert transitions, "
-        f"{counts.webhook_calls} webhook calls, none twice; the report as citywatch-report: {report}"
+        f"{counts.webhook_calls} webhook calls, none twice; {retries} worker batches tried again after the broker "
+        f"refused their outputs, {restarts} workers exited for a restart; the report as citywatch-report: {report}"
     )
 
 
