@@ -149,15 +149,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
         partitions=lambda name: app.consumer.topic_partitions(name),
     )
 
-    def forget_memory() -> None:
-        """What this worker remembers beside the table (rule outcomes sent, district states) is read from the table
-        again: after a rebalance, and before a failed batch is tried again (its outcomes may not have been sent)."""
-        engine.forget(clock.now())
-        history_engine.forget(clock.now())
-        pipeline.forget_districts()
-
     def afresh(exc: BaseException) -> None:
-        forget_memory()
+        """Before a failed batch is tried again: what the failed attempt may not have sent is judged again. Only
+        the staleness outcomes: site states are loaded from the table for every batch anyway, and forgetting more
+        (which sites are loaded) would let a timer reload a site another agent is folding."""
+        engine.forget_published()
+        history_engine.forget_published()
         if needs_new_producer(exc):
             log.warning("the broker refuses the output producer's sequence numbers (%r): starting a new one", exc)
             outputs.renew()
@@ -269,7 +266,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
     async def on_partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         """The sites this worker owns are about to change: load their rule state afresh from the table."""
-        forget_memory()
+        engine.forget(clock.now())
+        history_engine.forget(clock.now())
+        pipeline.forget_districts()
 
     app.on_partitions_revoked.connect(cast(Any, on_partitions_revoked))  # mode's handler type rejects any coroutine
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import partial
@@ -46,7 +47,7 @@ from citywatch.schemas.feed_batch import BatchError, FeedPayload, payloads_of
 from citywatch.schemas.feed_record import FeedRecord, identity_of
 from citywatch.schemas.indicator import IndicatorRecord, encode_updates
 from citywatch.schemas.receipt import HISTORY_LANE, LANE_HEADER, WorkerOutcome
-from citywatch.site_registry import Registry
+from citywatch.site_registry import Area, Registry
 from citywatch.topics import Topics
 from streams import metrics
 from streams.receipts import ReceiptBook, receipt_of, source_of
@@ -185,6 +186,10 @@ class Pipeline:
         # parts, citywatch/indicators/district_parts.py): loading every part for every batch would cost more than
         # the batch. Forgotten when partitions are revoked (`forget_districts`).
         self.district_states: dict[str, tuple[DistrictState | None, DistrictIndex | None]] = {}
+        # A district's rule state is written by both agents: the district stage, and the feed stage for feeds whose
+        # sites are areas (the mode share). Each reads it, evaluates, waits for the broker and stores it; overlapping,
+        # the later store dropped the other's update (seen in issue 20's cluster fault test). They take turns.
+        self.district_rules = asyncio.Lock()
 
     # --- feed batches ---------------------------------------------------------------------------------------------
     async def feed_batch(self, events: Sequence[Event]) -> None:
@@ -203,16 +208,18 @@ class Pipeline:
                     items.append(item)
                     records.append(record)
             for step in steps(by_site, self.setup.step_readings):
-                stores: list[Store] = []
-                for feed, site, items, records in step:
-                    stores += await self.process_site(sent, book, feed, site, items, records)
-                # The step's verdicts go with its outputs: once its states are stored, a retry of the batch
-                # (streams/batch_retry.py) finds its readings duplicates, and the gateway keeps a reading's first verdict.
-                await self.send_receipts(sent, book)
-                await acknowledged(sent)  # the broker has every output of the step: its states may be stored
-                sent.clear()
-                for store in stores:
-                    store()
+                shared = any(FEEDS[feed].site is Area for feed, _, _, _ in step)
+                async with self.district_rules if shared else nullcontext():
+                    stores: list[Store] = []
+                    for feed, site, items, records in step:
+                        stores += await self.process_site(sent, book, feed, site, items, records)
+                    # The step's verdicts go with its outputs: once its states are stored, a retry of the batch
+                    # (streams/batch_retry.py) finds its readings duplicates; the gateway keeps a reading's first verdict.
+                    await self.send_receipts(sent, book)
+                    await acknowledged(sent)  # the broker has every output of the step: its states may be stored
+                    sent.clear()
+                    for store in stores:
+                        store()
             await self.send_receipts(sent, book)  # the refusals of a batch with nothing admitted
             await acknowledged(sent)
         except Exception:
@@ -459,6 +466,10 @@ class Pipeline:
     # --- the district stage ---------------------------------------------------------------------------------------
     async def contribution_batch(self, events: Sequence[Event]) -> None:
         """Second stage, keyed by district: indicators that need every site (city AQI, 优Ⅲ share, ...)."""
+        async with self.district_rules:
+            await self._contribution_batch(events)
+
+    async def _contribution_batch(self, events: Sequence[Event]) -> None:
         sent: Sent = []
         try:
             by_district: dict[str, tuple[list[Event], list[Contribution]]] = {}

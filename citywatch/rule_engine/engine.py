@@ -308,9 +308,14 @@ class RuleEngine:
     def forget(self, now: datetime) -> None:
         """After a rebalance: no site counts as loaded (`load_site` again before trusting it), published staleness
         outcomes are sent afresh, and a site never seen counts as silent since `now`."""
-        self._published.clear()
+        self.forget_published()
         self._loaded.clear()
         self.started = now
+
+    def forget_published(self) -> None:
+        """Staleness outcomes are sent afresh by the next `stale` pass: after sends that may not have reached the
+        broker (a batch tried again) the engine cannot tell which did."""
+        self._published.clear()
 
     # --- one site's state as JSON -----------------------------------------------------------------------------------
     def is_loaded(self, site: str) -> bool:
