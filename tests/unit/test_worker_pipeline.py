@@ -218,3 +218,30 @@ def test_a_batch_folded_in_small_steps_gives_what_one_step_gives() -> None:
         results.append((current, table.values["wj-songling"], table.values["wj-lili"]))
     assert results[0][0]  # something was computed
     assert results[1] == results[0] and results[2] == results[0]
+
+
+def test_the_feed_stage_waits_for_the_district_stage_only_with_a_feed_of_areas() -> None:
+    """A district's rule state is written by the district stage and by the feed stage for feeds whose sites are
+    areas (the mode share): overlapping, one would store over the other's update, so they take turns. Feeds of
+    stations do not wait."""
+    share = TOPICS.feed("mode_share", "transport")
+    at = partition_of("wj-district", PARTITIONS)
+    ytd = {"area": "wj-district", "date": RECENT.date().isoformat(), "all_trips": 1000, "public_transport_trips": 100}
+    areas = [FakeEvent(b"wj-district", json.dumps({**ytd, "source": "smart_card"}).encode(), {}, Message(share, at, 0))]
+    stations = [event("wj-songling", json.dumps(reading("wj-songling", 1, 21)).encode(), 0)]
+
+    async def run() -> tuple[bool, bool, bool]:
+        outputs = Outputs()
+        both = pipeline(Table(), outputs, feed_topics={AIR: "air", share: "mode_share"})
+        async with both.district_rules:  # the district stage, busy with a batch
+            of_areas = asyncio.create_task(both.feed_batch(areas))
+            of_stations = asyncio.create_task(both.feed_batch(stations))
+            contributions = asyncio.create_task(both.contribution_batch([]))
+            await asyncio.sleep(0.05)
+            waiting = (not of_areas.done(), not contributions.done(), of_stations.done())
+            assert outputs.on(TOPICS.indicators) == [(b"wj-songling", outputs.on(TOPICS.indicators)[0][1])]
+        await asyncio.gather(of_areas, contributions)
+        return waiting
+
+    areas_waited, district_waited, stations_went_on = asyncio.run(run())
+    assert areas_waited and district_waited and stations_went_on
