@@ -19,7 +19,6 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 
-from citywatch.schemas.indicator import records_in
 from streams.batch_retry import BatchUndelivered, is_passing, needs_new_producer, until_delivered
 from streams.pipeline import acknowledged
 from tests.unit.test_worker_pipeline import TOPICS, Outputs, Table, batch_of, event, pipeline, reading
@@ -122,15 +121,6 @@ class ElectionOutputs(Outputs):
         return acknowledged
 
 
-def indicators(outputs: Outputs) -> dict[str, Any]:
-    """The latest value of every indicator bucket on the outputs."""
-    return {
-        r.bucket_key: (r.value, r.samples, r.status)
-        for _, value in outputs.on(TOPICS.indicators)
-        for r in records_in(value)
-    }
-
-
 def without_arrivals(state: dict[str, Any]) -> dict[str, Any]:
     """The table without the rule state's `last_seen`: when each indicator last arrived, by the wall clock."""
     rules = state["rules:wj-songling"]
@@ -161,7 +151,7 @@ def test_a_batch_tried_again_after_an_election_gives_what_an_undisturbed_run_giv
         )
 
     assert clock.pauses == [0.5]  # the first batch was tried twice
-    assert indicators(outputs) == indicators(undisturbed) and indicators(outputs)
+    assert outputs.indicators() == undisturbed.indicators() and outputs.indicators()
     assert without_arrivals(table.values) == without_arrivals(undisturbed_table.values)
     verdicts = [json.loads(v)["outcomes"] for _, v in outputs.on(TOPICS.receipts)]
     assert [o for _, o in verdicts[0]] == ["new"] * 24  # no receipt left the failed attempt
@@ -214,7 +204,7 @@ def test_a_retry_after_a_stored_step_leaves_every_reading_its_first_verdict() ->
     assert clock.pauses == [0.5]  # the second step failed once
     verdicts = first_verdicts(outputs)
     assert len(verdicts) == 48 and set(verdicts.values()) == {"new"}
-    assert indicators(outputs) == indicators(calm)
+    assert outputs.indicators() == calm.indicators()
 
 
 def test_a_send_that_raises_leaves_nothing_of_its_batch_in_flight() -> None:
